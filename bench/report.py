@@ -1,0 +1,218 @@
+"""Benchmark chalicelib.report.build against json.loads of the same posts.
+
+Synthesises (deterministically) 100,000 mentions and 100,000 own posts as X API v2 JSON
+text, then measures, alternately and in one process, best of 3 runs each:
+
+* ``json.loads`` of the two JSON texts (mentions + own posts), and
+* ``report.build`` over the parsed posts plus ``Report.to_dict`` (the JSON endpoint's work).
+
+For information it also times ``report.to_csv`` (the CSV endpoint's extra work: it makes
+the per-mention rows, which ``build`` leaves until they are asked for); that is not part of
+the ratio.
+
+Prints a short table; ``main()`` returns the figures as a dict for other scripts.
+The goal is a ratio (analysis / json.loads) of at most 1.0.
+
+    python bench/report.py [--mentions N] [--own-posts N] [--runs R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from chalicelib import report
+
+ACCOUNT_ID = "1000000001"
+USERNAME = "acmesupport"
+NOW = datetime(2026, 11, 28, 15, 5, 14, tzinfo=UTC)
+TWITTER_EPOCH_MS = 1288834974657
+WORDS = [
+    "order",
+    "shipping",
+    "delayed",
+    "refund",
+    "thanks",
+    "help",
+    "please",
+    "account",
+    "login",
+    "broken",
+    "app",
+    "update",
+    "love",
+    "great",
+    "slow",
+    "support",
+    "ticket",
+    "why",
+    "when",
+    "where",
+    "package",
+    "arrived",
+    "missing",
+    "charge",
+    "card",
+    "again",
+    "still",
+    "waiting",
+    "week",
+    "today",
+    "tomorrow",
+    "hello",
+    "any",
+    "news",
+    "🙏",
+    "😡",
+    "🎉",
+    "café",
+    "naïve",
+]
+
+
+def _snowflake(ms: int, seq: int) -> str:
+    return str(((ms - TWITTER_EPOCH_MS) << 22) | (seq & 0x3FFFFF))
+
+
+def _iso(ms: int) -> str:
+    dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.000Z"
+
+
+def synthesise(
+    n_mentions: int = 100_000, n_own: int = 100_000, seed: int = 20261128
+) -> tuple[str, str, dict[str, str]]:
+    """Return (mentions JSON text, own posts JSON text, users) as X would send them."""
+    rng = random.Random(seed)
+    now_ms = int(NOW.timestamp() * 1000)
+    span_ms = 30 * 86_400_000  # a little more than the 28-day window
+    authors = [str(2_000_000_000 + i) for i in range(5000)]
+    users = {a: f"user_{i}" for i, a in enumerate(authors[:4500])}  # some unknown
+    mentions: list[dict[str, Any]] = []
+    for seq in range(n_mentions):
+        ms = now_ms - rng.randrange(span_ms) // 1000 * 1000
+        pid = _snowflake(ms, seq)
+        text = f"@{USERNAME} " + " ".join(rng.choices(WORDS, k=rng.randint(3, 30)))
+        author = rng.choice(authors)
+        post: dict[str, Any] = {
+            "id": pid,
+            "text": text,
+            "created_at": _iso(ms),
+            "author_id": author,
+            "conversation_id": pid,
+            "edit_history_tweet_ids": [pid],
+        }
+        kind = rng.random()
+        if kind < 0.02:
+            post["referenced_tweets"] = [{"type": "retweeted", "id": _snowflake(ms - 1, seq)}]
+        elif kind < 0.03:
+            post["author_id"] = ACCOUNT_ID  # self-mention
+        elif kind < 0.25:
+            post["in_reply_to_user_id"] = ACCOUNT_ID
+            post["referenced_tweets"] = [{"type": "replied_to", "id": _snowflake(ms - 5, seq)}]
+        elif kind < 0.30:
+            post["referenced_tweets"] = [{"type": "quoted", "id": _snowflake(ms - 7, seq)}]
+        mentions.append(post)
+    mentions.sort(key=lambda p: int(p["id"]), reverse=True)  # X returns newest first
+
+    own: list[dict[str, Any]] = []
+    targets = [p for p in mentions if p["author_id"] != ACCOUNT_ID]
+    for seq in range(n_own):
+        kind = rng.random()
+        base_ms = now_ms - rng.randrange(span_ms) // 1000 * 1000
+        post = {"author_id": ACCOUNT_ID, "edit_history_tweet_ids": []}
+        if kind < 0.7 and targets:
+            mention = rng.choice(targets)
+            m_ms = int(datetime.fromisoformat(mention["created_at"]).timestamp() * 1000)
+            delay = int(rng.expovariate(1 / 3600)) * 1000
+            ms = min(m_ms + delay, now_ms)
+            post["in_reply_to_user_id"] = mention["author_id"]
+            post["referenced_tweets"] = [{"type": "replied_to", "id": mention["id"]}]
+            post["conversation_id"] = mention["conversation_id"]
+            text = f"@{users.get(mention['author_id'], 'x')} " + " ".join(
+                rng.choices(WORDS, k=rng.randint(5, 25))
+            )
+        elif kind < 0.8:
+            ms = base_ms
+            post["referenced_tweets"] = [{"type": "replied_to", "id": _snowflake(ms - 9, seq)}]
+            text = "thread " + " ".join(rng.choices(WORDS, k=10))
+        elif kind < 0.85:
+            ms = base_ms
+            post["referenced_tweets"] = [{"type": "quoted", "id": _snowflake(ms - 3, seq)}]
+            text = "look " + " ".join(rng.choices(WORDS, k=8))
+        else:
+            ms = base_ms
+            text = " ".join(rng.choices(WORDS, k=rng.randint(5, 40)))
+        pid = _snowflake(ms, seq + n_mentions)
+        post.update(id=pid, text=text, created_at=_iso(ms))
+        post.setdefault("conversation_id", pid)
+        post["edit_history_tweet_ids"] = [pid]
+        own.append(post)
+    own.sort(key=lambda p: int(p["id"]), reverse=True)
+    return json.dumps(mentions), json.dumps(own), users
+
+
+def main(
+    n_mentions: int = 100_000, n_own: int = 100_000, runs: int = 3, quiet: bool = False
+) -> dict[str, Any]:
+    mentions_text, own_text, users = synthesise(n_mentions, n_own)
+    settings = report.ReportSettings(days=28, target_seconds=3600, tz="Europe/Berlin")
+    loads_times: list[float] = []
+    build_times: list[float] = []
+    csv_times: list[float] = []
+    result = None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        mentions = json.loads(mentions_text)
+        own = json.loads(own_text)
+        t1 = time.perf_counter()
+        result = report.build(ACCOUNT_ID, USERNAME, mentions, own, users, NOW, settings)
+        result.to_dict()
+        t2 = time.perf_counter()
+        report.to_csv(result)
+        t3 = time.perf_counter()
+        loads_times.append(t1 - t0)
+        build_times.append(t2 - t1)
+        csv_times.append(t3 - t2)
+        del mentions, own
+    assert result is not None
+    loads_best, build_best = min(loads_times), min(build_times)
+    posts = n_mentions + n_own
+    figures: dict[str, Any] = {
+        "posts": posts,
+        "json_bytes": len(mentions_text.encode()) + len(own_text.encode()),
+        "json_loads_s": loads_best,
+        "analysis_s": build_best,
+        "ratio": build_best / loads_best,
+        "posts_per_s": posts / build_best,
+        "csv_s": min(csv_times),
+        "mentions_in_window": result.mentions,
+        "answered": result.answered,
+        "python": sys.version.split()[0],
+    }
+    if not quiet:
+        print(f"posts                {posts:>12,}  ({figures['json_bytes'] / 1e6:.1f} MB JSON)")
+        print(f"mentions in window   {result.mentions:>12,}  answered {result.answered:,}")
+        print(f"json.loads (best/{runs}) {loads_best * 1000:>10.1f} ms")
+        print(f"analysis   (best/{runs}) {build_best * 1000:>10.1f} ms")
+        print(f"ratio analysis/json  {figures['ratio']:>12.2f}  (goal <= 1.00)")
+        print(f"posts per second     {figures['posts_per_s']:>12,.0f}")
+        print(f"to_csv     (best/{runs}) {figures['csv_s'] * 1000:>10.1f} ms  (not in the ratio)")
+    return figures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mentions", type=int, default=100_000)
+    parser.add_argument("--own-posts", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    main(args.mentions, args.own_posts, args.runs)

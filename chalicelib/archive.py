@@ -1,0 +1,133 @@
+"""Per-account store in S3: every post seen so far (gzip JSON) and the last report.
+
+Objects: `accounts/<id>/archive.json.gz` (posts, authors' handles, and per timeline the
+newest id read plus any gaps left by an interrupted read) and `accounts/<id>/report.json`
+(the report for the default settings, with its `source`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import StoreUnavailable
+
+ARCHIVE_VERSION = 1
+
+
+@dataclass
+class Cursor:
+    """How far a timeline has been read: everything newer than `newest_id` is unread, and
+    so is each (since_id, until_id) gap a read that X cut short left behind."""
+
+    newest_id: str | None = None
+    gaps: list[tuple[str | None, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"newest_id": self.newest_id, "gaps": [list(gap) for gap in self.gaps]}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Cursor:
+        return cls(value.get("newest_id"), [(g[0], g[1]) for g in value.get("gaps", [])])
+
+
+@dataclass
+class ArchiveState:
+    mentions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    own_posts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)
+    cursors: dict[str, Cursor] = field(default_factory=dict)
+    refreshed_at: float | None = None
+
+    @property
+    def post_count(self) -> int:
+        return len(self.mentions) + len(self.own_posts)
+
+    def cursor(self, timeline: str) -> Cursor:
+        return self.cursors.setdefault(timeline, Cursor())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": ARCHIVE_VERSION,
+            "mentions": list(self.mentions.values()),
+            "own_posts": list(self.own_posts.values()),
+            "users": self.users,
+            "cursors": {name: cursor.to_json() for name, cursor in self.cursors.items()},
+            "refreshed_at": self.refreshed_at,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> ArchiveState:
+        return cls(
+            mentions={post["id"]: post for post in value.get("mentions", [])},
+            own_posts={post["id"]: post for post in value.get("own_posts", [])},
+            users=dict(value.get("users", {})),
+            cursors={k: Cursor.from_json(v) for k, v in value.get("cursors", {}).items()},
+            refreshed_at=value.get("refreshed_at"),
+        )
+
+
+def _missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
+
+
+class Archive:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    @staticmethod
+    def _key(account_id: str, name: str) -> str:
+        return f"accounts/{account_id}/{name}"
+
+    def _get(self, key: str) -> bytes | None:
+        try:
+            answer = self._s3.get_object(Bucket=self._bucket, Key=key)
+            body: bytes = answer["Body"].read()
+            return body
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise StoreUnavailable(f"S3 GetObject failed: {type(error).__name__}") from error
+        except BotoCoreError as error:
+            raise StoreUnavailable(f"S3 GetObject failed: {type(error).__name__}") from error
+
+    def _put(self, key: str, body: bytes, **extra: str) -> None:
+        try:
+            self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, **extra)
+        except (ClientError, BotoCoreError) as error:
+            raise StoreUnavailable(f"S3 PutObject failed: {type(error).__name__}") from error
+
+    def load(self, account_id: str) -> ArchiveState | None:
+        body = self._get(self._key(account_id, "archive.json.gz"))
+        if body is None:
+            return None
+        return ArchiveState.from_json(json.loads(gzip.decompress(body)))
+
+    def save(self, account_id: str, state: ArchiveState) -> None:
+        body = gzip.compress(json.dumps(state.to_json(), separators=(",", ":")).encode(), 6)
+        self._put(
+            self._key(account_id, "archive.json.gz"),
+            body,
+            ContentType="application/json",
+            ContentEncoding="gzip",
+        )
+
+    def load_report(self, account_id: str) -> dict[str, Any] | None:
+        body = self._get(self._key(account_id, "report.json"))
+        return None if body is None else json.loads(body)
+
+    def save_report(self, account_id: str, report: dict[str, Any]) -> None:
+        body = json.dumps(report, separators=(",", ":")).encode()
+        self._put(self._key(account_id, "report.json"), body, ContentType="application/json")
+
+    def delete(self, account_id: str) -> None:
+        keys = [{"Key": self._key(account_id, n)} for n in ("archive.json.gz", "report.json")]
+        try:
+            self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": keys})
+        except (ClientError, BotoCoreError) as error:
+            raise StoreUnavailable(f"S3 DeleteObjects failed: {type(error).__name__}") from error

@@ -1,0 +1,56 @@
+"""The session cookie: a session id signed with itsdangerous, and its Set-Cookie lines."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+SALT = "responsetime.session"
+
+
+class CookieCodec:
+    """Signs with the newest key and verifies with any, so keys rotate without sign-outs."""
+
+    def __init__(self, keys_newest_first: list[str], *, secure: bool) -> None:
+        # itsdangerous wants oldest to newest: the last key signs.
+        self._serializer = URLSafeSerializer(list(reversed(keys_newest_first)), salt=SALT)
+        self.secure = secure
+        # The __Host- prefix makes browsers refuse the cookie unless it is Secure, Path=/ and
+        # has no Domain: no subdomain can plant or overwrite it.
+        self.name = "__Host-session" if secure else "session"
+
+    def encode(self, session_id: str) -> str:
+        return self._serializer.dumps(session_id)
+
+    def decode(self, header: str | None) -> str | None:
+        """The session id in a Cookie header, or None when absent or not signed by us."""
+        if not header:
+            return None
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(header)
+        except Exception:
+            return None
+        morsel = jar.get(self.name)
+        if morsel is None:
+            return None
+        try:
+            session_id = self._serializer.loads(morsel.value)
+        except BadSignature:
+            return None
+        return session_id if isinstance(session_id, str) else None
+
+    def set_cookie(self, session_id: str, max_age: int) -> str:
+        return self._line(self.encode(session_id), max_age)
+
+    def clear_cookie(self) -> str:
+        return self._line("", 0)
+
+    def _line(self, value: str, max_age: int) -> str:
+        parts = [f"{self.name}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly"]
+        if self.secure:
+            parts.append("Secure")
+        # Lax, not Strict: the top-level navigation back from X must carry the cookie.
+        parts.append("SameSite=Lax")
+        return "; ".join(parts)

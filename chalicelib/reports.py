@@ -1,0 +1,196 @@
+"""A report for a signed-in account: from the S3 archive, topped up from X only with what
+is new, rebuilt when older than the max age, and the last one shown when X fails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.archive import Archive, ArchiveState
+from chalicelib.errors import (
+    ResponsetimeError,
+    StoreUnavailable,
+    XRateLimited,
+    XRejected,
+)
+from chalicelib.observability import logger
+from chalicelib.report import DEFAULT_SETTINGS, Report, ReportSettings, build
+from chalicelib.sessions import AccountTokens
+from chalicelib.x_timeline import MENTIONS, OWN_POSTS, XTimeline
+
+
+def _iso(epoch: float) -> str:
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+@dataclass
+class Pulled:
+    """What one top-up from X cost and brought."""
+
+    x_requests: int = 0
+    x_posts_read: int = 0
+    error: ResponsetimeError | None = None
+
+
+@dataclass
+class ReportView:
+    body: dict[str, Any]  # the /report.json answer, "source" included
+    report: Report | None  # built in this request (None when the cached body was served)
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.body["source"]["stale"])
+
+
+def pull_new_posts(timeline: XTimeline, account_id: str, state: ArchiveState) -> Pulled:
+    """Read from X only what the archive lacks: posts newer than each timeline's newest id,
+    and the gaps an earlier read that X cut short left behind. Stops at X's first failure;
+    what was read before it is kept, and the unread range becomes a gap."""
+    pulled = Pulled()
+    stores = {MENTIONS: state.mentions, OWN_POSTS: state.own_posts}
+    for name, store in stores.items():
+        cursor = state.cursor(name)
+        ranges = [(cursor.newest_id, None), *cursor.gaps]
+        gaps: list[tuple[str | None, str]] = []
+        for index, (since_id, until_id) in enumerate(ranges):
+            if pulled.error is not None:
+                if until_id is not None:
+                    gaps.append((since_id, until_id))
+                continue
+            fetched = timeline.fetch(name, account_id, since_id=since_id, until_id=until_id)
+            pulled.x_requests += fetched.requests
+            pulled.x_posts_read += len(fetched.posts)
+            for post in fetched.posts:
+                store[post["id"]] = post
+            state.users.update(fetched.users)
+            newest = fetched.newest_id
+            if index == 0 and newest is not None:
+                cursor.newest_id = newest
+            if fetched.error is not None:
+                pulled.error = fetched.error
+                if fetched.posts:
+                    gaps.append((since_id, str(fetched.oldest_id)))
+                elif until_id is not None:
+                    gaps.append((since_id, until_id))
+        cursor.gaps = gaps
+        if isinstance(pulled.error, XRejected):
+            break
+    return pulled
+
+
+class ReportService:
+    def __init__(
+        self,
+        archive: Archive,
+        timeline_for: Callable[[AccountTokens], XTimeline],
+        max_age_seconds: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self._archive = archive
+        self._timeline_for = timeline_for
+        self._max_age = max_age_seconds
+        self._clock = clock
+
+    def view(
+        self,
+        account: AccountTokens,
+        settings: ReportSettings = DEFAULT_SETTINGS,
+        *,
+        need_rows: bool = False,
+    ) -> ReportView:
+        """The report as a person should see it now. Raises XRejected when X no longer
+        accepts the account's token, and X's error when there is nothing to show at all."""
+        now = self._clock()
+        cached = self._cached_report(account.account_id)
+        fresh = cached is not None and now - _epoch(cached["source"]["refreshed_at"]) < (
+            self._max_age
+        )
+        if cached is not None and fresh and settings == DEFAULT_SETTINGS and not need_rows:
+            cached["source"].update(x_requests=0, x_posts_read=0)
+            return ReportView(cached, None)
+        return self._rebuild(account, settings, now, refresh=not fresh)
+
+    def refresh(self, account: AccountTokens) -> ReportView:
+        """Top up from X and store the new report, whatever its age (the schedule's path)."""
+        return self._rebuild(account, DEFAULT_SETTINGS, self._clock(), refresh=True)
+
+    def _cached_report(self, account_id: str) -> dict[str, Any] | None:
+        try:
+            return self._archive.load_report(account_id)
+        except StoreUnavailable:
+            logger.exception("report cache unavailable; building without it")
+            return None
+
+    def _rebuild(
+        self, account: AccountTokens, settings: ReportSettings, now: float, *, refresh: bool
+    ) -> ReportView:
+        archive_ok = True
+        try:
+            state = self._archive.load(account.account_id) or ArchiveState()
+        except StoreUnavailable:
+            logger.exception("archive unavailable; reading from X without it")
+            archive_ok, state = False, ArchiveState()
+        pulled = Pulled()
+        if refresh:
+            pulled = pull_new_posts(self._timeline_for(account), account.account_id, state)
+            if isinstance(pulled.error, XRejected):
+                raise pulled.error
+            if pulled.error is None:
+                state.refreshed_at = now
+            if pulled.error is not None and state.refreshed_at is None and not state.post_count:
+                raise pulled.error
+            if archive_ok and (pulled.x_posts_read or pulled.error is None):
+                self._save(self._archive.save, account.account_id, state)
+        source = {
+            "x_requests": pulled.x_requests,
+            "x_posts_read": pulled.x_posts_read,
+            "archive_posts": state.post_count,
+            "refreshed_at": _iso(state.refreshed_at or now),
+            "stale": pulled.error is not None,
+            "reset_time": (
+                pulled.error.reset_at if isinstance(pulled.error, XRateLimited) else None
+            ),
+            "archive_available": archive_ok,
+        }
+        moment = datetime.fromtimestamp(now, UTC)
+        report = self._build(account, state, moment, settings)
+        body = {**report.to_dict(), "source": source}
+        if refresh and pulled.error is None and archive_ok:
+            default_body = (
+                body
+                if settings == DEFAULT_SETTINGS
+                else {
+                    **self._build(account, state, moment, DEFAULT_SETTINGS).to_dict(),
+                    "source": source,
+                }
+            )
+            self._save(self._archive.save_report, account.account_id, default_body)
+        return ReportView(body, report)
+
+    @staticmethod
+    def _build(
+        account: AccountTokens, state: ArchiveState, now: datetime, settings: ReportSettings
+    ) -> Report:
+        return build(
+            account.account_id,
+            account.username,
+            state.mentions.values(),
+            state.own_posts.values(),
+            state.users,
+            now,
+            settings,
+        )
+
+    @staticmethod
+    def _save(save: Callable[[str, Any], None], account_id: str, value: Any) -> None:
+        try:
+            save(account_id, value)
+        except StoreUnavailable:
+            logger.exception("could not store to S3; the next view reads X again")

@@ -1,0 +1,236 @@
+"""Sessions and accounts in one DynamoDB table.
+
+Items (partition key `pk`):
+- `session#<sha256 of the session id>`: kind `pending` (a sign-in under way: the request
+  token and its encrypted secret) or kind `session` (a signed-in browser: the account id).
+  Only a hash of the id is stored, so a copy of the table signs no one in.
+- `account#<X user id>`: the handle and the account's X tokens, encrypted.
+`expires_at` (epoch seconds) is checked on every read; DynamoDB's TTL only cleans up later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import SignInExpired, StoreUnavailable
+from chalicelib.tokens import TokenCipher
+
+
+@dataclass(frozen=True)
+class PendingLogin:
+    request_token: str
+    request_token_secret: str
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    session_id: str
+    account_id: str
+    username: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class AccountTokens:
+    account_id: str
+    username: str
+    access_token: str
+    access_token_secret: str
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    pending_seconds: int
+    idle_seconds: int
+    absolute_seconds: int
+
+
+def _session_key(session_id: str) -> dict[str, Any]:
+    digest = hashlib.sha256(session_id.encode()).hexdigest()
+    return {"pk": {"S": f"session#{digest}"}}
+
+
+def account_key(account_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"account#{account_id}"}}
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits
+
+
+def _client_error(action: str, error: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"DynamoDB {action} failed: {type(error).__name__}")
+
+
+class SessionStore:
+    def __init__(
+        self, dynamodb: Any, table_name: str, cipher: TokenCipher, lifetimes: Lifetimes
+    ) -> None:
+        self._db = dynamodb
+        self._table = table_name
+        self._cipher = cipher
+        self._lifetimes = lifetimes
+
+    def start_pending(self, request_token: str, request_token_secret: str, now: int) -> str:
+        session_id = new_session_id()
+        item = {
+            **_session_key(session_id),
+            "kind": {"S": "pending"},
+            "request_token": {"S": request_token},
+            "request_token_secret": {"S": self._cipher.encrypt(request_token_secret)},
+            "expires_at": {"N": str(now + self._lifetimes.pending_seconds)},
+        }
+        try:
+            self._db.put_item(TableName=self._table, Item=item)
+        except (ClientError, BotoCoreError) as error:
+            raise _client_error("PutItem", error) from error
+        return session_id
+
+    def consume_pending(self, session_id: str, now: int) -> PendingLogin:
+        """Take the pending login once: a second use, or a late one, finds nothing."""
+        try:
+            answer = self._db.delete_item(
+                TableName=self._table,
+                Key=_session_key(session_id),
+                ConditionExpression="kind = :pending",
+                ExpressionAttributeValues={":pending": {"S": "pending"}},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise SignInExpired("no pending login for this session") from error
+            raise _client_error("DeleteItem", error) from error
+        except BotoCoreError as error:
+            raise _client_error("DeleteItem", error) from error
+        item = answer["Attributes"]
+        if int(item["expires_at"]["N"]) <= now:
+            raise SignInExpired("the pending login expired")
+        return PendingLogin(
+            request_token=item["request_token"]["S"],
+            request_token_secret=self._cipher.decrypt(item["request_token_secret"]["S"]),
+        )
+
+    def save_account(
+        self, account_id: str, username: str, access_token: str, access_token_secret: str, now: int
+    ) -> None:
+        """Keep what other features stored on the account; clear a mark of rejected tokens."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=account_key(account_id),
+                UpdateExpression=(
+                    "SET kind = :account, account_id = :id, username = :username, "
+                    "access_token = :token, access_token_secret = :secret, signed_in_at = :now "
+                    "REMOVE token_rejected_at"
+                ),
+                ExpressionAttributeValues={
+                    ":account": {"S": "account"},
+                    ":id": {"S": account_id},
+                    ":username": {"S": username},
+                    ":token": {"S": self._cipher.encrypt(access_token)},
+                    ":secret": {"S": self._cipher.encrypt(access_token_secret)},
+                    ":now": {"N": str(now)},
+                },
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise _client_error("UpdateItem", error) from error
+
+    def start_session(self, account_id: str, username: str, now: int) -> SignedIn:
+        session_id = new_session_id()
+        expires_at = now + min(self._lifetimes.idle_seconds, self._lifetimes.absolute_seconds)
+        item = {
+            **_session_key(session_id),
+            "kind": {"S": "session"},
+            "account_id": {"S": account_id},
+            "username": {"S": username},
+            "created_at": {"N": str(now)},
+            "expires_at": {"N": str(expires_at)},
+        }
+        try:
+            self._db.put_item(TableName=self._table, Item=item)
+        except (ClientError, BotoCoreError) as error:
+            raise _client_error("PutItem", error) from error
+        return SignedIn(session_id, account_id, username, expires_at)
+
+    def signed_in(self, session_id: str, now: int) -> SignedIn | None:
+        """The live session for this id, or None. Extends the idle limit now and then."""
+        try:
+            item = self._db.get_item(TableName=self._table, Key=_session_key(session_id)).get(
+                "Item"
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise _client_error("GetItem", error) from error
+        if item is None or item["kind"]["S"] != "session":
+            return None
+        expires_at = int(item["expires_at"]["N"])
+        if expires_at <= now:
+            return None
+        session = SignedIn(session_id, item["account_id"]["S"], item["username"]["S"], expires_at)
+        return self._extend(session, int(item["created_at"]["N"]), now)
+
+    def _extend(self, session: SignedIn, created_at: int, now: int) -> SignedIn:
+        """Slide the idle limit, capped by the absolute one; one write a tenth of the idle time
+        at most, so a busy reader costs reads, not writes."""
+        limits = self._lifetimes
+        wanted = min(now + limits.idle_seconds, created_at + limits.absolute_seconds)
+        if wanted - session.expires_at < max(limits.idle_seconds // 10, 1):
+            return session
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_session_key(session.session_id),
+                UpdateExpression="SET expires_at = :expires",
+                ConditionExpression="kind = :session",
+                ExpressionAttributeValues={
+                    ":expires": {"N": str(wanted)},
+                    ":session": {"S": "session"},
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return session  # signed out meanwhile: this request still ends normally
+            raise _client_error("UpdateItem", error) from error
+        return SignedIn(session.session_id, session.account_id, session.username, wanted)
+
+    def end_session(self, session_id: str) -> None:
+        try:
+            self._db.delete_item(TableName=self._table, Key=_session_key(session_id))
+        except (ClientError, BotoCoreError) as error:
+            raise _client_error("DeleteItem", error) from error
+
+    def account_tokens(self, account_id: str) -> AccountTokens | None:
+        try:
+            item = self._db.get_item(TableName=self._table, Key=account_key(account_id)).get("Item")
+        except (ClientError, BotoCoreError) as error:
+            raise _client_error("GetItem", error) from error
+        if item is None or "access_token" not in item or "token_rejected_at" in item:
+            return None
+        return AccountTokens(
+            account_id=account_id,
+            username=item["username"]["S"],
+            access_token=self._cipher.decrypt(item["access_token"]["S"]),
+            access_token_secret=self._cipher.decrypt(item["access_token_secret"]["S"]),
+        )
+
+    def mark_token_rejected(self, account_id: str, now: int) -> None:
+        """X answered 401 for this account: no page or refresh uses its token again until
+        the person signs in anew (save_account clears the mark)."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=account_key(account_id),
+                UpdateExpression="SET token_rejected_at = :now",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return
+            raise _client_error("UpdateItem", error) from error
+        except BotoCoreError as error:
+            raise _client_error("UpdateItem", error) from error

@@ -1,0 +1,273 @@
+"""What each route does, in terms of the request Chalice hands over. app.py stays a list
+of routes; domain errors become HTTP answers in one place, `error_page`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from chalice import Response
+
+from chalicelib import services
+from chalicelib.config import settings
+from chalicelib.errors import (
+    BadCallback,
+    ResponsetimeError,
+    SignInExpired,
+    SignInMismatch,
+    StoreUnavailable,
+    XRateLimited,
+    XRejected,
+    XUnavailable,
+)
+from chalicelib.observability import logger
+from chalicelib.pages import render, security_headers
+
+# (status, title, message) per domain error; the page always offers a fresh start.
+ERROR_PAGES: dict[type[ResponsetimeError], tuple[int, str, str]] = {
+    SignInExpired: (
+        400,
+        "Your sign-in expired",
+        "The sign-in took too long or began in another browser. Please start again.",
+    ),
+    SignInMismatch: (
+        400,
+        "This sign-in does not match",
+        "The answer from X belongs to another sign-in. Please start again.",
+    ),
+    BadCallback: (
+        400,
+        "This sign-in link is not valid",
+        "The link back from X is incomplete or damaged. Please start again.",
+    ),
+    XRejected: (
+        502,
+        "X refused the sign-in",
+        "X did not accept this sign-in. Please try again in a moment.",
+    ),
+    XRateLimited: (
+        503,
+        "X asks us to slow down",
+        "X is limiting requests right now. Please try again in a few minutes.",
+    ),
+    XUnavailable: (
+        503,
+        "X is not answering",
+        "We could not reach X in time. Please try again in a moment.",
+    ),
+    StoreUnavailable: (
+        503,
+        "Something on our side failed",
+        "Our storage did not answer. Please try again in a moment.",
+    ),
+}
+
+
+STYLESHEET = Path(__file__).parent / "static" / "app.css"
+
+# Where a completed sign-in lands.
+SIGNED_IN_HOME = "/report"
+
+
+def _hsts() -> bool:
+    return settings().secure_cookies
+
+
+def page(template: str, status: int = 200, **context: Any) -> Response:
+    return render(template, status, hsts=_hsts(), **context)
+
+
+def error_page(error: ResponsetimeError, **context: Any) -> Response:
+    status, title, message = next(
+        value for kind, value in ERROR_PAGES.items() if isinstance(error, kind)
+    )
+    logger.warning("request failed", extra={"error": type(error).__name__, "status": status})
+    return page("message.html", status, title=title, message=message, retry=True, **context)
+
+
+def redirect(location: str, *, status: int = 302, cookie: str | None = None) -> Response:
+    headers = security_headers(hsts=_hsts())
+    headers["Location"] = location
+    if cookie is not None:
+        headers["Set-Cookie"] = cookie
+    return Response(body="", status_code=status, headers=headers)
+
+
+def _session_id(request: Any) -> str | None:
+    return services.cookie_codec().decode(request.headers.get("cookie"))
+
+
+def home(request: Any) -> Response:
+    session_id = _session_id(request)
+    try:
+        signed_in = services.sign_in().current(session_id)
+    except ResponsetimeError as error:
+        return error_page(error)
+    response = page("home.html", signed_in=signed_in)
+    if session_id is not None and signed_in is None:
+        response.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
+    return response
+
+
+def auth(request: Any) -> Response:
+    try:
+        started = services.sign_in().begin()
+    except ResponsetimeError as error:
+        return error_page(error)
+    logger.info("sign-in started")
+    cookie = services.cookie_codec().set_cookie(
+        started.session_id, settings().pending_login_seconds
+    )
+    return redirect(started.authorization_url, cookie=cookie)
+
+
+def callback(request: Any) -> Response:
+    query = request.query_params or {}
+    flow = services.sign_in()
+    if "denied" in query:
+        try:
+            flow.cancel(_session_id(request))
+        except ResponsetimeError as error:
+            return error_page(error)
+        logger.info("sign-in cancelled")
+        response = page(
+            "message.html",
+            title="Sign-in cancelled",
+            message=("You cancelled the sign-in at X. Nothing was shared with us."),
+            retry=True,
+        )
+        response.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
+        return response
+    try:
+        signed_in = flow.complete(
+            _session_id(request), query.get("oauth_token"), query.get("oauth_verifier")
+        )
+    except ResponsetimeError as error:
+        return error_page(error)
+    logger.info("sign-in completed", extra={"account_id": signed_in.account_id})
+    cookie = services.cookie_codec().set_cookie(
+        signed_in.session_id, settings().session_absolute_seconds
+    )
+    return redirect(SIGNED_IN_HOME, cookie=cookie)
+
+
+def logout(request: Any) -> Response:
+    origin = request.headers.get("origin")
+    if origin and origin != settings().public_origin:
+        return page(
+            "message.html",
+            403,
+            title="Not allowed",
+            message=("Sign-out must come from this site."),
+            retry=False,
+        )
+    try:
+        services.sign_in().sign_out(_session_id(request))
+    except ResponsetimeError as error:
+        return error_page(error)
+    logger.info("signed out")
+    return redirect("/", status=303, cookie=services.cookie_codec().clear_cookie())
+
+
+def stylesheet() -> Response:
+    return Response(
+        body=STYLESHEET.read_text(),
+        status_code=200,
+        headers={
+            "Content-Type": "text/css; charset=utf-8",
+            "Cache-Control": "public, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+REPORT_FORMATS = ("html", "json", "csv")
+
+
+def _report_settings(query: dict[str, str]) -> Any:
+    from chalicelib.report import ReportSettings, parse_days, parse_target_minutes, parse_tz
+
+    return ReportSettings(
+        days=parse_days(query.get("days")),
+        target_seconds=parse_target_minutes(query.get("target")),
+        tz=parse_tz(query.get("tz")),
+    )
+
+
+def report(request: Any, fmt: str) -> Response:
+    """/report, /report.json and /report.csv for the signed-in account."""
+    import time
+
+    from chalicelib.report import InvalidReportParameter
+
+    session_id = _session_id(request)
+    flow = services.sign_in()
+    query = dict(request.query_params or {})
+    try:
+        signed_in = flow.current(session_id)
+        account = (
+            services.session_store().account_tokens(signed_in.account_id) if signed_in else None
+        )
+    except ResponsetimeError as error:
+        return error_page(error)
+    if signed_in is None or account is None:
+        cookie = services.cookie_codec().clear_cookie() if session_id else None
+        return redirect("/", cookie=cookie)
+    try:
+        report_settings = _report_settings(query)
+    except InvalidReportParameter as error:
+        return page(
+            "message.html",
+            400,
+            title="That report cannot be made",
+            message=str(error),
+            signed_in=signed_in,
+            retry=False,
+        )
+    try:
+        view = services.reports().view(account, report_settings, need_rows=fmt == "csv")
+    except XRejected:
+        services.session_store().mark_token_rejected(account.account_id, int(time.time()))
+        flow.sign_out(session_id)
+        logger.warning("X rejected the account's token", extra={"account_id": account.account_id})
+        response = page(
+            "message.html",
+            401,
+            title="X no longer accepts your sign-in",
+            message=(
+                "X refused the access it gave us, perhaps because it was "
+                "revoked in your X settings. Sign in again to continue."
+            ),
+            retry=True,
+        )
+        response.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
+        return response
+    except ResponsetimeError as error:
+        return error_page(error, signed_in=signed_in)
+    if fmt == "json":
+        return json_answer(view.body)
+    if fmt == "csv":
+        from chalicelib.report import to_csv
+
+        assert view.report is not None
+        name = f"responsetime-{account.username}-{view.body['window']['end'][:10]}.csv"
+        return Response(
+            body=to_csv(view.report),
+            status_code=200,
+            headers={
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": f'attachment; filename="{name}"',
+                **security_headers(hsts=_hsts()),
+            },
+        )
+    from chalicelib import report_page
+
+    return page("report.html", signed_in=signed_in, **report_page.context(view.body, query))
+
+
+def json_answer(body: Any, status: int = 200) -> Response:
+    return Response(
+        body=body,
+        status_code=status,
+        headers={"Content-Type": "application/json", **security_headers(hsts=_hsts())},
+    )

@@ -1,0 +1,100 @@
+"""HTTP plumbing shared by every call to X: one base URL, one timeout, one error mapping.
+
+Tweepy hard-codes https://api.twitter.com. Instead of patching it, its `requests` sessions
+are given here: the base URL is swapped *before* requests signs the call, so the OAuth 1.0a
+signature covers the URL actually requested, whichever X (real or emulator) that is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from chalicelib.errors import XRateLimited, XRejected, XUnavailable
+
+TWEEPY_HOSTS = ("https://api.twitter.com", "https://api.x.com")
+
+
+class TimeoutAdapter(HTTPAdapter):
+    """Gives every request a timeout; Tweepy never passes one, and Lambda must not hang."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, *args, **kwargs)
+
+
+def mount_timeout(session: requests.Session, timeout: float) -> requests.Session:
+    adapter = TimeoutAdapter(timeout)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class XApiSession(requests.Session):
+    """A session that sends what Tweepy addresses to api.twitter.com to `base_url`."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        mount_timeout(self, timeout)
+
+    def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(url, str):
+            for host in TWEEPY_HOSTS:
+                if url.startswith(host + "/"):
+                    url = self.base_url + url[len(host) :]
+                    break
+        return super().request(method, url, *args, **kwargs)
+
+
+def _status(error: BaseException) -> int | None:
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None) or getattr(error, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _reset_at(error: BaseException) -> int | None:
+    reset = getattr(error, "reset_time", None)
+    if reset is None:
+        response = getattr(error, "response", None)
+        header = getattr(response, "headers", {}).get("x-rate-limit-reset")
+        reset = int(header) if header and str(header).isdigit() else None
+    return reset
+
+
+def translate(error: BaseException, what: str) -> Exception:
+    """The domain error for whatever Tweepy, requests or requests-oauthlib raised."""
+    # OAuth1UserHandler wraps the real cause, once or twice, as TweepyException(cause).
+    cause = error
+    while type(cause).__name__ == "TweepyException" and cause.args:
+        if not isinstance(cause.args[0], BaseException):
+            break
+        cause = cause.args[0]
+    if isinstance(cause, requests.exceptions.RequestException) and _status(cause) is None:
+        return XUnavailable(f"{what}: X did not answer ({type(cause).__name__})")
+    status = _status(cause) or _status(error)
+    if status == 429:
+        return XRateLimited(f"{what}: X answered 429", _reset_at(cause) or _reset_at(error))
+    if status is not None and status >= 500:
+        return XUnavailable(f"{what}: X answered {status}")
+    return XRejected(f"{what}: X answered {status}")
+
+
+@contextlib.contextmanager
+def x_errors(what: str) -> Iterator[None]:
+    """Turn any failure of a call to X into XRejected, XRateLimited or XUnavailable."""
+    import tweepy
+
+    try:
+        yield
+    except (tweepy.TweepyException, requests.exceptions.RequestException, ValueError) as error:
+        raise translate(error, what) from error

@@ -1,0 +1,97 @@
+"""Reads of an account's timelines from X API v2, through tweepy.Client and its Paginator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.errors import ResponsetimeError
+from chalicelib.x_http import x_errors
+
+TWEET_FIELDS = [
+    "created_at",
+    "author_id",
+    "conversation_id",
+    "in_reply_to_user_id",
+    "referenced_tweets",
+]
+PAGE_SIZE = 100
+
+MENTIONS = "mentions"
+OWN_POSTS = "tweets"
+
+
+@dataclass
+class Fetched:
+    """Posts of one id range, newest first as X pages them.
+
+    `error` is set when X failed part-way: the posts fetched before it are still here, and
+    `oldest_id` says where the unread rest begins, so nothing paid for is thrown away.
+    """
+
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    users: dict[str, str] = field(default_factory=dict)
+    requests: int = 0
+    error: ResponsetimeError | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None
+
+    @property
+    def newest_id(self) -> str | None:
+        return max((p["id"] for p in self.posts), key=int, default=None)
+
+    @property
+    def oldest_id(self) -> str | None:
+        return min((p["id"] for p in self.posts), key=int, default=None)
+
+
+class XTimeline:
+    """Wraps a user-context tweepy.Client that returns X's JSON as dicts."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def fetch(
+        self,
+        timeline: str,
+        account_id: str,
+        *,
+        since_id: str | None = None,
+        until_id: str | None = None,
+    ) -> Fetched:
+        """Every post of `timeline` (MENTIONS or OWN_POSTS) in (since_id, until_id)."""
+        import tweepy
+
+        method = (
+            self._client.get_users_mentions
+            if timeline == MENTIONS
+            else self._client.get_users_tweets
+        )
+        params: dict[str, Any] = {
+            "max_results": PAGE_SIZE,
+            "tweet_fields": TWEET_FIELDS,
+            "user_auth": True,
+        }
+        if timeline == MENTIONS:
+            params.update(expansions=["author_id"], user_fields=["username"])
+        if since_id:
+            params["since_id"] = since_id
+        if until_id:
+            params["until_id"] = until_id
+        fetched = Fetched()
+        pages = iter(tweepy.Paginator(method, account_id, **params))
+        while True:
+            try:
+                with x_errors(f"GET {timeline}"):
+                    page = next(pages)
+            except StopIteration:
+                return fetched
+            except ResponsetimeError as error:
+                fetched.error = error
+                return fetched
+            fetched.requests += 1
+            fetched.posts.extend(page.get("data") or [])
+            for user in (page.get("includes") or {}).get("users") or []:
+                fetched.users[user["id"]] = user["username"]

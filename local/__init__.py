@@ -1,0 +1,1 @@
+"""Local stand-ins for external services: the X emulator and its demo data."""

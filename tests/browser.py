@@ -1,0 +1,88 @@
+"""A browser's part of the sign-in, for tests: a cookie jar over Chalice's test client,
+and the person's click on the X emulator's authorize page over real HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+LEAKABLE: set[str] = set()  # values that must never appear in a log line (conftest checks)
+
+
+@dataclass
+class Browser:
+    client: Any  # chalice.test.Client
+    cookies: dict[str, str] = field(default_factory=dict)
+    last: Any = None
+
+    def cookie_header(self) -> dict[str, str]:
+        if not self.cookies:
+            return {}
+        return {"cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+
+    def _remember(self, response: Any) -> None:
+        # HTTP header names are case-insensitive; tests read them in lower case.
+        response.headers = {name.lower(): value for name, value in response.headers.items()}
+        header = response.headers.get("set-cookie")
+        if header:
+            jar: SimpleCookie = SimpleCookie()
+            jar.load(header)
+            for name, morsel in jar.items():
+                if morsel["max-age"] == "0" or not morsel.value:
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+                    LEAKABLE.add(morsel.value)
+        self.last = response
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        response = self.client.http.get(path, headers={**self.cookie_header(), **(headers or {})})
+        self._remember(response)
+        return response
+
+    def post(self, path: str, headers: dict[str, str] | None = None, body: str = "") -> Any:
+        all_headers = {
+            "content-type": "application/x-www-form-urlencoded",
+            **self.cookie_header(),
+            **(headers or {}),
+        }
+        response = self.client.http.post(path, headers=all_headers, body=body)
+        self._remember(response)
+        return response
+
+    def start_sign_in(self) -> str:
+        """GET /auth; returns the X authorize URL it redirects to."""
+        response = self.get("/auth")
+        assert response.status_code == 302, response.body
+        return str(response.headers["location"])
+
+    def sign_in(self, username: str = "fastbrand") -> Any:
+        """The whole dance; returns the /callback response."""
+        authorize_url = self.start_sign_in()
+        return self.get(approve(authorize_url, username))
+
+
+def press(authorize_url: str, username: str, action: str) -> str:
+    """Press a button on X's authorize page; returns the callback path and query."""
+    parts = urlsplit(authorize_url)
+    token = parse_qs(parts.query)["oauth_token"][0]
+    answer = requests.post(
+        f"{parts.scheme}://{parts.netloc}/oauth/authorize",
+        data={"oauth_token": token, "username": username, "action": action},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 302, answer.text
+    location = urlsplit(answer.headers["location"])
+    verifier = parse_qs(location.query).get("oauth_verifier")
+    if verifier:
+        LEAKABLE.add(verifier[0])
+    return f"{location.path}?{location.query}"
+
+
+def approve(authorize_url: str, username: str) -> str:
+    return press(authorize_url, username, "authorize")

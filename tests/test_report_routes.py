@@ -1,0 +1,323 @@
+"""/report, /report.json and /report.csv through Chalice's test client, moto and the X
+emulator: what a person sees, and what each view costs at X."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.browser import Browser
+
+
+@pytest.fixture
+def browser(client: Any) -> Browser:
+    return Browser(client)
+
+
+@pytest.fixture
+def brand(app_env: Any) -> Callable[..., str]:
+    """A fresh account with `mentions` mentions (every other one answered after 10 min)
+    and `extra_posts` posts of its own that answer nothing."""
+
+    def make(username: str, mentions: int, extra_posts: int = 0) -> str:
+        account_id = app_env.add_account(username, name=username.title())
+        customer = app_env.add_account(f"{username}_fan", name="A fan")
+        start = datetime.now(UTC) - timedelta(days=20)
+        for i in range(mentions):
+            at = start + timedelta(minutes=30 * i)
+            mention = app_env.add_post(
+                customer, f"@{username} question {i}", at, mentions=[account_id]
+            )
+            if i % 2 == 0:
+                app_env.add_post(
+                    account_id,
+                    f"@{username}_fan answer {i}",
+                    at + timedelta(minutes=10),
+                    reply_to=mention,
+                )
+        for i in range(extra_posts):
+            app_env.add_post(account_id, f"news {i}", start + timedelta(minutes=30 * i + 7))
+        return account_id
+
+    return make
+
+
+def report_json(browser: Browser, query: str = "") -> dict[str, Any]:
+    response = browser.get("/report.json" + query)
+    assert response.status_code == 200, response.body
+    return response.json_body
+
+
+def x_reads(app_env: Any) -> int:
+    return app_env.calls["GET /2/users/:id/mentions"] + app_env.calls["GET /2/users/:id/tweets"]
+
+
+def test_signed_out_report_redirects_home(browser: Browser) -> None:
+    for path in ("/report", "/report.json", "/report.csv"):
+        response = browser.get(path)
+        assert response.status_code == 302
+        assert response.headers["location"] == "/"
+
+
+def test_first_build_reads_each_post_once_and_gets_the_figures_right(
+    browser: Browser, app_env: Any, brand: Callable[..., str]
+) -> None:
+    brand("acme", mentions=250, extra_posts=10)  # 125 replies + 10 posts = 135 own posts
+    browser.sign_in("acme")
+    app_env.reset_counters()
+
+    body = report_json(browser)
+
+    assert x_reads(app_env) == math.ceil(250 / 100) + math.ceil(135 / 100)
+    assert body["source"]["x_requests"] == 5
+    assert body["source"]["x_posts_read"] == 250 + 135
+    assert body["mentions"] == 250
+    assert body["answered"] == 125
+    assert body["response_rate"] == 0.5
+    assert body["first_response_seconds"]["median"] == 600
+    assert body["answered_within_target"] == 125
+    assert body["account"]["username"] == "acme"
+
+
+def test_a_view_within_max_age_costs_no_x_request(
+    browser: Browser, app_env: Any, brand: Callable[..., str]
+) -> None:
+    brand("acme", mentions=20)
+    browser.sign_in("acme")
+    first = report_json(browser)
+    app_env.reset_counters()
+
+    for path in ("/report", "/report.json", "/report.json?days=7&target=15&tz=Europe/Berlin"):
+        assert browser.get(path).status_code == 200
+
+    assert x_reads(app_env) == 0
+    assert report_json(browser)["generated_at"] == first["generated_at"]
+
+
+def test_refresh_with_nothing_new_costs_exactly_two_requests(
+    browser: Browser, app_env: Any, brand: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import services
+
+    monkeypatch.setenv("REPORT_MAX_AGE_SECONDS", "0")
+    services.reset()
+    brand("acme", mentions=120)
+    browser.sign_in("acme")
+    report_json(browser)
+    app_env.reset_counters()
+
+    body = report_json(browser)
+
+    assert x_reads(app_env) == 2
+    assert body["source"]["x_posts_read"] == 0
+    assert body["source"]["archive_posts"] == 120 + 60
+    assert body["mentions"] == 120
+
+
+def test_refresh_with_five_new_mentions(
+    browser: Browser, app_env: Any, brand: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import services
+
+    monkeypatch.setenv("REPORT_MAX_AGE_SECONDS", "0")
+    services.reset()
+    account_id = brand("acme", mentions=40)
+    browser.sign_in("acme")
+    report_json(browser)
+    fan = app_env.account_id("acme_fan")
+    for i in range(5):
+        app_env.add_post(fan, f"@acme new {i}", datetime.now(UTC), mentions=[account_id])
+    app_env.reset_counters()
+
+    body = report_json(browser)
+
+    assert x_reads(app_env) == 2
+    assert app_env.posts_served["GET /2/users/:id/mentions"] == 5
+    assert body["mentions"] == 45
+
+
+def test_history_grows_past_x_reach(
+    browser: Browser, app_env: Any, brand: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import services
+
+    monkeypatch.setenv("REPORT_MAX_AGE_SECONDS", "0")
+    services.reset()
+    account_id = brand("acme", mentions=700)
+    browser.sign_in("acme")
+    assert report_json(browser)["mentions"] == 700
+    fan = app_env.account_id("acme_fan")
+    for i in range(300):
+        app_env.add_post(fan, f"@acme more {i}", datetime.now(UTC), mentions=[account_id])
+
+    body = report_json(browser)
+
+    assert body["mentions"] == 1000  # X itself now reaches back only 800
+
+
+def test_an_interrupted_read_is_resumed_without_reading_a_post_twice(
+    browser: Browser, app_env: Any, brand: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import services
+
+    monkeypatch.setenv("REPORT_MAX_AGE_SECONDS", "0")
+    services.reset()
+    brand("acme", mentions=350)
+    browser.sign_in("acme")
+    app_env.reset_counters()
+    # X lets one page of mentions through, then says 429: the read stops after 100 posts.
+    app_env.set_rate_limit("GET /2/users/:id/mentions", per_user=1)
+
+    partial = report_json(browser)
+
+    assert partial["source"]["stale"] is True
+    assert partial["mentions"] == 100
+    app_env.set_rate_limit("GET /2/users/:id/mentions", per_user=300)
+
+    body = report_json(browser)
+
+    assert body["source"]["stale"] is False
+    assert body["mentions"] == 350
+    assert app_env.posts_served["GET /2/users/:id/mentions"] == 350  # none read twice
+
+
+def test_rate_limited_shows_the_last_report_marked_stale(
+    browser: Browser, app_env: Any, brand: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import services
+
+    monkeypatch.setenv("REPORT_MAX_AGE_SECONDS", "0")
+    services.reset()
+    brand("acme", mentions=30)
+    browser.sign_in("acme")
+    report_json(browser)
+    app_env.fail("GET /2/users/:id/mentions", "429", count=2)
+
+    body = report_json(browser)
+    page = browser.get("/report").body.decode()
+
+    assert body["source"]["stale"] is True
+    assert isinstance(body["source"]["reset_time"], int)
+    assert body["mentions"] == 30
+    assert "X did not answer just now" in page
+    assert "X asked us to wait until" in page
+
+
+def test_x_down_with_no_report_yet_is_a_clear_503(
+    browser: Browser, app_env: Any, brand: Callable[..., str]
+) -> None:
+    brand("acme", mentions=3)
+    browser.sign_in("acme")
+    app_env.fail("GET /2/users/:id/mentions", "503")
+
+    response = browser.get("/report")
+
+    assert response.status_code == 503
+    assert "X is not answering" in response.body.decode()
+
+
+def test_revoked_token_signs_the_person_out(
+    browser: Browser, app_env: Any, brand: Callable[..., str], aws: dict[str, str]
+) -> None:
+    import boto3
+
+    account_id = brand("acme", mentions=3)
+    browser.sign_in("acme")
+    app_env.revoke("acme")
+
+    response = browser.get("/report")
+
+    assert response.status_code == 401
+    assert "X no longer accepts your sign-in" in response.body.decode()
+    assert browser.cookies == {}
+    item = boto3.client("dynamodb").get_item(
+        TableName=aws["TABLE_NAME"], Key={"pk": {"S": f"account#{account_id}"}}
+    )["Item"]
+    assert "token_rejected_at" in item
+    browser.sign_in("acme")  # signing in again clears the mark
+    assert browser.get("/report").status_code == 200
+
+
+def test_without_s3_the_report_is_still_made(
+    browser: Browser, app_env: Any, brand: Callable[..., str], aws: dict[str, str]
+) -> None:
+    import boto3
+
+    brand("acme", mentions=10)
+    browser.sign_in("acme")
+    boto3.client("s3").delete_bucket(Bucket=aws["BUCKET_NAME"])
+
+    body = report_json(browser)
+
+    assert body["mentions"] == 10
+    assert body["source"]["archive_available"] is False
+
+
+@pytest.mark.parametrize(
+    "query", ["?days=0", "?days=91", "?days=abc", "?target=0", "?target=10081", "?tz=Mars/Base"]
+)
+def test_bad_report_parameters_are_a_400(
+    browser: Browser, brand: Callable[..., str], query: str
+) -> None:
+    brand("acme", mentions=1)
+    browser.sign_in("acme")
+    assert browser.get("/report" + query).status_code == 400
+
+
+def test_csv_has_one_row_per_mention_and_opens_cleanly(
+    browser: Browser, app_env: Any, brand: Callable[..., str]
+) -> None:
+    account_id = brand("acme", mentions=6)
+    fan = app_env.account_id("acme_fan")
+    app_env.add_post(
+        fan, '@acme "quoted", with comma\nand newline', datetime.now(UTC), mentions=[account_id]
+    )
+    browser.sign_in("acme")
+
+    response = browser.get("/report.csv")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.body.decode())))
+    assert len(rows) == 7
+    assert rows[0].keys() >= {
+        "id",
+        "created_at",
+        "author",
+        "answered",
+        "reply_id",
+        "response_seconds",
+        "link",
+    }
+    assert sum(row["answered"] == "true" for row in rows) == 3
+
+
+def test_report_page_reads_well_and_escapes_text_from_x(
+    browser: Browser, app_env: Any, brand: Callable[..., str]
+) -> None:
+    account_id = brand("acme", mentions=8)
+    fan = app_env.account_id("acme_fan")
+    app_env.add_post(
+        fan, "@acme <script>alert(1)</script>", datetime.now(UTC), mentions=[account_id]
+    )
+    browser.sign_in("acme")
+
+    response = browser.get("/report")
+    page = response.body.decode()
+
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    assert "How @acme answers its mentions" in page
+    assert "44%" in page  # 4 of 9 answered
+    assert "10 min" in page  # the median first reply
+    assert page.count("<svg") == 3
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert 'href="/report.csv"' in page and 'href="/report.json"' in page
+    assert "updated just now" in page

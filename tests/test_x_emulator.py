@@ -1,0 +1,1219 @@
+"""The X emulator (local/x_emulator.py): OAuth 1.0a as X does it, driven by unmodified Tweepy;
+the v2 reads the app makes, with X's parameters, paging, reach, rate limits and error shapes;
+the demo data; and every JSON body the emulator sends checked against X's OpenAPI description.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import pytest
+import requests
+import tweepy
+from openapi_schema_validator import (
+    OAS30Validator,
+    OAS31Validator,
+    oas30_format_checker,
+    oas31_format_checker,
+)
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4, DRAFT202012
+from requests_oauthlib import OAuth1, OAuth1Session
+
+from local.x_emulator import XEmulator
+
+KEY = "emulator-test-key"
+SECRET = "emulator-test-secret"
+NOW = datetime(2026, 11, 27, 15, 5, 14, tzinfo=UTC)  # a Friday afternoon
+CALLBACK = "http://127.0.0.1:9/callback?from=test"
+ROOT = Path(__file__).resolve().parents[1]
+MENTIONS = "GET /2/users/:id/mentions"
+TWEETS = "GET /2/users/:id/tweets"
+ME = "GET /2/users/me"
+APP_FIELDS = [
+    "created_at",
+    "author_id",
+    "conversation_id",
+    "in_reply_to_user_id",
+    "referenced_tweets",
+]
+X_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+V1_AUTH_ERROR = {"errors": [{"code": 32, "message": "Could not authenticate you."}]}
+
+
+# --- X's OpenAPI description ---------------------------------------------------------------
+SPEC_URI = "urn:x-api-v2:openapi.json"
+
+
+@cache
+def openapi() -> dict[str, Any]:
+    for candidate in (ROOT / "shared", ROOT.parent / "shared"):
+        path = candidate / "x-api" / "openapi.json"
+        if path.is_file():
+            spec: dict[str, Any] = json.loads(path.read_text())
+            return spec
+    pytest.fail("X's OpenAPI description not found at shared/x-api/openapi.json")
+
+
+@cache
+def _validation() -> tuple[Any, Any, Registry[Any]]:
+    spec = openapi()
+    if spec["openapi"].startswith("3.0"):
+        validator, formats, draft = OAS30Validator, oas30_format_checker, DRAFT4
+    else:
+        validator, formats, draft = OAS31Validator, oas31_format_checker, DRAFT202012
+    resource = Resource.from_contents(spec, default_specification=draft)
+    return validator, formats, Registry().with_resource(SPEC_URI, resource)
+
+
+def schema_errors(name: str, instance: Any) -> list[str]:
+    """Why `instance` does not validate against components/schemas/`name` ([] if it does)."""
+    validator, formats, registry = _validation()
+    checker = validator(
+        {"$ref": f"{SPEC_URI}#/components/schemas/{name}"},
+        registry=registry,
+        format_checker=formats,
+    )
+    return [
+        f"{name} at /{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in checker.iter_errors(instance)
+    ]
+
+
+def _undocumented_keys(kind: str, objects: list[dict[str, Any]]) -> list[str]:
+    known = set(openapi()["components"]["schemas"][kind]["properties"])
+    return [f"{kind} has undocumented key {k!r}" for o in objects for k in o if k not in known]
+
+
+def _problem_schema(problem: dict[str, Any]) -> str:
+    mapping = openapi()["components"]["schemas"]["Problem"]["discriminator"]["mapping"]
+    return str(mapping.get(problem.get("type"), "#/Problem")).rsplit("/", 1)[1]
+
+
+@dataclass
+class Answer:
+    """One answer of the emulator, as its response hook saw it."""
+
+    template: str
+    status: int
+    content_type: str
+    body: bytes
+
+
+V2_SCHEMAS = {
+    ME: "Get2UsersMeResponse",
+    MENTIONS: "Get2UsersIdMentionsResponse",
+    TWEETS: "Get2UsersIdTweetsResponse",
+}
+
+
+def openapi_problems(answer: Answer) -> list[str]:
+    """Check a JSON answer against the schema X documents for it (others: [])."""
+    if not answer.content_type.startswith(("application/json", "application/problem+json")):
+        return []
+    body = json.loads(answer.body)
+    errors: list[str] = []
+    if answer.template in V2_SCHEMAS and answer.status == 200:
+        errors += schema_errors(V2_SCHEMAS[answer.template], body)
+        data = body.get("data")
+        tweets = (data if isinstance(data, list) else []) + body.get("includes", {}).get(
+            "tweets", []
+        )
+        users = ([data] if isinstance(data, dict) else []) + body.get("includes", {}).get(
+            "users", []
+        )
+        errors += _undocumented_keys("Tweet", tweets) + _undocumented_keys("User", users)
+        for problem in body.get("errors", []):
+            errors += schema_errors(_problem_schema(problem), problem)
+    elif answer.template in V2_SCHEMAS:
+        errors += schema_errors("Problem", body)
+        errors += schema_errors(_problem_schema(body), body)
+        if answer.content_type != "application/problem+json":
+            errors.append(f"a problem sent as {answer.content_type}")
+    elif answer.status == 200:  # POST /1.1/oauth/invalidate_token
+        if not (set(body) == {"access_token"} and isinstance(body["access_token"], str)):
+            errors.append(f"unexpected invalidate_token answer {body}")
+    else:  # X's v1.1 error list: {"errors": [Error, ...]}
+        if not body.get("errors"):
+            errors.append(f"no errors list in {body}")
+        for error in body.get("errors", []):
+            errors += schema_errors("Error", error)
+    return errors
+
+
+# --- fixtures ------------------------------------------------------------------------------
+class Clock:
+    """The emulator's clock, moved by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def answers() -> list[Answer]:
+    return []
+
+
+@pytest.fixture
+def emulator(clock: Clock, answers: list[Answer]) -> Iterator[XEmulator]:
+    """A fresh emulator on a free loopback port; afterwards every JSON body it sent during the
+    test must validate against X's OpenAPI description."""
+    emulator = XEmulator(KEY, SECRET, clock=clock)
+    emulator.response_hook = lambda *answer: answers.append(Answer(*answer))
+    emulator.start("127.0.0.1", 0)
+    yield emulator
+    emulator.stop()
+    problems = [f"{a.template} {a.status}: {p}" for a in answers for p in openapi_problems(a)]
+    assert not problems, "\n".join(problems)
+
+
+class EmulatorAuth(tweepy.OAuth1UserHandler):
+    """Tweepy's handler aimed at the emulator (the app overrides the same hook)."""
+
+    def __init__(self, base_url: str, *args: Any, **kwargs: Any) -> None:
+        self.base_url = base_url
+        super().__init__(*args, **kwargs)
+
+    def _get_oauth_url(self, endpoint: str) -> str:
+        return f"{self.base_url}/oauth/{endpoint}"
+
+
+class ToEmulator(requests.Session):
+    """Sends what Tweepy addresses to api.twitter.com to the emulator, before signing."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__()
+        self.base_url = base_url
+
+    def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(url, str) and url.startswith("https://api.twitter.com"):
+            url = self.base_url + url.removeprefix("https://api.twitter.com")
+        return super().request(method, url, *args, **kwargs)
+
+
+class AuthorizePage(HTMLParser):
+    """What a browser sees of X's authorize page: the form, its fields and buttons."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.action = ""
+        self.hidden: dict[str, str] = {}
+        self.radios: list[tuple[str, bool]] = []
+        self.buttons: list[dict[str, str]] = []
+        self.labels: list[str] = []
+        self._button: dict[str, str] | None = None
+        self._label: list[str] | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.action = a.get("action", "")
+        elif tag == "input" and a.get("type") == "hidden":
+            self.hidden[a["name"]] = a.get("value", "")
+        elif tag == "input" and a.get("type") == "radio":
+            assert a.get("name") == "username"
+            self.radios.append((a["value"], "checked" in a))
+        elif tag == "button":
+            self._button = {"name": a.get("name", ""), "value": a.get("value", ""), "text": ""}
+        elif tag == "label":
+            self._label = []
+
+    def handle_data(self, data: str) -> None:
+        if self._button is not None:
+            self._button["text"] += data
+        if self._label is not None:
+            self._label.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "button" and self._button is not None:
+            self.buttons.append(self._button)
+            self._button = None
+        elif tag == "label" and self._label is not None:
+            self.labels.append(" ".join("".join(self._label).split()))
+            self._label = None
+
+    def button(self, text: str) -> dict[str, str]:
+        return next(b for b in self.buttons if b["text"].strip() == text)
+
+
+def press(authorize_url: str, username: str, button: str = "Authorize app") -> requests.Response:
+    """Open the authorize page, pick `username`, press `button`, as a browser would."""
+    page = requests.get(authorize_url, timeout=5)
+    assert page.status_code == 200, page.text
+    form = AuthorizePage(page.text)
+    pressed = form.button(button)
+    data = {**form.hidden, "username": username, pressed["name"]: pressed["value"]}
+    return requests.post(
+        urljoin(authorize_url, form.action), data=data, allow_redirects=False, timeout=5
+    )
+
+
+def callback_query(answer: requests.Response) -> dict[str, str]:
+    assert answer.status_code == 302, answer.text
+    location = answer.headers["Location"]
+    assert location.startswith(CALLBACK.split("?")[0])
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+@dataclass
+class SignedIn:
+    auth: EmulatorAuth
+    token: str
+    secret: str
+    client: tweepy.Client
+    user_id: str
+
+
+def tweepy_client(emulator: XEmulator, token: str, secret: str) -> tweepy.Client:
+    client = tweepy.Client(
+        consumer_key=KEY, consumer_secret=SECRET, access_token=token, access_token_secret=secret
+    )
+    client.session = ToEmulator(emulator.base_url)
+    return client
+
+
+def sign_in(emulator: XEmulator, username: str = "fastbrand") -> SignedIn:
+    auth = EmulatorAuth(emulator.base_url, KEY, SECRET, callback=CALLBACK)
+    url = auth.get_authorization_url(signin_with_twitter=True)
+    verifier = callback_query(press(url, username))["oauth_verifier"]
+    token, secret = auth.get_access_token(verifier)
+    return SignedIn(
+        auth, token, secret, tweepy_client(emulator, token, secret), emulator.account_id(username)
+    )
+
+
+def signed_get(emulator: XEmulator, user: SignedIn, path: str, **params: Any) -> requests.Response:
+    """A raw GET signed with the user's tokens (for answers Tweepy would turn into errors)."""
+    return requests.get(
+        emulator.base_url + path,
+        params=params,
+        auth=OAuth1(KEY, SECRET, user.token, user.secret),
+        timeout=5,
+    )
+
+
+@pytest.fixture
+def fast(emulator: XEmulator) -> SignedIn:
+    """@fastbrand, signed in."""
+    return sign_in(emulator, "fastbrand")
+
+
+# --- OAuth 1.0a ----------------------------------------------------------------------------
+def test_sign_in_and_read_mentions_with_unmodified_tweepy(emulator: XEmulator) -> None:
+    auth = EmulatorAuth(emulator.base_url, KEY, SECRET, callback=CALLBACK)
+
+    url = auth.get_authorization_url(signin_with_twitter=True)
+    assert url.startswith(emulator.base_url + "/oauth/authenticate?oauth_token=")
+    assert auth.request_token["oauth_callback_confirmed"] == "true"
+    query = callback_query(press(url, "fastbrand"))
+    assert query["oauth_token"] == auth.request_token["oauth_token"]
+    assert query["from"] == "test"  # the callback's own query is kept
+    token, secret = auth.get_access_token(query["oauth_verifier"])
+    client = tweepy_client(emulator, token, secret)
+    me = client.get_me(user_auth=True).data
+    first = client.get_users_mentions(
+        me.id, max_results=100, tweet_fields=APP_FIELDS, user_auth=True
+    )
+    pages = list(
+        tweepy.Paginator(
+            client.get_users_mentions,
+            me.id,
+            max_results=100,
+            tweet_fields=APP_FIELDS,
+            expansions=["author_id"],
+            user_fields=["username"],
+            user_auth=True,
+        )
+    )
+
+    assert (me.username, str(me.id)) == ("fastbrand", emulator.account_id("fastbrand"))
+    assert len(first.data) == 100 and first.meta["next_token"]
+    assert all(isinstance(tweet.created_at, datetime) for tweet in first.data)
+    ids = [tweet.id for page in pages for tweet in page.data]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids)
+    assert len(ids) == len(emulator.store.mentions_of[str(me.id)]) > 250
+    assert "next_token" not in pages[-1].meta
+    authors = {user.id for page in pages for user in page.includes["users"]}
+    assert {tweet.author_id for page in pages for tweet in page.data} == authors
+    assert emulator.calls["POST /oauth/request_token"] == 1
+    assert emulator.calls["GET /oauth/authenticate"] == 1
+    assert emulator.calls["POST /oauth/authorize"] == 1
+    assert emulator.calls["POST /oauth/access_token"] == 1
+    assert emulator.calls[ME] == 1
+    assert emulator.calls[MENTIONS] == 1 + len(pages)
+    assert emulator.posts_served[MENTIONS] == 100 + len(ids)
+
+
+def test_access_token_answer_is_the_one_x_gives(emulator: XEmulator) -> None:
+    session = OAuth1Session(KEY, client_secret=SECRET, callback_uri="oob")
+    request_token = session.fetch_request_token(emulator.base_url + "/oauth/request_token")
+    page = press(
+        f"{emulator.base_url}/oauth/authorize?oauth_token={request_token['oauth_token']}",
+        "slowbrand",
+    )
+    pin = re.search(r"<code id=oauth_pin>([^<]+)</code>", page.text)
+    assert page.status_code == 200 and pin, page.text  # "oob" shows a PIN instead
+    session = OAuth1Session(
+        KEY,
+        client_secret=SECRET,
+        resource_owner_key=request_token["oauth_token"],
+        resource_owner_secret=request_token["oauth_token_secret"],
+        verifier=pin.group(1),
+    )
+
+    access = session.fetch_access_token(emulator.base_url + "/oauth/access_token")
+
+    assert set(request_token) == {"oauth_token", "oauth_token_secret", "oauth_callback_confirmed"}
+    assert set(access) == {"oauth_token", "oauth_token_secret", "user_id", "screen_name"}
+    assert access["user_id"] == emulator.account_id("slowbrand")
+    assert access["screen_name"] == "slowbrand"
+    assert access["oauth_token"].startswith(access["user_id"] + "-")
+
+
+def test_authorize_page_names_the_app_and_lists_the_demo_accounts(emulator: XEmulator) -> None:
+    auth = EmulatorAuth(emulator.base_url, KEY, SECRET, callback=CALLBACK)
+    url = auth.get_authorization_url(signin_with_twitter=True)
+    token = auth.request_token["oauth_token"]
+
+    page = requests.get(url, timeout=5)
+    same = requests.get(f"{emulator.base_url}/oauth/authorize?oauth_token={token}", timeout=5)
+
+    assert page.status_code == same.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "responsetime (local)" in page.text
+    form = AuthorizePage(page.text)
+    assert form.action == "/oauth/authorize" and form.hidden == {"oauth_token": token}
+    assert [b["text"] for b in form.buttons] == ["Authorize app", "Cancel"]
+    assert [(b["name"], b["value"]) for b in form.buttons] == [
+        ("action", "authorize"),
+        ("action", "cancel"),
+    ]
+    usernames = [value for value, _ in form.radios]
+    assert usernames[:3] == ["fastbrand", "slowbrand", "quietbrand"]
+    assert len(usernames) >= 30 and form.radios[0][1]  # the first one is preselected
+    assert "@fastbrand FastBrand Support" in form.labels
+    # Display names are escaped: one demo customer has HTML in hers.
+    assert "Robert &lt;b&gt;Tables&lt;/b&gt; &amp; Co" in page.text
+    assert "<b>Tables</b>" not in page.text
+
+
+def test_wrong_consumer_secret_or_key_is_refused(emulator: XEmulator) -> None:
+    wrong_secret = EmulatorAuth(emulator.base_url, KEY, "not-the-secret", callback=CALLBACK)
+    url = emulator.base_url + "/oauth/request_token"
+
+    with pytest.raises(tweepy.TweepyException):
+        wrong_secret.get_authorization_url(signin_with_twitter=True)
+    refused = [
+        requests.post(url, auth=OAuth1(KEY, "not-the-secret", callback_uri=CALLBACK), timeout=5),
+        requests.post(url, auth=OAuth1("other-key", SECRET, callback_uri=CALLBACK), timeout=5),
+        requests.post(url, timeout=5),  # not signed at all
+    ]
+
+    assert [r.status_code for r in refused] == [401, 401, 400]
+    assert refused[0].json() == refused[1].json() == V1_AUTH_ERROR
+    assert refused[2].json()["errors"][0]["code"] == 215
+
+
+def test_bad_signatures_on_v2_are_401(emulator: XEmulator, fast: SignedIn) -> None:
+    url = emulator.base_url + "/2/users/me"
+    good = requests.Request("GET", url, auth=OAuth1(KEY, SECRET, fast.token, fast.secret))
+    tampered = good.prepare()
+    header = tampered.headers["Authorization"]
+    header = header.decode() if isinstance(header, bytes) else header
+    tampered.headers["Authorization"] = re.sub(
+        r'oauth_signature="[^"]+"', 'oauth_signature="AAAA"', header
+    )
+    other_url = requests.Request(
+        "GET", url, params={"user.fields": "id"}, auth=OAuth1(KEY, SECRET, fast.token, fast.secret)
+    ).prepare()
+    other_url.url = url  # signed for one URL, sent to another
+
+    with requests.Session() as session:
+        answers = [
+            session.send(tampered, timeout=5),
+            session.send(other_url, timeout=5),
+            requests.get(url, auth=OAuth1(KEY, SECRET, fast.token, "wrong"), timeout=5),
+            requests.get(url, auth=OAuth1(KEY, "wrong", fast.token, fast.secret), timeout=5),
+            requests.get(
+                url, auth=OAuth1(KEY, SECRET, "1-unknown-token-xxxxxxxxx", "s"), timeout=5
+            ),
+            requests.get(url, auth=OAuth1(KEY, SECRET), timeout=5),  # no user context
+            requests.get(url, headers={"Authorization": "Bearer app-only"}, timeout=5),
+            requests.get(url, timeout=5),
+        ]
+
+    assert [a.status_code for a in answers] == [401] * len(answers)
+    assert answers[0].json() == {
+        "title": "Unauthorized",
+        "type": "about:blank",
+        "status": 401,
+        "detail": "Unauthorized",
+    }
+    assert signed_get(emulator, fast, "/2/users/me").status_code == 200
+
+
+def test_a_replayed_request_is_refused(emulator: XEmulator, fast: SignedIn) -> None:
+    request = requests.Request(
+        "GET", emulator.base_url + "/2/users/me", auth=OAuth1(KEY, SECRET, fast.token, fast.secret)
+    ).prepare()
+
+    with requests.Session() as session:
+        first = session.send(request, timeout=5)
+        replay = session.send(request, timeout=5)
+
+    assert (first.status_code, replay.status_code) == (200, 401)
+
+
+def test_a_verifier_works_once(emulator: XEmulator) -> None:
+    auth = EmulatorAuth(emulator.base_url, KEY, SECRET, callback=CALLBACK)
+    verifier = callback_query(press(auth.get_authorization_url(True), "fastbrand"))[
+        "oauth_verifier"
+    ]
+    auth.get_access_token(verifier)
+
+    with pytest.raises(tweepy.TweepyException, match="401"):
+        auth.get_access_token(verifier)
+    assert emulator.calls["POST /oauth/access_token"] == 2
+
+
+def test_a_verifier_only_works_with_its_own_request_token(emulator: XEmulator) -> None:
+    first = EmulatorAuth(emulator.base_url, KEY, SECRET, callback=CALLBACK)
+    second = EmulatorAuth(emulator.base_url, KEY, SECRET, callback=CALLBACK)
+    first_verifier = callback_query(press(first.get_authorization_url(True), "fastbrand"))[
+        "oauth_verifier"
+    ]
+    second_verifier = callback_query(press(second.get_authorization_url(True), "slowbrand"))[
+        "oauth_verifier"
+    ]
+
+    with pytest.raises(tweepy.TweepyException, match="401"):
+        first.get_access_token(second_verifier)
+    with pytest.raises(tweepy.TweepyException, match="401"):
+        second.get_access_token(first_verifier)
+    # The failed tries did not burn the tokens: each pair still works, once.
+    first_client = tweepy_client(emulator, *first.get_access_token(first_verifier))
+    second_client = tweepy_client(emulator, *second.get_access_token(second_verifier))
+    assert first_client.get_me(user_auth=True).data.username == "fastbrand"
+    assert second_client.get_me(user_auth=True).data.username == "slowbrand"
+
+
+def test_cancel_redirects_with_denied_and_burns_the_request_token(emulator: XEmulator) -> None:
+    auth = EmulatorAuth(emulator.base_url, KEY, SECRET, callback=CALLBACK)
+    url = auth.get_authorization_url(signin_with_twitter=True)
+    token = auth.request_token["oauth_token"]
+
+    query = callback_query(press(url, "fastbrand", "Cancel"))
+
+    assert query == {"from": "test", "denied": token}
+    assert requests.get(url, timeout=5).status_code == 400
+    retry = requests.post(
+        emulator.base_url + "/oauth/authorize",
+        data={"oauth_token": token, "username": "fastbrand", "action": "authorize"},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert retry.status_code == 400
+    with pytest.raises(tweepy.TweepyException, match="401"):
+        auth.get_access_token("any-verifier-at-all-000000")
+
+
+def test_a_used_or_unknown_request_token_gets_a_400_page(
+    emulator: XEmulator, fast: SignedIn
+) -> None:
+    used = fast.auth.request_token["oauth_token"]
+
+    pages = [
+        requests.get(f"{emulator.base_url}/oauth/authenticate?oauth_token={used}", timeout=5),
+        requests.get(f"{emulator.base_url}/oauth/authenticate?oauth_token=made-up", timeout=5),
+        requests.get(f"{emulator.base_url}/oauth/authorize", timeout=5),
+    ]
+
+    assert [p.status_code for p in pages] == [400, 400, 400]
+    assert all("no longer valid" in p.text for p in pages)
+
+
+def test_request_tokens_expire_after_ten_minutes(emulator: XEmulator, clock: Clock) -> None:
+    unopened = EmulatorAuth(emulator.base_url, KEY, SECRET, callback=CALLBACK)
+    unopened_url = unopened.get_authorization_url(signin_with_twitter=True)
+    approved = EmulatorAuth(emulator.base_url, KEY, SECRET, callback=CALLBACK)
+    verifier = callback_query(press(approved.get_authorization_url(True), "fastbrand"))[
+        "oauth_verifier"
+    ]
+    clock.advance(minutes=9, seconds=59)
+    assert requests.get(unopened_url, timeout=5).status_code == 200
+
+    clock.advance(seconds=2)
+
+    assert requests.get(unopened_url, timeout=5).status_code == 400
+    with pytest.raises(tweepy.TweepyException, match="401"):
+        approved.get_access_token(verifier)
+
+
+def test_an_invalidated_token_gets_401(emulator: XEmulator, fast: SignedIn) -> None:
+    url = emulator.base_url + "/1.1/oauth/invalidate_token"
+    signed = OAuth1(KEY, SECRET, fast.token, fast.secret)
+
+    invalidated = requests.post(url, auth=signed, timeout=5)
+
+    assert invalidated.status_code == 200
+    assert invalidated.json() == {"access_token": fast.token}
+    with pytest.raises(tweepy.Unauthorized):
+        fast.client.get_me(user_auth=True)
+    again = requests.post(url, auth=OAuth1(KEY, SECRET, fast.token, fast.secret), timeout=5)
+    assert again.status_code == 401 and again.json() == V1_AUTH_ERROR
+
+
+def test_revoke_stops_every_token_of_that_account(emulator: XEmulator, fast: SignedIn) -> None:
+    fast_again = sign_in(emulator, "fastbrand")
+    slow = sign_in(emulator, "slowbrand")
+
+    emulator.revoke("fastbrand")
+
+    for user in (fast, fast_again):
+        with pytest.raises(tweepy.Unauthorized):
+            user.client.get_users_mentions(user.user_id, user_auth=True)
+    assert slow.client.get_me(user_auth=True).data.username == "slowbrand"
+    assert sign_in(emulator, "fastbrand").client.get_me(user_auth=True).data  # may sign in again
+
+
+# --- v2 reads ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"max_results": "4"}, "max_results"),
+        ({"max_results": "101"}, "max_results"),
+        ({"max_results": "ten"}, "max_results"),
+        ({"colour": "blue"}, "colour"),
+        ({"next_token": "abc"}, "next_token"),  # X's user timelines take pagination_token
+        ({"tweet.fields": "created_at,mood"}, "tweet.fields"),
+        ({"expansions": "author"}, "expansions"),
+        ({"since_id": "12x"}, "since_id"),
+        ({"start_time": "yesterday"}, "start_time"),
+        ({"pagination_token": "!!"}, "pagination_token"),
+    ],
+)
+def test_invalid_parameters_are_400_like_x(
+    emulator: XEmulator, fast: SignedIn, params: dict[str, str], parameter: str
+) -> None:
+    answer = signed_get(emulator, fast, f"/2/users/{fast.user_id}/mentions", **params)
+
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["title"] == "Invalid Request"
+    assert body["type"] == "https://api.twitter.com/2/problems/invalid-request"
+    assert body["detail"] == "One or more parameters to your request was invalid."
+    assert [list(e["parameters"]) for e in body["errors"]] == [[parameter]]
+    assert answer.headers["x-rate-limit-remaining"] == "299"
+
+
+def test_page_size_is_5_to_100_and_10_by_default(emulator: XEmulator, fast: SignedIn) -> None:
+    sizes = {
+        given: fast.client.get_users_mentions(
+            fast.user_id, user_auth=True, **({"max_results": given} if given else {})
+        ).meta["result_count"]
+        for given in (None, 5, 100)
+    }
+
+    assert sizes == {None: 10, 5: 5, 100: 100}
+    with pytest.raises(tweepy.BadRequest):
+        fast.client.get_users_mentions(fast.user_id, max_results=4, user_auth=True)
+
+
+def test_since_id_returns_only_newer_posts(
+    emulator: XEmulator, fast: SignedIn, clock: Clock
+) -> None:
+    newest = fast.client.get_users_mentions(fast.user_id, user_auth=True).meta["newest_id"]
+    clock.advance(minutes=5)
+    fresh = [
+        emulator.add_post(
+            emulator.account_id("maria_gomez"),
+            f"@fastbrand question {i}",
+            clock() + timedelta(seconds=i),
+        )
+        for i in range(12)
+    ]
+    emulator.reset_counters()
+
+    pages = list(
+        tweepy.Paginator(
+            fast.client.get_users_mentions,
+            fast.user_id,
+            since_id=newest,
+            max_results=5,
+            user_auth=True,
+        )
+    )
+    nothing_new = fast.client.get_users_mentions(fast.user_id, since_id=fresh[-1], user_auth=True)
+
+    assert [str(t.id) for page in pages for t in page.data] == fresh[::-1]
+    assert [page.meta["result_count"] for page in pages] == [5, 5, 2]
+    assert emulator.posts_served[MENTIONS] == 12
+    assert nothing_new.data is None and nothing_new.meta == {"result_count": 0}
+
+
+def test_until_id_and_time_window(emulator: XEmulator, fast: SignedIn) -> None:
+    everything = [
+        t
+        for page in tweepy.Paginator(
+            fast.client.get_users_mentions,
+            fast.user_id,
+            max_results=100,
+            tweet_fields=["created_at"],
+            user_auth=True,
+        )
+        for t in page.data
+    ]
+    middle = everything[len(everything) // 2]
+    start, end = NOW - timedelta(days=7), NOW - timedelta(days=2)
+
+    older = fast.client.get_users_mentions(
+        fast.user_id, until_id=middle.id, max_results=100, user_auth=True
+    )
+    window = list(
+        tweepy.Paginator(
+            fast.client.get_users_mentions,
+            fast.user_id,
+            start_time=start,
+            end_time=end,
+            max_results=100,
+            tweet_fields=["created_at"],
+            user_auth=True,
+        ).flatten()
+    )
+
+    assert [t.id for t in older.data] == [t.id for t in everything if t.id < middle.id][:100]
+    assert [t.id for t in window] == [t.id for t in everything if start <= t.created_at < end]
+    assert window
+
+
+def test_previous_token_walks_back_to_newer_pages(emulator: XEmulator, fast: SignedIn) -> None:
+    first = fast.client.get_users_mentions(fast.user_id, max_results=10, user_auth=True)
+    second = fast.client.get_users_mentions(
+        fast.user_id, max_results=10, pagination_token=first.meta["next_token"], user_auth=True
+    )
+
+    back = fast.client.get_users_mentions(
+        fast.user_id,
+        max_results=10,
+        pagination_token=second.meta["previous_token"],
+        user_auth=True,
+    )
+
+    assert "previous_token" not in first.meta
+    assert [t.id for t in back.data] == [t.id for t in first.data]
+
+
+def test_mentions_reach_back_800_and_tweets_3200(emulator: XEmulator, fast: SignedIn) -> None:
+    acme = emulator.add_account("acme", "Acme")
+    fan = emulator.add_account("acme_fan")
+    start = NOW - timedelta(days=30)
+    mentions = [
+        emulator.add_post(fan, f"@acme hello {i}", start + timedelta(minutes=i)) for i in range(850)
+    ]
+    posts = [
+        emulator.add_post(acme, f"news {i}", start + timedelta(seconds=i)) for i in range(3300)
+    ]
+
+    read = {
+        name: [
+            str(t.id)
+            for t in tweepy.Paginator(
+                method, acme, max_results=100, since_id=mentions[0], user_auth=True
+            ).flatten()
+        ]
+        for name, method in (
+            ("mentions", fast.client.get_users_mentions),
+            ("tweets", fast.client.get_users_tweets),
+        )
+    }
+
+    assert read["mentions"] == mentions[50:][::-1]
+    assert read["tweets"] == posts[100:][::-1]
+
+
+def test_mentions_include_self_mentions_retweets_and_replies(
+    emulator: XEmulator, fast: SignedIn
+) -> None:
+    tweets = list(
+        tweepy.Paginator(
+            fast.client.get_users_mentions,
+            fast.user_id,
+            max_results=100,
+            tweet_fields=[*APP_FIELDS, "entities"],
+            user_auth=True,
+        ).flatten()
+    )
+    by_id = {t.id: t for t in tweets}
+
+    own = [t for t in tweets if str(t.author_id) == fast.user_id]
+    retweets = [
+        t for t in tweets if t.referenced_tweets and t.referenced_tweets[0].type == "retweeted"
+    ]
+    replies = [
+        t for t in tweets if t.referenced_tweets and t.referenced_tweets[0].type == "replied_to"
+    ]
+    assert any(not t.referenced_tweets for t in own)  # a plain self-mention
+    assert any(t.referenced_tweets for t in own)  # @fastbrand retweeting a customer
+    assert len(retweets) >= 3 and all(t.text.startswith("RT @") for t in retweets)
+    assert any("<script>" in t.text for t in tweets)
+    assert any("🎉" in t.text for t in tweets)
+    follow_up = next(t for t in replies if str(t.in_reply_to_user_id) == fast.user_id)
+    assert follow_up.conversation_id != follow_up.id
+    assert any(m["username"] == "fastbrand" for m in follow_up.entities["mentions"])
+    assert len(by_id) == len(tweets)
+
+
+def test_fields_are_only_those_asked_for(emulator: XEmulator, fast: SignedIn) -> None:
+    path = f"/2/users/{fast.user_id}/tweets"
+
+    plain = signed_get(emulator, fast, path).json()
+    dated = signed_get(emulator, fast, path, **{"tweet.fields": "created_at"}).json()
+    full = signed_get(
+        emulator,
+        fast,
+        path,
+        max_results=100,
+        expansions="author_id,referenced_tweets.id",
+        **{"tweet.fields": ",".join(APP_FIELDS), "user.fields": "created_at,public_metrics"},
+    ).json()
+
+    assert {frozenset(t) for t in plain["data"]} == {
+        frozenset({"id", "text", "edit_history_tweet_ids"})
+    }
+    assert {frozenset(t) for t in dated["data"]} == {
+        frozenset({"id", "text", "edit_history_tweet_ids", "created_at"})
+    }
+    assert all(X_TIME.match(t["created_at"]) for t in dated["data"])
+    reply = next(t for t in full["data"] if "referenced_tweets" in t)
+    assert reply["referenced_tweets"][0]["type"] == "replied_to"
+    assert reply["in_reply_to_user_id"] != fast.user_id and reply["conversation_id"]
+    assert reply["text"].startswith("@")
+    assert [u["id"] for u in full["includes"]["users"]] == [fast.user_id]
+    assert set(full["includes"]["users"][0]) == {
+        "id",
+        "name",
+        "username",
+        "created_at",
+        "public_metrics",
+    }
+    referenced = {ref["id"] for t in full["data"] for ref in t.get("referenced_tweets", [])}
+    assert {t["id"] for t in full["includes"]["tweets"]} == referenced
+    assert full["meta"]["newest_id"] == full["data"][0]["id"]
+    assert full["meta"]["oldest_id"] == full["data"][-1]["id"]
+
+
+def test_tweets_can_exclude_replies_and_retweets(emulator: XEmulator, fast: SignedIn) -> None:
+    kept = list(
+        tweepy.Paginator(
+            fast.client.get_users_tweets,
+            fast.user_id,
+            exclude=["replies", "retweets"],
+            tweet_fields=["referenced_tweets"],
+            max_results=100,
+            user_auth=True,
+        ).flatten()
+    )
+
+    assert kept and all(t.referenced_tweets is None for t in kept)
+
+
+def test_empty_timeline_and_unknown_user(emulator: XEmulator, fast: SignedIn) -> None:
+    quiet = emulator.account_id("quietbrand")
+
+    empty = signed_get(emulator, fast, f"/2/users/{quiet}/mentions", max_results=100)
+    unknown = signed_get(emulator, fast, "/2/users/99/tweets")
+
+    assert empty.status_code == 200 and empty.json() == {"meta": {"result_count": 0}}
+    assert unknown.status_code == 200
+    assert unknown.json()["errors"][0]["type"].endswith("/resource-not-found")
+    assert "data" not in unknown.json()
+
+
+def test_users_me_honours_user_fields(emulator: XEmulator, fast: SignedIn) -> None:
+    plain = fast.client.get_me(user_auth=True).data
+    detailed = signed_get(
+        emulator, fast, "/2/users/me", **{"user.fields": "created_at,most_recent_tweet_id"}
+    ).json()
+
+    assert plain.data == {"id": fast.user_id, "name": "FastBrand Support", "username": "fastbrand"}
+    assert set(detailed["data"]) == {"id", "name", "username", "created_at", "most_recent_tweet_id"}
+
+
+# --- every JSON answer against X's OpenAPI -------------------------------------------------
+def test_every_kind_of_json_answer_matches_xs_openapi(
+    emulator: XEmulator, fast: SignedIn, answers: list[Answer]
+) -> None:
+    quiet = emulator.account_id("quietbrand")
+    mentions = f"/2/users/{fast.user_id}/mentions"
+    emulator.set_rate_limit(ME, per_user=2)
+    emulator.fail(TWEETS, "503")
+
+    signed_get(emulator, fast, "/2/users/me", **{"user.fields": "created_at,public_metrics"})
+    signed_get(emulator, fast, "/2/users/me")
+    signed_get(emulator, fast, "/2/users/me")  # 429
+    signed_get(emulator, fast, mentions, max_results=100)
+    signed_get(
+        emulator,
+        fast,
+        mentions,
+        max_results=100,
+        expansions="author_id,in_reply_to_user_id,entities.mentions.username,referenced_tweets.id",
+        **{
+            "tweet.fields": "created_at,author_id,conversation_id,in_reply_to_user_id,"
+            "referenced_tweets,entities,public_metrics,lang,edit_controls,display_text_range,"
+            "possibly_sensitive,reply_settings,source,withheld",
+            "user.fields": "created_at,description,protected,verified,verified_type,"
+            "public_metrics,most_recent_tweet_id,location,url",
+        },
+    )
+    signed_get(emulator, fast, f"/2/users/{quiet}/mentions")  # empty
+    signed_get(emulator, fast, f"/2/users/{quiet}/tweets")  # 503 (injected)
+    signed_get(emulator, fast, f"/2/users/{quiet}/tweets", max_results=100)
+    signed_get(emulator, fast, "/2/users/123/tweets")  # unknown user
+    signed_get(emulator, fast, mentions, max_results=4)  # 400
+    requests.get(emulator.base_url + "/2/users/me", timeout=5)  # 401
+    requests.post(emulator.base_url + "/oauth/access_token", timeout=5)  # 400, v1.1 errors
+    requests.post(
+        emulator.base_url + "/oauth/request_token",
+        auth=OAuth1(KEY, "wrong", callback_uri=CALLBACK),
+        timeout=5,
+    )  # 401, v1.1 errors
+    requests.post(
+        emulator.base_url + "/1.1/oauth/invalidate_token",
+        auth=OAuth1(KEY, SECRET, fast.token, fast.secret),
+        timeout=5,
+    )
+    requests.get(emulator.base_url + "/2/tweets/search/recent", timeout=5)  # 404
+
+    seen = {(a.template, a.status) for a in answers if "json" in a.content_type}
+    assert seen >= {
+        (ME, 200),
+        (ME, 401),
+        (ME, 429),
+        (MENTIONS, 200),
+        (MENTIONS, 400),
+        (TWEETS, 200),
+        (TWEETS, 503),
+        ("POST /oauth/access_token", 400),
+        ("POST /oauth/request_token", 401),
+        ("POST /1.1/oauth/invalidate_token", 200),
+        ("GET /2/tweets/search/recent", 404),
+    }
+    problems = [f"{a.template} {a.status}: {p}" for a in answers for p in openapi_problems(a)]
+    assert problems == []
+    # The check is not vacuous: malformed bodies are caught.
+    bad_tweet = {"id": "x1", "text": "t", "created_at": "yesterday", "mood": "happy"}
+    assert (
+        len(
+            openapi_problems(
+                Answer(
+                    MENTIONS, 200, "application/json", json.dumps({"data": [bad_tweet]}).encode()
+                )
+            )
+        )
+        == 3
+    )
+    assert openapi_problems(Answer(ME, 401, "application/problem+json", b'{"detail":"no"}'))
+    assert openapi_problems(
+        Answer("POST /oauth/access_token", 401, "application/json", b'{"errors":[{"code":"32"}]}')
+    )
+
+
+# --- rate limits ---------------------------------------------------------------------------
+def test_users_me_allows_75_per_user_per_15_minutes(
+    emulator: XEmulator, fast: SignedIn, clock: Clock
+) -> None:
+    remaining = []
+    for _ in range(75):
+        answer = signed_get(emulator, fast, "/2/users/me")
+        assert answer.status_code == 200
+        assert answer.headers["x-rate-limit-limit"] == "75"
+        remaining.append(int(answer.headers["x-rate-limit-remaining"]))
+    reset = int(NOW.timestamp()) + 15 * 60
+
+    with pytest.raises(tweepy.TooManyRequests) as limited:
+        fast.client.get_me(user_auth=True)
+
+    assert remaining == list(range(74, -1, -1))
+    assert limited.value.response.status_code == 429
+    assert limited.value.reset_time == reset
+    assert limited.value.response.headers["x-rate-limit-remaining"] == "0"
+    assert limited.value.response.json() == {
+        "title": "Too Many Requests",
+        "detail": "Too Many Requests",
+        "type": "about:blank",
+        "status": 429,
+    }
+    assert sign_in(emulator, "slowbrand").client.get_me(user_auth=True).data  # per user
+    clock.advance(minutes=15)
+    assert fast.client.get_me(user_auth=True).data.username == "fastbrand"
+
+
+def test_app_limit_is_shared_by_every_user(emulator: XEmulator, fast: SignedIn) -> None:
+    slow = sign_in(emulator, "slowbrand")
+    emulator.set_rate_limit(MENTIONS, per_user=3, per_app=4)
+
+    statuses = [
+        signed_get(emulator, user, f"/2/users/{user.user_id}/mentions").status_code
+        for user in (fast, fast, fast, fast, slow, slow)
+    ]
+
+    assert statuses == [200, 200, 200, 429, 200, 429]
+    assert emulator.calls[MENTIONS] == 6
+
+
+def test_default_limits_are_xs(emulator: XEmulator, fast: SignedIn) -> None:
+    limits = {
+        path: signed_get(emulator, fast, path).headers["x-rate-limit-limit"]
+        for path in (
+            "/2/users/me",
+            f"/2/users/{fast.user_id}/mentions",
+            f"/2/users/{fast.user_id}/tweets",
+        )
+    }
+
+    assert list(limits.values()) == ["75", "300", "900"]
+
+
+# --- failure injection ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("mode", "status", "error"),
+    [
+        ("429", 429, tweepy.TooManyRequests),
+        ("503", 503, tweepy.TwitterServerError),
+        ("401", 401, tweepy.Unauthorized),
+    ],
+)
+def test_fail_makes_the_next_requests_fail(
+    emulator: XEmulator, fast: SignedIn, mode: str, status: int, error: type[Exception]
+) -> None:
+    emulator.fail(MENTIONS, mode, count=2)
+
+    for _ in range(2):
+        with pytest.raises(error) as failed:
+            fast.client.get_users_mentions(fast.user_id, user_auth=True)
+        assert failed.value.response.status_code == status  # type: ignore[attr-defined]
+
+    assert fast.client.get_users_mentions(fast.user_id, user_auth=True).data
+    assert emulator.calls[MENTIONS] == 3
+    if mode == "429":
+        assert failed.value.reset_time > int(NOW.timestamp())  # type: ignore[attr-defined]
+
+
+def test_fail_slow_answers_late_but_normally(emulator: XEmulator, fast: SignedIn) -> None:
+    emulator.fail(ME, "slow", delay=0.3)
+
+    started = time.monotonic()
+    me = fast.client.get_me(user_auth=True)
+    elapsed = time.monotonic() - started
+
+    assert me.data.username == "fastbrand" and elapsed >= 0.3
+
+
+@pytest.mark.parametrize(("mode", "code"), [("429", 88), ("503", 130), ("401", 32)])
+def test_fail_on_oauth_endpoints_answers_v1_errors(
+    emulator: XEmulator, mode: str, code: int
+) -> None:
+    emulator.fail("POST /oauth/request_token", mode)
+    auth = EmulatorAuth(emulator.base_url, KEY, SECRET, callback=CALLBACK)
+
+    with pytest.raises(tweepy.TweepyException, match=mode):
+        auth.get_authorization_url(signin_with_twitter=True)
+    answer = requests.post(
+        emulator.base_url + "/oauth/request_token",
+        auth=OAuth1(KEY, SECRET, callback_uri=CALLBACK),
+        timeout=5,
+    )
+
+    assert answer.status_code == 200  # only the next request failed
+    assert emulator.calls["POST /oauth/request_token"] == 2
+
+
+def test_fail_rejects_unknown_templates_and_modes(emulator: XEmulator) -> None:
+    with pytest.raises(ValueError, match="template"):
+        emulator.fail("GET /2/tweets/search/recent", "503")
+    with pytest.raises(ValueError, match="mode"):
+        emulator.fail(MENTIONS, "500")
+
+
+# --- admin API -----------------------------------------------------------------------------
+def test_admin_api_drives_a_separately_running_emulator(
+    emulator: XEmulator, fast: SignedIn
+) -> None:
+    admin = emulator.base_url + "/_emulator"
+    quiet = emulator.account_id("quietbrand")
+
+    created = requests.post(
+        admin + "/posts",
+        json={
+            "author": "maria_gomez",
+            "text": "hello there",
+            "created_at": "2026-11-27T15:00:00Z",
+            "mentions": ["quietbrand"],
+        },
+        timeout=5,
+    )
+    reply = requests.post(
+        admin + "/posts",
+        json={"author": "quietbrand", "text": "@maria_gomez hi!", "reply_to": created.json()["id"]},
+        timeout=5,
+    )
+    mentions = signed_get(emulator, fast, f"/2/users/{quiet}/mentions").json()
+    failing = requests.post(
+        admin + "/fail", json={"template": ME, "mode": "503", "count": 1}, timeout=5
+    )
+    failed = signed_get(emulator, fast, "/2/users/me")
+    revoked = requests.post(admin + "/revoke", json={"username": "fastbrand"}, timeout=5)
+    after = signed_get(emulator, fast, "/2/users/me")
+    calls = requests.get(admin + "/calls", timeout=5).json()
+    bad = requests.post(admin + "/fail", json={"template": "GET /nope", "mode": "503"}, timeout=5)
+
+    assert created.status_code == reply.status_code == 200
+    assert [t["id"] for t in mentions["data"]] == [created.json()["id"]]
+    assert failing.status_code == revoked.status_code == 200
+    assert (failed.status_code, after.status_code) == (503, 401)
+    assert calls == {"calls": dict(emulator.calls), "posts_served": dict(emulator.posts_served)}
+    assert calls["calls"][ME] == 2 and calls["posts_served"][MENTIONS] == 1
+    assert bad.status_code == 400 and "template" in bad.json()["error"]
+
+
+def test_command_line_serves_and_stops_on_signals() -> None:
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local.x_emulator", "--port", "0", "--consumer-key", "k"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().strip()
+            assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), url
+            answer = requests.get(url + "/_emulator/calls", timeout=5)
+            assert answer.json() == {"calls": {}, "posts_served": {}}
+            process.send_signal(stop_signal)
+            assert process.wait(timeout=10) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+# --- demo data -----------------------------------------------------------------------------
+def demo_snapshot(emulator: XEmulator) -> list[tuple[Any, ...]]:
+    store = emulator.store
+    return [(a.id, a.username, a.name) for a in store.accounts.values()] + [
+        (p.id, p.author_id, p.text, p.created_at, p.reply_to, p.retweet_of, sorted(p.mentioned))
+        for p in store.posts.values()
+    ]
+
+
+def test_demo_data_is_deterministic() -> None:
+    first = XEmulator(clock=lambda: NOW)
+    second = XEmulator(clock=lambda: NOW)
+    later = XEmulator(clock=lambda: NOW + timedelta(days=1))
+
+    assert demo_snapshot(first) == demo_snapshot(second)
+    assert demo_snapshot(first) != demo_snapshot(later)
+    posts = sorted(first.store.posts.values(), key=lambda p: p.id)
+    assert [p.created_at for p in posts] == sorted(p.created_at for p in posts)
+    assert max(p.created_at for p in posts) <= NOW
+    assert min(p.created_at for p in posts) >= NOW - timedelta(days=61)
+
+
+def _response_minutes(emulator: XEmulator, brand: str) -> tuple[int, list[float], list[float]]:
+    """(mentions by others, minutes to the first reply: in office hours, outside them)."""
+    store = emulator.store
+    brand_id = emulator.account_id(brand)
+    first_reply: dict[int, datetime] = {}
+    for post_id in store.tweets_of[brand_id]:
+        post = store.posts[post_id]
+        if post.reply_to is not None and post.reply_to not in first_reply:
+            first_reply[post.reply_to] = post.created_at
+    inside: list[float] = []
+    outside: list[float] = []
+    mentions = 0
+    for post_id in store.mentions_of[brand_id]:
+        post = store.posts[post_id]
+        if post.author_id == brand_id or post.retweet_of is not None:
+            continue
+        mentions += 1
+        if post_id in first_reply:
+            minutes = (first_reply[post_id] - post.created_at).total_seconds() / 60
+            at = post.created_at
+            office = at.weekday() < 5 and 9 <= at.hour < 18
+            (inside if office else outside).append(minutes)
+    return mentions, inside, outside
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def test_demo_data_has_the_promised_shape() -> None:
+    emulator = XEmulator(clock=lambda: NOW)
+    store = emulator.store
+    fast_id, slow_id, quiet_id = (
+        emulator.account_id(b) for b in ("fastbrand", "slowbrand", "quietbrand")
+    )
+
+    fast_count, fast_inside, fast_outside = _response_minutes(emulator, "fastbrand")
+    slow_count, slow_inside, slow_outside = _response_minutes(emulator, "slowbrand")
+
+    assert [a.username for a in store.accounts.values()][:3] == [
+        "fastbrand",
+        "slowbrand",
+        "quietbrand",
+    ]
+    assert len(store.accounts) >= 33
+    assert 250 <= len(store.mentions_of[fast_id]) <= 400
+    assert 120 <= len(store.mentions_of[slow_id]) <= 180
+    assert store.mentions_of[quiet_id] == [] and store.tweets_of[quiet_id]
+    fast_rate = (len(fast_inside) + len(fast_outside)) / fast_count
+    slow_rate = (len(slow_inside) + len(slow_outside)) / slow_count
+    assert fast_rate > 0.8 and 0.35 < slow_rate < 0.65
+    assert median(fast_inside) < 15 < 60 < median(fast_outside)
+    assert median(slow_inside + slow_outside) > 120
+    assert max(slow_inside + slow_outside) > 24 * 60
+    texts = [p.text for p in store.posts.values()]
+    assert any("<script>" in t for t in texts) and any("🎉" in t for t in texts)
+    non_mention_replies = [
+        p
+        for p in store.posts.values()
+        if p.author_id in (fast_id, slow_id)
+        and p.reply_to is not None
+        and p.author_id not in store.posts[p.reply_to].mentioned
+    ]
+    assert len(non_mention_replies) >= 3
+    pending = [
+        p
+        for p in store.posts.values()
+        if fast_id in p.mentioned and p.created_at > NOW - timedelta(hours=2)
+    ]
+    assert pending  # some recent mentions still wait for an answer
