@@ -84,7 +84,15 @@ CSV_HEADER: tuple[str, ...] = (
     "reply_id",
     "response_seconds",
     "link",
+    "text",
 )
+# A cell starting with one of these is a formula to a spreadsheet (and "@acme ..." is how
+# most mentions start): such text gets a leading apostrophe, as OWASP advises for CSV.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 TOP_N = 10
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -198,6 +206,7 @@ class _Mentions:
                 reply_id(pid, ""),
                 "" if response is None else _seconds(response),
                 _link(author, pid),
+                _spreadsheet_safe(str(posts[pid].get("text", ""))),
             )
 
 

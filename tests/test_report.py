@@ -102,7 +102,7 @@ def test_no_mentions_gives_empty_but_complete_report() -> None:
     assert body["slowest"] == [] and body["unanswered"] == []
     assert json.loads(json.dumps(body)) == body
     assert result.rows == []
-    assert to_csv(result) == "id,created_at,author,answered,reply_id,response_seconds,link\r\n"
+    assert to_csv(result) == "id,created_at,author,answered,reply_id,response_seconds,link,text\r\n"
 
 
 def test_nothing_answered() -> None:
@@ -548,12 +548,15 @@ def test_csv_columns_and_quoting() -> None:
     # GIVEN an answered and an unanswered mention, one from an author whose name holds a
     #       comma, a quote and a newline (X would not allow it; the CSV must survive it)
     hostile = 'we,ird "name"\nline'
-    mentions = [mention("10", T0, text='a, "b"\nc'), mention("11", T0, author="201")]
+    mentions = [
+        mention("10", T0, text='a, "b"\nc'),
+        mention("11", T0, author="201", text="@acme =1+1"),
+    ]
     own = [reply("20", "10", T0 + timedelta(seconds=90))]
     # WHEN
     text = to_csv(run(mentions, own, users={"200": hostile}))
     # THEN RFC 4180: CRLF line ends, quoted fields, true/false, empty cells
-    assert text.startswith("id,created_at,author,answered,reply_id,response_seconds,link\r\n")
+    assert text.startswith("id,created_at,author,answered,reply_id,response_seconds,link,text\r\n")
     assert '"we,ird ""name""\nline"' in text
     assert text.endswith("\r\n")
     rows = list(csv.reader(io.StringIO(text, newline="")))
@@ -567,8 +570,19 @@ def test_csv_columns_and_quoting() -> None:
             "20",
             "90",
             f"https://x.com/{hostile}/status/10",
+            'a, "b"\nc',
         ],
-        ["11", "2026-11-27T10:00:00.000Z", "201", "false", "", "", "https://x.com/201/status/11"],
+        # text a spreadsheet would read as a formula is neutralised with an apostrophe
+        [
+            "11",
+            "2026-11-27T10:00:00.000Z",
+            "201",
+            "false",
+            "",
+            "",
+            "https://x.com/201/status/11",
+            "'@acme =1+1",
+        ],
     ]
 
 
