@@ -31,6 +31,11 @@ def logout() -> Response:
     return web.logout(app.current_request)
 
 
+@app.route("/forget", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+def forget() -> Response:
+    return web.forget(app.current_request)
+
+
 @app.route("/report", methods=["GET"])
 def report() -> Response:
     return web.report(app.current_request, "html")

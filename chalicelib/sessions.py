@@ -203,6 +203,14 @@ class SessionStore:
         except (ClientError, BotoCoreError) as error:
             raise _client_error("DeleteItem", error) from error
 
+    def forget_account(self, account_id: str) -> None:
+        """Delete the account item, its tokens with it. Sessions still pointing at it find
+        no tokens and count as signed out."""
+        try:
+            self._db.delete_item(TableName=self._table, Key=account_key(account_id))
+        except (ClientError, BotoCoreError) as error:
+            raise _client_error("DeleteItem", error) from error
+
     def account_tokens(self, account_id: str) -> AccountTokens | None:
         try:
             item = self._db.get_item(TableName=self._table, Key=account_key(account_id)).get("Item")

@@ -151,22 +151,72 @@ def callback(request: Any) -> Response:
     return redirect(SIGNED_IN_HOME, cookie=cookie)
 
 
-def logout(request: Any) -> Response:
+def _cross_site(request: Any) -> Response | None:
+    """A 403 page for a state-changing POST sent from another site (SameSite=Lax already
+    keeps the cookie off such requests; the Origin check refuses them outright)."""
     origin = request.headers.get("origin")
     if origin and origin != settings().public_origin:
         return page(
             "message.html",
             403,
             title="Not allowed",
-            message=("Sign-out must come from this site."),
+            message="This action must come from this site.",
             retry=False,
         )
+    return None
+
+
+def logout(request: Any) -> Response:
+    refused = _cross_site(request)
+    if refused is not None:
+        return refused
     try:
         services.sign_in().sign_out(_session_id(request))
     except ResponsetimeError as error:
         return error_page(error)
     logger.info("signed out")
     return redirect("/", status=303, cookie=services.cookie_codec().clear_cookie())
+
+
+def forget(request: Any) -> Response:
+    """Revoke the token at X, delete everything stored about the account, sign out."""
+    from chalicelib.forget import forget_account
+
+    refused = _cross_site(request)
+    if refused is not None:
+        return refused
+    session_id = _session_id(request)
+    flow = services.sign_in()
+    try:
+        signed_in = flow.current(session_id)
+        if signed_in is None:
+            return redirect("/", status=303)
+        forgotten = forget_account(
+            services.session_store(),
+            services.archive(),
+            services.x_auth(),
+            signed_in.account_id,
+            signed_in.username,
+        )
+        flow.sign_out(session_id)
+    except ResponsetimeError as error:
+        return error_page(error)
+    detail = (
+        None
+        if forgotten.revoked_at_x
+        else "X did not answer, so please also remove responsetime under "
+        "Settings > Security and account access > Apps and sessions on X."
+    )
+    response = page(
+        "message.html",
+        title=f"We forgot @{forgotten.username}",
+        message="Your tokens, your archive of posts and your report are deleted, "
+        "and you are signed out.",
+        detail=detail,
+        retry=False,
+    )
+    response.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
+    return response
 
 
 def stylesheet() -> Response:
