@@ -310,7 +310,7 @@ def _plan(rng: random.Random, now: datetime) -> list[_Planned]:
             parent = rng.choice(announcements[brand])
             customer = rng.choice(customers)
             at = plan.at(parent) + timedelta(minutes=rng.uniform(3, 600))
-            text = plan.fill(rng.choice(("@{b} finally!", "@{b} does this include {city}?")), brand)
+            text = plan.fill(rng.choice(("{b} finally!", "{b} does this include {city}?")), brand)
             reply = plan.add(customer, text, at, reply_to=parent)
             if reply is not None:
                 plan.answer(brand, reply, customer, plan.delay(brand, at))
