@@ -73,6 +73,19 @@ def app_env(aws: dict[str, str], x_emulator: Any, monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.fixture
+def configure(app_env: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Change settings for one test: `configure(REPORT_MAX_AGE_SECONDS=0)`."""
+    from chalicelib import services
+
+    def apply(**values: object) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        services.reset()
+
+    return apply
+
+
+@pytest.fixture
 def client(app_env: Any) -> Iterator[Any]:
     from chalice.test import Client
 

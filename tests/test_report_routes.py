@@ -101,12 +101,9 @@ def test_a_view_within_max_age_costs_no_x_request(
 
 
 def test_refresh_with_nothing_new_costs_exactly_two_requests(
-    browser: Browser, app_env: Any, brand: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+    browser: Browser, app_env: Any, brand: Callable[..., str], configure: Any
 ) -> None:
-    from chalicelib import services
-
-    monkeypatch.setenv("REPORT_MAX_AGE_SECONDS", "0")
-    services.reset()
+    configure(REPORT_MAX_AGE_SECONDS=0)
     brand("acme", mentions=120)
     browser.sign_in("acme")
     report_json(browser)
@@ -121,12 +118,9 @@ def test_refresh_with_nothing_new_costs_exactly_two_requests(
 
 
 def test_refresh_with_five_new_mentions(
-    browser: Browser, app_env: Any, brand: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+    browser: Browser, app_env: Any, brand: Callable[..., str], configure: Any
 ) -> None:
-    from chalicelib import services
-
-    monkeypatch.setenv("REPORT_MAX_AGE_SECONDS", "0")
-    services.reset()
+    configure(REPORT_MAX_AGE_SECONDS=0)
     account_id = brand("acme", mentions=40)
     browser.sign_in("acme")
     report_json(browser)
@@ -143,12 +137,9 @@ def test_refresh_with_five_new_mentions(
 
 
 def test_history_grows_past_x_reach(
-    browser: Browser, app_env: Any, brand: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+    browser: Browser, app_env: Any, brand: Callable[..., str], configure: Any
 ) -> None:
-    from chalicelib import services
-
-    monkeypatch.setenv("REPORT_MAX_AGE_SECONDS", "0")
-    services.reset()
+    configure(REPORT_MAX_AGE_SECONDS=0)
     account_id = brand("acme", mentions=700)
     browser.sign_in("acme")
     assert report_json(browser)["mentions"] == 700
@@ -162,12 +153,9 @@ def test_history_grows_past_x_reach(
 
 
 def test_an_interrupted_read_is_resumed_without_reading_a_post_twice(
-    browser: Browser, app_env: Any, brand: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+    browser: Browser, app_env: Any, brand: Callable[..., str], configure: Any
 ) -> None:
-    from chalicelib import services
-
-    monkeypatch.setenv("REPORT_MAX_AGE_SECONDS", "0")
-    services.reset()
+    configure(REPORT_MAX_AGE_SECONDS=0)
     brand("acme", mentions=350)
     browser.sign_in("acme")
     app_env.reset_counters()
@@ -188,12 +176,9 @@ def test_an_interrupted_read_is_resumed_without_reading_a_post_twice(
 
 
 def test_rate_limited_shows_the_last_report_marked_stale(
-    browser: Browser, app_env: Any, brand: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+    browser: Browser, app_env: Any, brand: Callable[..., str], configure: Any
 ) -> None:
-    from chalicelib import services
-
-    monkeypatch.setenv("REPORT_MAX_AGE_SECONDS", "0")
-    services.reset()
+    configure(REPORT_MAX_AGE_SECONDS=0)
     brand("acme", mentions=30)
     browser.sign_in("acme")
     report_json(browser)

@@ -198,12 +198,9 @@ def test_callback_with_tampered_cookie(browser: Browser, app_env: Any) -> None:
 
 
 def test_callback_after_the_pending_login_expired(
-    browser: Browser, app_env: Any, monkeypatch: pytest.MonkeyPatch
+    browser: Browser, app_env: Any, configure: Any
 ) -> None:
-    from chalicelib import services
-
-    monkeypatch.setenv("PENDING_LOGIN_SECONDS", "1")
-    services.reset()
+    configure(PENDING_LOGIN_SECONDS=1)
     callback = approve(browser.start_sign_in(), "fastbrand")
     time.sleep(1.1)
     app_env.reset_counters()
@@ -292,16 +289,14 @@ def test_x_refuses_the_access_token(browser: Browser, app_env: Any) -> None:
     assert "X refused the sign-in" in response.body.decode()
 
 
-def test_x_unreachable(browser: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_x_unreachable(browser: Browser, configure: Any) -> None:
     import socket
 
-    from chalicelib import services
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    monkeypatch.setenv("X_API_BASE_URL", f"http://127.0.0.1:{closed_port}")
-    services.reset()
+    configure(X_API_BASE_URL=f"http://127.0.0.1:{closed_port}")
 
     response = browser.get("/auth")
 
@@ -309,13 +304,8 @@ def test_x_unreachable(browser: Browser, monkeypatch: pytest.MonkeyPatch) -> Non
     assert "X is not answering" in response.body.decode()
 
 
-def test_x_slower_than_the_timeout(
-    browser: Browser, app_env: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from chalicelib import services
-
-    monkeypatch.setenv("X_TIMEOUT_SECONDS", "1")
-    services.reset()
+def test_x_slower_than_the_timeout(browser: Browser, app_env: Any, configure: Any) -> None:
+    configure(X_TIMEOUT_SECONDS=1)
     callback = approve(browser.start_sign_in(), "fastbrand")
     app_env.fail("POST /oauth/access_token", "slow", delay=4)
 
@@ -327,13 +317,8 @@ def test_x_slower_than_the_timeout(
     assert elapsed < 1 + 1
 
 
-def test_expired_session_is_treated_as_signed_out(
-    browser: Browser, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from chalicelib import services
-
-    monkeypatch.setenv("SESSION_ABSOLUTE_SECONDS", "1")
-    services.reset()
+def test_expired_session_is_treated_as_signed_out(browser: Browser, configure: Any) -> None:
+    configure(SESSION_ABSOLUTE_SECONDS=1)
     browser.sign_in()
     time.sleep(1.1)
 
