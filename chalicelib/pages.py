@@ -37,7 +37,10 @@ def _environment() -> Any:
 def security_headers(*, hsts: bool) -> dict[str, str | list[str]]:
     headers: dict[str, str | list[str]] = {
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-        "Referrer-Policy": "no-referrer",
+        # same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on
+        # form POSTs, and /logout and /forget refuse any other origin than ours. Other
+        # sites (X included) still get no referrer at all.
+        "Referrer-Policy": "same-origin",
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
         # Pages depend on who is signed in: no shared or browser cache may keep them.

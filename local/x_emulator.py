@@ -611,6 +611,9 @@ class XEmulator:
             if route == "POST /_emulator/revoke":
                 self.revoke(str(payload["username"]))
                 return _json_response(200, {"ok": True})
+            if route == "POST /_emulator/accounts":
+                account_id = self.add_account(str(payload["username"]), payload.get("name"))
+                return _json_response(200, {"id": account_id})
             if route == "POST /_emulator/posts":
                 created = payload.get("created_at")
                 post_id = self.add_post(

@@ -342,7 +342,7 @@ def test_pages_carry_security_headers(browser: Browser) -> None:
         assert "script-src" not in csp and "default-src 'none'" in csp
         assert "frame-ancestors 'none'" in csp
         assert response.headers["x-content-type-options"] == "nosniff"
-        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["referrer-policy"] == "same-origin"
 
 
 def test_no_secret_reaches_the_logs(browser: Browser, aws: dict[str, str]) -> None:

@@ -1102,6 +1102,19 @@ def test_admin_api_drives_a_separately_running_emulator(
     assert bad.status_code == 400 and "template" in bad.json()["error"]
 
 
+def test_admin_api_adds_accounts_that_can_sign_in(emulator: XEmulator) -> None:
+    admin = emulator.base_url + "/_emulator"
+
+    added = requests.post(
+        admin + "/accounts", json={"username": "newshop", "name": "New"}, timeout=5
+    )
+    twice = requests.post(admin + "/accounts", json={"username": "bad name!"}, timeout=5)
+
+    assert added.status_code == 200
+    assert added.json()["id"] == emulator.account_id("newshop")
+    assert twice.status_code == 400
+
+
 def test_command_line_serves_and_stops_on_signals() -> None:
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         process = subprocess.Popen(

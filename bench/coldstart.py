@@ -1,0 +1,147 @@
+"""Cold start: a fresh Python process that imports `app` and answers `GET /auth` (against
+moto's server and the X emulator), against a fresh process that only imports chalice and
+boto3. Runs alternate, and each side's median is kept.
+
+The app's process does what a Lambda cold start does: import the handler module, then
+answer one API Gateway event (read three secrets, ask X for a request token, store the
+pending login). The goal is a ratio of at most 1.3.
+
+    python -m bench.coldstart [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.harness import local_world, median
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+GOAL = 1.3
+
+BASELINE = "import chalice, boto3"
+
+# A Lambda cold start of the api function on GET /auth, in one fresh process.
+APP_COLD_START = """
+import json, time
+started = time.perf_counter()
+import app
+imported = time.perf_counter()
+
+class LambdaContext:
+    function_name = "responsetime-local-api_handler"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:api_handler"
+    aws_request_id = "cold-start-bench"
+    def get_remaining_time_in_millis(self):
+        return 30000
+
+event = {
+    "resource": "/auth", "path": "/auth", "httpMethod": "GET",
+    "headers": {"Host": "127.0.0.1:8000"}, "multiValueHeaders": {"Host": ["127.0.0.1:8000"]},
+    "queryStringParameters": None, "multiValueQueryStringParameters": None,
+    "pathParameters": None, "stageVariables": None, "body": None, "isBase64Encoded": False,
+    "requestContext": {
+        "resourcePath": "/auth", "httpMethod": "GET", "path": "/api/auth", "stage": "api",
+        "requestId": "cold-start-bench", "apiId": "local",
+        "identity": {"sourceIp": "127.0.0.1"},
+    },
+}
+response = app.app(event, LambdaContext())
+answered = time.perf_counter()
+assert response["statusCode"] == 302, response
+print("BENCH " + json.dumps({"import_s": imported - started, "request_s": answered - imported}))
+"""
+
+
+def _run(code: str, env: dict[str, str]) -> tuple[float, dict[str, float]]:
+    """Wall time of a fresh `python -c code`, and the figures it printed, if any."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"cold start run failed:\n{done.stdout}\n{done.stderr}")
+    figures: dict[str, float] = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCH "):
+            figures = json.loads(line.removeprefix("BENCH "))
+    return wall, figures
+
+
+def main(runs: int = 7, quiet: bool = False) -> dict[str, Any]:
+    import os
+
+    with local_world() as world:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **world.env,
+        }
+        # One untimed run of each warms the OS file cache, as a deployed runtime would be.
+        _run(BASELINE, env)
+        _run(APP_COLD_START, env)
+        app_walls: list[float] = []
+        base_walls: list[float] = []
+        imports: list[float] = []
+        requests: list[float] = []
+        for _ in range(runs):
+            wall, figures = _run(APP_COLD_START, env)
+            app_walls.append(wall)
+            imports.append(figures["import_s"])
+            requests.append(figures["request_s"])
+            base_walls.append(_run(BASELINE, env)[0])
+    figures = {
+        "runs": runs,
+        "app_s": median(app_walls),
+        "app_import_s": median(imports),
+        "app_first_request_s": median(requests),
+        "baseline_s": median(base_walls),
+    }
+    figures["ratio"] = figures["app_s"] / figures["baseline_s"]
+    if not quiet:
+        for measure, value, goal in rows(figures):
+            print(f"{measure:62} {value:>8}  {goal}")
+    return figures
+
+
+def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
+    runs = figures["runs"]
+    return [
+        (
+            f"fresh process: import app, answer GET /auth (median of {runs})",
+            _ms(figures["app_s"]),
+            "",
+        ),
+        ("  of which `import app`", _ms(figures["app_import_s"]), ""),
+        ("  of which the GET /auth itself", _ms(figures["app_first_request_s"]), ""),
+        ("fresh process: import chalice, boto3", _ms(figures["baseline_s"]), ""),
+        ("ratio", f"{figures['ratio']:.2f}", _goal(figures["ratio"], GOAL)),
+    ]
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def _goal(value: float, limit: float) -> str:
+    return f"≤ {limit:g}: {'met' if value <= limit else 'NOT met'}"
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    main(parser.parse_args().runs)

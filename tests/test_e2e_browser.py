@@ -1,0 +1,281 @@
+"""A person in headless Chromium, from sign-in to report, against the `make run` stack.
+
+Only a real browser proves that the cookie survives the round trip through X, that the
+page shows the report's figures and that its charts render. Debian's Chromium is driven
+through Playwright's Python package. Screenshots land in build/screenshots/;
+`UPDATE_SCREENSHOTS=1` also refreshes docs/report.png, the one the README shows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.stack_fixture import PROJECT_DIR, StackProcess, stack
+
+__all__ = ["stack"]  # the module-scoped fixture, imported so pytest finds it here
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+SCREENSHOTS = PROJECT_DIR / "build" / "screenshots"
+DOCS_SCREENSHOT = PROJECT_DIR / "docs" / "report.png"
+VIEWPORT = {"width": 1280, "height": 900}
+LOOPBACK = "127.0.0.1"
+# Every cookie value and OAuth verifier the browsers saw; none may reach the stack's output.
+SECRETS: set[str] = set()
+
+
+def _browser_missing(reason: str) -> None:
+    """In CI a missing browser fails the run; on a developer's machine the tests skip."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: the browser tests must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        _browser_missing(f"{CHROMIUM} is missing: apt-get install chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _browser_missing("the playwright package is missing: make test installs it")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(chromium: Any, stack: StackProcess) -> Iterator[Callable[[], Any]]:
+    """Pages, each in a browser context of its own (a separate person's cookie jar).
+
+    Every request a page makes is recorded; at the end all must have gone to 127.0.0.1.
+    """
+    contexts: list[Any] = []
+    requested: list[str] = []
+
+    def record(request: Any) -> None:
+        requested.append(request.url)
+        verifier = parse_qs(urlsplit(request.url).query).get("oauth_verifier")
+        if verifier:
+            SECRETS.update(verifier)
+
+    def make() -> Any:
+        context = chromium.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
+        context.set_default_timeout(15_000)
+        context.on("request", record)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        SECRETS.update(cookie["value"] for cookie in context.cookies() if cookie["value"])
+        context.close()
+    outside = [
+        url
+        for url in requested
+        if urlsplit(url).scheme not in ("data", "about", "blob")
+        and urlsplit(url).hostname != LOOPBACK
+    ]
+    assert requested, "no request was recorded"
+    assert outside == [], "pages made requests outside 127.0.0.1"
+
+
+def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def remember_cookies(page: Any) -> None:
+    SECRETS.update(cookie["value"] for cookie in page.context.cookies() if cookie["value"])
+
+
+def open_authorize_page(page: Any, stack: StackProcess) -> None:
+    """Open / and follow "Sign in with X" to X's authorize page."""
+    page.goto(stack.url + "/")
+    page.get_by_role("link", name="Sign in with X").click()
+    page.wait_for_url(stack.x_url + "/oauth/authenticate?**")
+    remember_cookies(page)
+
+
+def authorize_as(page: Any, stack: StackProcess, username: str) -> None:
+    """Pick `username` on X's authorize page, press "Authorize app", land on the report."""
+    page.locator(f'input[name="username"][value="{username}"]').check()
+    page.get_by_role("button", name="Authorize app").click()
+    page.wait_for_url(stack.url + "/report")
+    remember_cookies(page)
+
+
+def sign_in(page: Any, stack: StackProcess, username: str) -> None:
+    open_authorize_page(page, stack)
+    authorize_as(page, stack, username)
+
+
+def report_json(page: Any, stack: StackProcess) -> dict[str, Any]:
+    """/report.json with the page's own cookies (the context's request API shares them)."""
+    answer = page.context.request.get(stack.url + "/report.json")
+    assert answer.status == 200
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def figure(page: Any, card: str) -> str:
+    return str(page.locator(f"#{card} .figure").inner_text()).strip()
+
+
+def test_sign_in_lands_on_a_report_with_the_json_figures_and_charts(
+    new_page: Callable[[], Any], stack: StackProcess
+) -> None:
+    from chalicelib.report_page import duration, percent
+
+    # GIVEN a person on the home page
+    page = new_page()
+    page.goto(stack.url + "/")
+    assert page.get_by_role("heading", level=1).inner_text() == "How fast does your account answer?"
+    screenshot(page, "home")
+
+    # WHEN she signs in with X as @fastbrand
+    page.get_by_role("link", name="Sign in with X").click()
+    page.wait_for_url(stack.x_url + "/oauth/authenticate?**")
+    assert page.get_by_text("@slowbrand").is_visible()
+    screenshot(page, "authorize")
+    authorize_as(page, stack, "fastbrand")
+
+    # THEN she reads her report: the headline figures are those of /report.json
+    body = report_json(page, stack)
+    assert body["account"]["username"] == "fastbrand"
+    assert body["mentions"] > 0
+    heading = page.get_by_role("heading", level=1).inner_text()
+    assert heading == "How @fastbrand answers its mentions"
+    stats = body["first_response_seconds"]
+    assert figure(page, "response-rate") == percent(body["response_rate"])
+    assert figure(page, "median") == duration(stats["median"])
+    assert figure(page, "p90") == duration(stats["p90"])
+    assert figure(page, "within-target") == percent(body["within_target_rate"])
+    answered = page.locator("#response-rate .label").inner_text()
+    assert f"({body['answered']} of {body['mentions']})" in answered
+    assert f"{body['mentions']} mentions" in page.locator("p.meta").first.inner_text()
+    # AND the three charts are there, drawn at a size a person can see
+    charts = page.locator("section.panel svg[role=img]")
+    assert charts.count() == 3
+    for index in range(3):
+        box = charts.nth(index).bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 100, box
+    assert page.locator("nav .who").inner_text() == "@fastbrand"
+    screenshot(page, "report")
+    # The README shows the top of the page: the headline figures and the three charts.
+    chart_panels = page.locator("section.panel").filter(has=page.locator("svg[role=img]"))
+    last_chart = chart_panels.nth(2).bounding_box()
+    assert last_chart is not None
+    top = SCREENSHOTS / "report-top.png"
+    height = last_chart["y"] + last_chart["height"] + 16
+    page.screenshot(
+        path=str(top), full_page=True, clip={"x": 0, "y": 0, "width": 1280, "height": height}
+    )
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(top, DOCS_SCREENSHOT)
+
+
+def test_cancel_at_x_shows_the_cancelled_page(
+    new_page: Callable[[], Any], stack: StackProcess
+) -> None:
+    # GIVEN a person on X's authorize page
+    page = new_page()
+    open_authorize_page(page, stack)
+
+    # WHEN she presses Cancel
+    page.get_by_role("button", name="Cancel").click()
+
+    # THEN she is back with us, told nothing was shared, and offered another try
+    page.wait_for_url(re.compile(re.escape(stack.url) + r"/callback\?denied="))
+    assert page.get_by_role("heading", level=1).inner_text() == "Sign-in cancelled"
+    assert page.get_by_text("Nothing was shared with us").is_visible()
+    assert page.get_by_role("link", name="Sign in with X").is_visible()
+    assert page.context.cookies() == []
+    screenshot(page, "cancelled")
+
+
+def test_sign_out_and_the_back_button_does_not_show_the_report(
+    new_page: Callable[[], Any], stack: StackProcess
+) -> None:
+    # GIVEN a person reading her report
+    page = new_page()
+    sign_in(page, stack, "slowbrand")
+    assert (
+        page.get_by_role("heading", level=1).inner_text() == "How @slowbrand answers its mentions"
+    )
+
+    # WHEN she signs out
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign out").click()
+
+    # THEN she is on the signed-out home page, with no cookie left
+    assert page.url == stack.url + "/", page.locator("h1").inner_text()
+    assert page.get_by_role("link", name="Sign in with X").is_visible()
+    assert page.context.cookies() == []
+    screenshot(page, "signed-out")
+    # AND the back button does not bring the report back
+    page.go_back()
+    page.wait_for_load_state()
+    assert "answers its mentions" not in page.content()
+    assert "@slowbrand" not in page.locator("body").inner_text()
+    assert page.get_by_role("link", name="Sign in with X").is_visible()
+    screenshot(page, "signed-out-back")
+
+
+def test_two_people_at_once_each_see_their_own_report(
+    new_page: Callable[[], Any], stack: StackProcess
+) -> None:
+    # GIVEN two people, each in a browser of her own, both on X's authorize page
+    fast, slow = new_page(), new_page()
+    open_authorize_page(fast, stack)
+    open_authorize_page(slow, stack)
+
+    # WHEN the second one finishes first
+    authorize_as(slow, stack, "slowbrand")
+    authorize_as(fast, stack, "fastbrand")
+
+    # THEN each sees her own report, also after a reload
+    for page, username in ((fast, "fastbrand"), (slow, "slowbrand")):
+        page.reload()
+        heading = page.get_by_role("heading", level=1).inner_text()
+        assert heading == f"How @{username} answers its mentions"
+        assert page.locator("nav .who").inner_text() == f"@{username}"
+        assert report_json(page, stack)["account"]["username"] == username
+    screenshot(slow, "report-slowbrand")
+
+
+def test_no_cookie_or_verifier_reaches_the_stack_output(chromium: Any, stack: StackProcess) -> None:
+    # GIVEN the cookies and verifiers the browsers of this module saw
+    SECRETS.discard("")
+    if not SECRETS:
+        pytest.skip("no browser test ran before this one in this module")
+
+    # WHEN we read everything the stack printed
+    output = stack.output()
+
+    # THEN it logged the sign-ins but none of those values
+    assert "sign-in completed" in output
+    leaked = sorted(secret for secret in SECRETS if secret in output)
+    assert leaked == [], f"{len(leaked)} secret value(s) in the stack's output"

@@ -1,0 +1,217 @@
+"""Sign-in over real HTTP through the `make run` stack (moto server, X emulator, chalice
+local in a subprocess): fifty browsers at once, and not one secret in the stack's output."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from tests.stack_fixture import StackProcess, stack
+
+__all__ = ["stack"]  # the module-scoped fixture, imported so pytest finds it here
+
+BROWSERS = 50
+TIMEOUT_S = 15
+# Every value that must never appear in the stack's output, gathered as the tests run.
+SECRETS: set[str] = set()
+
+
+@dataclass
+class HttpBrowser:
+    """One person's browser: its own cookie jar, and the account she picks at X."""
+
+    stack: StackProcess
+    username: str
+    http: requests.Session = field(default_factory=requests.Session)
+    authorize_url: str = ""
+    callback_url: str = ""
+
+    def get(self, path: str) -> requests.Response:
+        return self.http.get(self.stack.url + path, allow_redirects=False, timeout=TIMEOUT_S)
+
+    def cookie(self) -> str | None:
+        return self.http.cookies.get("session")
+
+    def start(self) -> None:
+        """GET /auth: a pending login, its cookie, and a redirect to X's authorize page."""
+        answer = self.get("/auth")
+        assert answer.status_code == 302, answer.text
+        self.authorize_url = answer.headers["location"]
+        assert self.authorize_url.startswith(self.stack.x_url + "/oauth/authenticate?")
+        SECRETS.add(self.cookie() or "")
+
+    def press(self, action: str) -> None:
+        """The person picks her account and presses "Authorize app" (or "Cancel")."""
+        token = parse_qs(urlsplit(self.authorize_url).query)["oauth_token"][0]
+        answer = self.http.post(
+            self.stack.x_url + "/oauth/authorize",
+            data={"oauth_token": token, "username": self.username, "action": action},
+            allow_redirects=False,
+            timeout=TIMEOUT_S,
+        )
+        assert answer.status_code == 302, answer.text
+        self.callback_url = answer.headers["location"]
+        SECRETS.update(parse_qs(urlsplit(self.callback_url).query).get("oauth_verifier", []))
+
+    def authorize(self) -> None:
+        self.press("authorize")
+
+    def finish(self) -> requests.Response:
+        """X sends the browser back to /callback."""
+        answer = self.http.get(self.callback_url, allow_redirects=False, timeout=TIMEOUT_S)
+        SECRETS.add(self.cookie() or "")
+        return answer
+
+    def sign_in(self) -> None:
+        self.start()
+        self.authorize()
+        assert self.finish().headers["location"] == "/report"
+
+
+def demo_usernames(stack: StackProcess) -> list[str]:
+    """The accounts X's authorize page offers, in its order."""
+    probe = HttpBrowser(stack, "")
+    probe.start()
+    page = requests.get(probe.authorize_url, timeout=TIMEOUT_S).text
+    probe.press("cancel")
+    assert probe.finish().status_code == 200  # the cancelled page; no pending login is left
+    return re.findall(r'name="username" value="([^"]+)"', page)
+
+
+def table_items(stack: StackProcess) -> list[dict[str, Any]]:
+    dynamodb = stack.aws_client("dynamodb")
+    items: list[dict[str, Any]] = []
+    for table in dynamodb.list_tables()["TableNames"]:
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+            items.extend(page["Items"])
+    return items
+
+
+def rotating_keys(stack: StackProcess, name_part: str) -> list[str]:
+    secrets_manager = stack.aws_client("secretsmanager")
+    [secret] = [s for s in secrets_manager.list_secrets()["SecretList"] if name_part in s["Name"]]
+    value = json.loads(secrets_manager.get_secret_value(SecretId=secret["ARN"])["SecretString"])
+    previous = value.get("previous") or []
+    return [value["current"], *([previous] if isinstance(previous, str) else previous)]
+
+
+def stored_secrets(stack: StackProcess, cookies: Iterable[str]) -> set[str]:
+    """What the table holds encrypted or hashed, in the clear: request token secrets,
+    access tokens and their secrets; and the session id inside each signed cookie."""
+    from chalicelib.cookies import CookieCodec
+    from chalicelib.tokens import TokenCipher
+
+    cipher = TokenCipher(rotating_keys(stack, "TokenKeys"))
+    found: set[str] = set()
+    for item in table_items(stack):
+        for name in ("request_token_secret", "access_token", "access_token_secret"):
+            if name in item:
+                found.add(cipher.decrypt(item[name]["S"]))
+    codec = CookieCodec(rotating_keys(stack, "CookieKeys"), secure=False)
+    for cookie in cookies:
+        session_id = codec.decode(f"{codec.name}={cookie}")
+        if session_id:
+            found.add(session_id)
+    return found
+
+
+def signed_in_as(browser: HttpBrowser) -> str | None:
+    home = browser.get("/")
+    assert home.status_code == 200
+    match = re.search(r"Signed in as @(\w+)", home.text)
+    return match.group(1) if match else None
+
+
+def test_fifty_interleaved_sign_ins_each_land_as_their_own_account(
+    stack: StackProcess,
+) -> None:
+    # GIVEN fifty browsers, each picking an account of its own at X (the demo accounts,
+    #       and as many more as it takes, added through the emulator's admin API)
+    usernames = demo_usernames(stack)
+    for number in range(BROWSERS - len(usernames)):
+        added = requests.post(
+            stack.x_url + "/_emulator/accounts",
+            json={"username": f"shop{number:02d}"},
+            timeout=TIMEOUT_S,
+        )
+        assert added.status_code == 200, added.text
+        usernames.append(f"shop{number:02d}")
+    browsers = [HttpBrowser(stack, username) for username in usernames[:BROWSERS]]
+    shuffle = random.Random(20261128).shuffle
+
+    # WHEN all of them start first, then press "Authorize app" in one shuffled order, then
+    #      come back to /callback in another shuffled order, eight at a time
+    for browser in browsers:
+        browser.start()
+    pending_cookies = [browser.cookie() for browser in browsers]
+    order = list(browsers)
+    shuffle(order)
+    for browser in order:
+        browser.authorize()
+    SECRETS.update(stored_secrets(stack, filter(None, pending_cookies)))
+    shuffle(order)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(HttpBrowser.finish, order))
+
+    # THEN every browser is signed in as the account it picked, with a session of its own
+    assert [answer.status_code for answer in answers] == [302] * BROWSERS
+    assert {answer.headers["location"] for answer in answers} == {"/report"}
+    cookies = [browser.cookie() for browser in browsers]
+    assert None not in cookies
+    assert len(set(cookies)) == BROWSERS
+    assert not set(cookies) & set(pending_cookies)  # never the pending session id
+    mix_ups = [
+        (browser.username, seen)
+        for browser in browsers
+        if (seen := signed_in_as(browser)) != browser.username
+    ]
+    assert mix_ups == []
+    items = table_items(stack)
+    kinds = [item["kind"]["S"] for item in items]
+    assert kinds.count("session") == BROWSERS
+    assert kinds.count("pending") == 0
+    assert kinds.count("account") == BROWSERS
+    SECRETS.update(stored_secrets(stack, filter(None, cookies)))
+
+
+def test_the_stack_output_holds_no_secret(stack: StackProcess) -> None:
+    # GIVEN one more person who signs in, reads her report in every format, signs out
+    browser = HttpBrowser(stack, "fastbrand")
+    browser.start()
+    browser.authorize()
+    pending_cookie = browser.cookie()
+    SECRETS.update(stored_secrets(stack, [pending_cookie or ""]))
+    browser.finish()
+    for path in ("/", "/report", "/report.json", "/report.csv"):
+        assert browser.get(path).status_code == 200, path
+    SECRETS.update(stored_secrets(stack, [browser.cookie() or ""]))
+    signed_in_cookie = browser.cookie()
+    logout = browser.http.post(
+        stack.url + "/logout",
+        data="",
+        headers={"origin": stack.url, "content-type": "application/x-www-form-urlencoded"},
+        allow_redirects=False,
+        timeout=TIMEOUT_S,
+    )
+    assert logout.status_code == 303
+
+    # WHEN we read everything the stack printed (stdout and stderr)
+    output = stack.output()
+
+    # THEN the stack did log these requests, yet no verifier, token, token secret, cookie
+    #      or session id (from this test and the one before it) appears anywhere in it
+    assert "sign-in completed" in output
+    assert re.search(r'"GET /callback" 302', output)
+    SECRETS.discard("")
+    assert {pending_cookie, signed_in_cookie} <= SECRETS
+    assert len(SECRETS) >= 4
+    leaked = sorted(secret for secret in SECRETS if secret in output)
+    assert leaked == [], f"{len(leaked)} secret value(s) in the stack's output"
