@@ -93,6 +93,8 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def _spreadsheet_safe(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 TOP_N = 10
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

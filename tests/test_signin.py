@@ -292,7 +292,6 @@ def test_x_refuses_the_access_token(browser: Browser, app_env: Any) -> None:
 def test_x_unreachable(browser: Browser, configure: Any) -> None:
     import socket
 
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
