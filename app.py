@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from chalice import Chalice, ConvertToMiddleware, Response
+from typing import Any
 
-from chalicelib import web
-from chalicelib.observability import logger
+from chalice import Chalice, ConvertToMiddleware, Rate, Response
+
+from chalicelib import services, web
+from chalicelib.config import (
+    REFRESH_BATCH_SIZE,
+    REFRESH_QUEUE_NAME,
+    REFRESH_RATE_MINUTES,
+    REFRESH_WORKER_CONCURRENCY,
+)
+from chalicelib.observability import capture_lambda_handler, log_context, log_metrics
 
 app = Chalice(app_name="responsetime", configure_logs=False)
-app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+# Powertools, once for every function: JSON logs with the request id as correlation id,
+# EMF metrics flushed after each invocation, and X-Ray traces when tracing is turned on.
+app.register_middleware(ConvertToMiddleware(log_context))
+app.register_middleware(ConvertToMiddleware(log_metrics))
+app.register_middleware(ConvertToMiddleware(capture_lambda_handler))
 
 
 @app.route("/", methods=["GET"])
@@ -54,3 +66,22 @@ def report_csv() -> Response:
 @app.route("/static/app.css", methods=["GET"])
 def stylesheet() -> Response:
     return web.stylesheet()
+
+
+@app.schedule(
+    Rate(REFRESH_RATE_MINUTES, unit=Rate.MINUTES),
+    name="schedule_refresh",
+    description="Queue a refresh for every account whose report is older than the max age",
+)
+def schedule_refresh(event: Any) -> dict[str, Any]:
+    return services.scheduler().run_round().as_dict()
+
+
+@app.on_sqs_message(
+    queue=REFRESH_QUEUE_NAME,
+    batch_size=REFRESH_BATCH_SIZE,
+    maximum_concurrency=REFRESH_WORKER_CONCURRENCY,
+    name="refresh_worker",
+)
+def refresh_worker(event: Any) -> dict[str, Any]:
+    return services.refresh_worker().process(event.to_dict(), event.context)

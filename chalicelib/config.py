@@ -14,6 +14,16 @@ from urllib.parse import urlsplit
 
 DEFAULT_X_API_BASE_URL = "https://api.x.com"
 
+# How often EventBridge starts a refresh round. A constant, not an environment variable:
+# `chalice package` reads it from the decorator in app.py when it writes the template.
+REFRESH_RATE_MINUTES = 60
+# The queue's name as the decorator knows it; infra/resources.json replaces it with the
+# ARN of the queue CloudFormation creates, so stages never share a queue.
+REFRESH_QUEUE_NAME = "responsetime-refresh"
+REFRESH_BATCH_SIZE = 10  # one SendMessageBatch, one worker invocation
+REFRESH_WORKER_CONCURRENCY = 5  # workers at once; the X budget, not Lambda, sets the pace
+X_WINDOW_SECONDS = 15 * 60
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -31,6 +41,22 @@ class Settings:
     pending_login_seconds: int
     session_idle_seconds: int
     session_absolute_seconds: int
+    refresh_queue_url: str = ""
+    refresh_max_per_round: int = 0  # 0: as many as the X budget admits in one round
+    x_budget_mentions: int = 450  # X's app limit per window for GET /2/users/:id/mentions
+    x_budget_tweets: int = 10_000  # and for GET /2/users/:id/tweets
+    x_budget_window_seconds: int = X_WINDOW_SECONDS
+    x_budget_margin_seconds: int = 10
+
+    @property
+    def refresh_round_cap(self) -> int:
+        """Accounts one round may queue: what the mention budget admits until the next round
+        (a refresh reads at least one page of mentions). Queuing more would only park
+        messages that come back, again and again, until the dead-letter queue takes them."""
+        if self.refresh_max_per_round > 0:
+            return self.refresh_max_per_round
+        windows = REFRESH_RATE_MINUTES * 60 / self.x_budget_window_seconds
+        return max(1, int(self.x_budget_mentions * windows))
 
     @property
     def secure_cookies(self) -> bool:
@@ -46,9 +72,29 @@ class Settings:
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}"
 
+    @property
+    def base_path(self) -> str:
+        """The public URL's path: "/api" at API Gateway's own URL (its stage), "" at the
+        root of a domain. Every link and redirect starts with it."""
+        return urlsplit(self.public_url).path.rstrip("/")
+
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
+
+
+def _public_url(port: str) -> str:
+    """PUBLIC_URL when set (a custom domain, the local stack). Otherwise, deployed, the API's
+    own https URL, which CloudFormation writes to the SSM parameter PUBLIC_URL_PARAMETER
+    names: the API refers to the function, so the function's environment cannot refer to
+    the API. It never changes for a stack, so it is read once per container."""
+    url = os.environ.get("PUBLIC_URL")
+    parameter = os.environ.get("PUBLIC_URL_PARAMETER")
+    if not url and parameter:
+        from aws_lambda_powertools.utilities import parameters
+
+        url = str(parameters.get_parameter(parameter))
+    return (url or f"http://127.0.0.1:{port}").rstrip("/")
 
 
 @functools.cache
@@ -56,7 +102,7 @@ def settings() -> Settings:
     port = os.environ.get("PORT") or "8000"
     return Settings(
         stage=os.environ.get("STAGE", "local"),
-        public_url=(os.environ.get("PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
+        public_url=_public_url(port),
         x_api_base_url=(os.environ.get("X_API_BASE_URL") or DEFAULT_X_API_BASE_URL).rstrip("/"),
         x_timeout_seconds=float(os.environ.get("X_TIMEOUT_SECONDS") or 5),
         table_name=os.environ.get("TABLE_NAME", "responsetime"),
@@ -69,6 +115,12 @@ def settings() -> Settings:
         pending_login_seconds=_int("PENDING_LOGIN_SECONDS", 600),
         session_idle_seconds=_int("SESSION_IDLE_SECONDS", 7 * 24 * 3600),
         session_absolute_seconds=_int("SESSION_ABSOLUTE_SECONDS", 30 * 24 * 3600),
+        refresh_queue_url=os.environ.get("REFRESH_QUEUE_URL", ""),
+        refresh_max_per_round=_int("REFRESH_MAX_PER_ROUND", 0),
+        x_budget_mentions=_int("X_BUDGET_MENTIONS", 450),
+        x_budget_tweets=_int("X_BUDGET_TWEETS", 10_000),
+        x_budget_window_seconds=_int("X_BUDGET_WINDOW_SECONDS", X_WINDOW_SECONDS),
+        x_budget_margin_seconds=_int("X_BUDGET_MARGIN_SECONDS", 10),
     )
 
 
@@ -85,16 +137,19 @@ def secret(secret_id: str) -> dict[str, Any]:
 
 
 def rotating_keys(secret_id: str) -> list[str]:
-    """Keys newest first: `current`, then `previous` (a string or a list), for rotation.
+    """The key that signs or encrypts, `current`, then every key that only verifies or
+    decrypts: `next` and `previous` (each a string or a list).
 
-    An operator rotates by writing {"current": NEW, "previous": OLD}: the new key signs or
-    encrypts from then on, and the old one still verifies or decrypts what is out there.
+    Containers reread the secret only every `secrets_max_age_seconds`, so a rotation takes
+    two writes, that far apart: {"current": OLD, "next": NEW} (every container learns to
+    accept NEW), then {"current": NEW, "previous": OLD} (NEW signs; OLD still verifies and
+    decrypts what is out there). No container ever meets a key it does not accept.
     """
     value = secret(secret_id)
-    previous = value.get("previous") or []
-    if isinstance(previous, str):
-        previous = [previous]
-    keys = [value["current"], *previous]
+    keys = [value["current"]]
+    for name in ("next", "previous"):
+        more = value.get(name) or []
+        keys.extend([more] if isinstance(more, str) else more)
     return [key for key in keys if key]
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.archive import Archive, ArchiveState
 from chalicelib.errors import (
     ResponsetimeError,
@@ -43,10 +44,21 @@ class Pulled:
 class ReportView:
     body: dict[str, Any]  # the /report.json answer, "source" included
     report: Report | None  # built in this request (None when the cached body was served)
+    error: ResponsetimeError | None = None  # why the top-up from X stopped short, if it did
 
     @property
     def stale(self) -> bool:
         return bool(self.body["source"]["stale"])
+
+    @property
+    def cache_state(self) -> str:
+        """hit: the stored report, as it was; refreshed: topped up from X and rebuilt;
+        rebuilt: made from the archive for other settings; stale: X failed, last posts."""
+        if self.report is None:
+            return "hit"
+        if self.stale:
+            return "stale"
+        return "refreshed" if self.body["source"]["x_requests"] else "rebuilt"
 
 
 def pull_new_posts(timeline: XTimeline, account_id: str, state: ArchiveState) -> Pulled:
@@ -92,11 +104,15 @@ class ReportService:
         timeline_for: Callable[[AccountTokens], XTimeline],
         max_age_seconds: int,
         clock: Callable[[], float],
+        on_refreshed: Callable[[str, int], None] | None = None,
     ) -> None:
         self._archive = archive
         self._timeline_for = timeline_for
         self._max_age = max_age_seconds
         self._clock = clock
+        # Told each time a fresh report is stored, by a view or by the schedule, so the
+        # schedule's index knows the account is not due.
+        self._on_refreshed = on_refreshed
 
     def view(
         self,
@@ -140,6 +156,7 @@ class ReportService:
         pulled = Pulled()
         if refresh:
             pulled = pull_new_posts(self._timeline_for(account), account.account_id, state)
+            observability.count(observability.X_POSTS_READ, pulled.x_posts_read)
             if isinstance(pulled.error, XRejected):
                 raise pulled.error
             if pulled.error is None:
@@ -171,8 +188,13 @@ class ReportService:
                     "source": source,
                 }
             )
-            self._save(self._archive.save_report, account.account_id, default_body)
-        return ReportView(body, report)
+            stored = self._save(self._archive.save_report, account.account_id, default_body)
+            if stored and self._on_refreshed is not None:
+                try:
+                    self._on_refreshed(account.account_id, int(now))
+                except StoreUnavailable:
+                    logger.exception("could not note the refresh; the schedule may repeat it")
+        return ReportView(body, report, pulled.error)
 
     @staticmethod
     def _build(
@@ -189,8 +211,10 @@ class ReportService:
         )
 
     @staticmethod
-    def _save(save: Callable[[str, Any], None], account_id: str, value: Any) -> None:
+    def _save(save: Callable[[str, Any], None], account_id: str, value: Any) -> bool:
         try:
             save(account_id, value)
         except StoreUnavailable:
             logger.exception("could not store to S3; the next view reads X again")
+            return False
+        return True

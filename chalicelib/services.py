@@ -2,6 +2,10 @@
 
 Nothing is built at import: a cold start pays only for what its request needs, and tests
 can point boto3 at moto before the first client exists.
+
+What is made from a secret (cookie keys, token keys, the X app's credentials) is kept
+only as long as the secret is: each is cached by the value Parameters returns, which is
+reread every SECRETS_MAX_AGE_SECONDS, so a rotated key reaches every warm container.
 """
 
 from __future__ import annotations
@@ -11,10 +15,13 @@ import time
 from typing import Any
 
 from chalicelib.archive import Archive
+from chalicelib.budget import Limit, TokenBucket
 from chalicelib.config import rotating_keys, settings, x_app_credentials
 from chalicelib.cookies import CookieCodec
+from chalicelib.refresh import RefreshWorker, Scheduler
+from chalicelib.refresh_queue import RefreshQueue
 from chalicelib.reports import ReportService
-from chalicelib.sessions import AccountTokens, Lifetimes, SessionStore
+from chalicelib.sessions import AccountIndex, AccountTokens, Lifetimes, SessionStore
 from chalicelib.signin import SignInFlow
 from chalicelib.tokens import TokenCipher
 from chalicelib.x_auth import XAuth
@@ -36,37 +43,64 @@ def s3() -> Any:
 
 
 @functools.cache
+def sqs() -> Any:
+    import boto3
+
+    return boto3.client("sqs")
+
+
 def cookie_codec() -> CookieCodec:
     config = settings()
-    return CookieCodec(rotating_keys(config.cookie_keys_secret_id), secure=config.secure_cookies)
+    return _cookie_codec(tuple(rotating_keys(config.cookie_keys_secret_id)), config.secure_cookies)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1)
+def _cookie_codec(keys: tuple[str, ...], secure: bool) -> CookieCodec:
+    return CookieCodec(list(keys), secure=secure)
+
+
 def token_cipher() -> TokenCipher:
-    return TokenCipher(rotating_keys(settings().token_keys_secret_id))
+    return _token_cipher(tuple(rotating_keys(settings().token_keys_secret_id)))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1)
+def _token_cipher(keys: tuple[str, ...]) -> TokenCipher:
+    return TokenCipher(list(keys))
+
+
 def session_store() -> SessionStore:
+    return _session_store(token_cipher())
+
+
+@functools.lru_cache(maxsize=1)
+def _session_store(cipher: TokenCipher) -> SessionStore:
     config = settings()
     lifetimes = Lifetimes(
         pending_seconds=config.pending_login_seconds,
         idle_seconds=config.session_idle_seconds,
         absolute_seconds=config.session_absolute_seconds,
     )
-    return SessionStore(dynamodb(), config.table_name, token_cipher(), lifetimes)
+    return SessionStore(dynamodb(), config.table_name, cipher, lifetimes)
 
 
-@functools.cache
 def x_auth() -> XAuth:
+    return _x_auth(x_app_credentials())
+
+
+@functools.lru_cache(maxsize=1)
+def _x_auth(credentials: tuple[str, str]) -> XAuth:
     config = settings()
-    consumer_key, consumer_secret = x_app_credentials()
+    consumer_key, consumer_secret = credentials
     return XAuth(config.x_api_base_url, consumer_key, consumer_secret, config.x_timeout_seconds)
 
 
-@functools.cache
 def sign_in() -> SignInFlow:
-    return SignInFlow(session_store(), x_auth(), settings().callback_url, time.time)
+    return _sign_in(session_store(), x_auth())
+
+
+@functools.lru_cache(maxsize=1)
+def _sign_in(store: SessionStore, auth: XAuth) -> SignInFlow:
+    return SignInFlow(store, auth, settings().callback_url, time.time)
 
 
 @functools.cache
@@ -74,13 +108,75 @@ def archive() -> Archive:
     return Archive(s3(), settings().bucket_name)
 
 
+@functools.cache
+def x_budget() -> TokenBucket:
+    """The fleet's X budget. Page views draw from it too: X counts their requests against
+    the same app limit, so a budget that ignored them would let the workers draw 429s.
+    No share is held back for views: the schedule keeps reports fresh, so a view rarely
+    needs X, and once the window is spent X would refuse the view anyway."""
+    from chalicelib.x_timeline import MENTIONS, OWN_POSTS
+
+    config = settings()
+    window, margin = config.x_budget_window_seconds, config.x_budget_margin_seconds
+    limits = {
+        MENTIONS: Limit(config.x_budget_mentions, window, margin),
+        OWN_POSTS: Limit(config.x_budget_tweets, window, margin),
+    }
+    return TokenBucket(dynamodb(), config.table_name, limits, time.time)
+
+
 def timeline_for(account: AccountTokens) -> XTimeline:
-    return XTimeline(x_auth().client(account.access_token, account.access_token_secret))
+    client = x_auth().client(account.access_token, account.access_token_secret)
+    return XTimeline(client, x_budget())
+
+
+def _note_refreshed(account_id: str, at: int) -> None:
+    session_store().mark_refreshed(account_id, at)
 
 
 @functools.cache
 def reports() -> ReportService:
-    return ReportService(archive(), timeline_for, settings().report_max_age_seconds, time.time)
+    return ReportService(
+        archive(),
+        timeline_for,
+        settings().report_max_age_seconds,
+        time.time,
+        on_refreshed=_note_refreshed,
+    )
+
+
+@functools.cache
+def refresh_queue() -> RefreshQueue:
+    return RefreshQueue(sqs(), settings().refresh_queue_url)
+
+
+@functools.cache
+def scheduler() -> Scheduler:
+    config = settings()
+    return Scheduler(
+        AccountIndex(dynamodb(), config.table_name),
+        refresh_queue(),
+        max_age_seconds=config.report_max_age_seconds,
+        cap=config.refresh_round_cap,
+        clock=time.time,
+    )
+
+
+def refresh_worker() -> RefreshWorker:
+    return _refresh_worker(session_store())
+
+
+@functools.lru_cache(maxsize=1)
+def _refresh_worker(store: SessionStore) -> RefreshWorker:
+    config = settings()
+    return RefreshWorker(
+        store,
+        reports(),
+        refresh_queue(),
+        max_age_seconds=config.report_max_age_seconds,
+        spread_seconds=config.x_budget_window_seconds,
+        clock=time.time,
+    )
 
 
 def reset() -> None:
@@ -90,13 +186,18 @@ def reset() -> None:
     for cached in (
         dynamodb,
         s3,
+        sqs,
+        x_budget,
+        refresh_queue,
+        scheduler,
+        _refresh_worker,
         archive,
         reports,
-        cookie_codec,
-        token_cipher,
-        session_store,
-        x_auth,
-        sign_in,
+        _cookie_codec,
+        _token_cipher,
+        _session_store,
+        _x_auth,
+        _sign_in,
     ):
         cached.cache_clear()
     clear_caches()

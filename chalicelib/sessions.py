@@ -6,12 +6,21 @@ Items (partition key `pk`):
   Only a hash of the id is stored, so a copy of the table signs no one in.
 - `account#<X user id>`: the handle and the account's X tokens, encrypted.
 `expires_at` (epoch seconds) is checked on every read; DynamoDB's TTL only cleans up later.
+
+Two sparse indexes, so that no path ever Scans the table:
+- `refresh-due`: account items by `refresh_group` (one constant) and `report_refreshed_at`
+  (epoch seconds of the last stored report, 0 before the first). The schedule asks it for
+  the accounts whose report is older than the max age, oldest first. One partition is
+  plenty: the X budget lets the fleet refresh about one account every two seconds.
+- `sessions-by-account`: session items by `session_account_id`, to end every session of an
+  account whose token X rejects.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +50,22 @@ class AccountTokens:
     username: str
     access_token: str
     access_token_secret: str
+    refreshed_at: int = 0  # epoch seconds of the last stored report; 0: none yet
+
+
+@dataclass(frozen=True)
+class DueAccount:
+    """An account the `refresh-due` index lists as due, as the schedule sees it."""
+
+    account_id: str
+    refreshed_at: int
+    token_rejected: bool
+
+
+REFRESH_DUE_INDEX = "refresh-due"
+REFRESH_GROUP = "accounts"
+SESSIONS_BY_ACCOUNT_INDEX = "sessions-by-account"
+BATCH_WRITE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -125,7 +150,9 @@ class SessionStore:
                 Key=account_key(account_id),
                 UpdateExpression=(
                     "SET kind = :account, account_id = :id, username = :username, "
-                    "access_token = :token, access_token_secret = :secret, signed_in_at = :now "
+                    "access_token = :token, access_token_secret = :secret, signed_in_at = :now, "
+                    "refresh_group = :group, "
+                    "report_refreshed_at = if_not_exists(report_refreshed_at, :never) "
                     "REMOVE token_rejected_at"
                 ),
                 ExpressionAttributeValues={
@@ -135,6 +162,8 @@ class SessionStore:
                     ":token": {"S": self._cipher.encrypt(access_token)},
                     ":secret": {"S": self._cipher.encrypt(access_token_secret)},
                     ":now": {"N": str(now)},
+                    ":group": {"S": REFRESH_GROUP},
+                    ":never": {"N": "0"},
                 },
             )
         except (ClientError, BotoCoreError) as error:
@@ -147,6 +176,7 @@ class SessionStore:
             **_session_key(session_id),
             "kind": {"S": "session"},
             "account_id": {"S": account_id},
+            "session_account_id": {"S": account_id},  # the key of `sessions-by-account`
             "username": {"S": username},
             "created_at": {"N": str(now)},
             "expires_at": {"N": str(expires_at)},
@@ -223,11 +253,13 @@ class SessionStore:
             username=item["username"]["S"],
             access_token=self._cipher.decrypt(item["access_token"]["S"]),
             access_token_secret=self._cipher.decrypt(item["access_token_secret"]["S"]),
+            refreshed_at=int(item.get("report_refreshed_at", {}).get("N", 0)),
         )
 
     def mark_token_rejected(self, account_id: str, now: int) -> None:
         """X answered 401 for this account: no page or refresh uses its token again until
-        the person signs in anew (save_account clears the mark)."""
+        the person signs in anew (save_account clears the mark), and every browser signed
+        in to it is signed out."""
         try:
             self._db.update_item(
                 TableName=self._table,
@@ -242,3 +274,85 @@ class SessionStore:
             raise _client_error("UpdateItem", error) from error
         except BotoCoreError as error:
             raise _client_error("UpdateItem", error) from error
+        self.end_account_sessions(account_id)
+
+    def end_account_sessions(self, account_id: str) -> int:
+        """Delete every session of the account (found through `sessions-by-account`);
+        returns how many there were."""
+        keys: list[dict[str, Any]] = []
+        try:
+            pages = self._db.get_paginator("query").paginate(
+                TableName=self._table,
+                IndexName=SESSIONS_BY_ACCOUNT_INDEX,
+                KeyConditionExpression="session_account_id = :id",
+                ExpressionAttributeValues={":id": {"S": account_id}},
+            )
+            for page in pages:
+                keys.extend({"pk": item["pk"]} for item in page["Items"])
+        except (ClientError, BotoCoreError) as error:
+            raise _client_error("Query", error) from error
+        for start in range(0, len(keys), 25):
+            self._delete_all(keys[start : start + 25])
+        return len(keys)
+
+    def _delete_all(self, keys: list[dict[str, Any]]) -> None:
+        requests = [{"DeleteRequest": {"Key": key}} for key in keys]
+        for _ in range(BATCH_WRITE_ATTEMPTS):
+            try:
+                answer = self._db.batch_write_item(RequestItems={self._table: requests})
+            except (ClientError, BotoCoreError) as error:
+                raise _client_error("BatchWriteItem", error) from error
+            requests = answer.get("UnprocessedItems", {}).get(self._table, [])
+            if not requests:
+                return
+        raise StoreUnavailable("DynamoDB BatchWriteItem left sessions undeleted")
+
+    def mark_refreshed(self, account_id: str, at: int) -> None:
+        """A report was stored for the account: it leaves the due range of `refresh-due`
+        until it is older than the max age. An account deleted meanwhile stays deleted."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=account_key(account_id),
+                UpdateExpression="SET report_refreshed_at = :at",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":at": {"N": str(at)}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return
+            raise _client_error("UpdateItem", error) from error
+        except BotoCoreError as error:
+            raise _client_error("UpdateItem", error) from error
+
+
+class AccountIndex:
+    """The `refresh-due` index: all the schedule reads. It needs no key to any token."""
+
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._db = dynamodb
+        self._table = table_name
+
+    def due(self, refreshed_by: int) -> Iterator[DueAccount]:
+        """Accounts whose last report was stored at `refreshed_by` or before (or never),
+        oldest first, a Query page (up to 1 MB of index) at a time. Accounts whose token X
+        rejected are listed too, marked, so the schedule can count what it skips."""
+        try:
+            pages = self._db.get_paginator("query").paginate(
+                TableName=self._table,
+                IndexName=REFRESH_DUE_INDEX,
+                KeyConditionExpression="refresh_group = :group AND report_refreshed_at <= :by",
+                ExpressionAttributeValues={
+                    ":group": {"S": REFRESH_GROUP},
+                    ":by": {"N": str(refreshed_by)},
+                },
+            )
+            for page in pages:
+                for item in page["Items"]:
+                    yield DueAccount(
+                        account_id=item["pk"]["S"].removeprefix("account#"),
+                        refreshed_at=int(item["report_refreshed_at"]["N"]),
+                        token_rejected="token_rejected_at" in item,
+                    )
+        except (ClientError, BotoCoreError) as error:
+            raise _client_error("Query", error) from error

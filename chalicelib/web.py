@@ -8,7 +8,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib import services
+from chalicelib import observability, services
 from chalicelib.config import settings
 from chalicelib.errors import (
     BadCallback,
@@ -74,7 +74,7 @@ def _hsts() -> bool:
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
-    return render(template, status, hsts=_hsts(), **context)
+    return render(template, status, hsts=_hsts(), base_path=settings().base_path, **context)
 
 
 def error_page(error: ResponsetimeError, **context: Any) -> Response:
@@ -86,8 +86,9 @@ def error_page(error: ResponsetimeError, **context: Any) -> Response:
 
 
 def redirect(location: str, *, status: int = 302, cookie: str | None = None) -> Response:
+    """A redirect; a path of this app ("/report") gets the public URL's base path."""
     headers = security_headers(hsts=_hsts())
-    headers["Location"] = location
+    headers["Location"] = settings().base_path + location if location.startswith("/") else location
     if cookie is not None:
         headers["Set-Cookie"] = cookie
     return Response(body="", status_code=status, headers=headers)
@@ -113,8 +114,10 @@ def auth(request: Any) -> Response:
     try:
         started = services.sign_in().begin()
     except ResponsetimeError as error:
+        observability.count(observability.SIGN_IN_FAILED)
         return error_page(error)
     logger.info("sign-in started")
+    observability.count(observability.SIGN_IN_STARTED)
     cookie = services.cookie_codec().set_cookie(
         started.session_id, settings().pending_login_seconds
     )
@@ -128,8 +131,10 @@ def callback(request: Any) -> Response:
         try:
             flow.cancel(_session_id(request))
         except ResponsetimeError as error:
+            observability.count(observability.SIGN_IN_FAILED)
             return error_page(error)
         logger.info("sign-in cancelled")
+        observability.count(observability.SIGN_IN_CANCELLED)
         response = page(
             "message.html",
             title="Sign-in cancelled",
@@ -143,8 +148,10 @@ def callback(request: Any) -> Response:
             _session_id(request), query.get("oauth_token"), query.get("oauth_verifier")
         )
     except ResponsetimeError as error:
+        observability.count(observability.SIGN_IN_FAILED)
         return error_page(error)
     logger.info("sign-in completed", extra={"account_id": signed_in.account_id})
+    observability.count(observability.SIGN_IN_COMPLETED)
     cookie = services.cookie_codec().set_cookie(
         signed_in.session_id, settings().session_absolute_seconds
     )
@@ -294,6 +301,7 @@ def report(request: Any, fmt: str) -> Response:
         return response
     except ResponsetimeError as error:
         return error_page(error, signed_in=signed_in)
+    observability.report_served(view.cache_state)
     if fmt == "json":
         return json_answer(view.body)
     if fmt == "csv":

@@ -14,6 +14,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from chalicelib import observability
 from chalicelib.errors import XRateLimited, XRejected, XUnavailable
 
 TWEEPY_HOSTS = ("https://api.twitter.com", "https://api.x.com")
@@ -97,4 +98,7 @@ def x_errors(what: str) -> Iterator[None]:
     try:
         yield
     except (tweepy.TweepyException, requests.exceptions.RequestException, ValueError) as error:
-        raise translate(error, what) from error
+        translated = translate(error, what)
+        if isinstance(translated, XRateLimited):
+            observability.count(observability.X_RATE_LIMITED)
+        raise translated from error

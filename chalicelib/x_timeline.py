@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import ResponsetimeError
 from chalicelib.x_http import x_errors
+
+if TYPE_CHECKING:
+    from chalicelib.budget import XBudget
 
 TWEET_FIELDS = [
     "created_at",
@@ -48,10 +51,15 @@ class Fetched:
 
 
 class XTimeline:
-    """Wraps a user-context tweepy.Client that returns X's JSON as dicts."""
+    """Wraps a user-context tweepy.Client that returns X's JSON as dicts.
 
-    def __init__(self, client: Any) -> None:
+    With a `budget`, each page takes a token first; a refused token ends the read the way
+    X's 429 does (BudgetExhausted is an XRateLimited), before anything is sent to X.
+    """
+
+    def __init__(self, client: Any, budget: XBudget | None = None) -> None:
         self._client = client
+        self._budget = budget
 
     def fetch(
         self,
@@ -82,8 +90,11 @@ class XTimeline:
             params["until_id"] = until_id
         fetched = Fetched()
         pages = iter(tweepy.Paginator(method, account_id, **params))
-        while True:
+        more = True
+        while more:
             try:
+                if self._budget is not None:
+                    self._budget.take(timeline)
                 with x_errors(f"GET {timeline}"):
                     page = next(pages)
             except StopIteration:
@@ -95,3 +106,7 @@ class XTimeline:
             fetched.posts.extend(page.get("data") or [])
             for user in (page.get("includes") or {}).get("users") or []:
                 fetched.users[user["id"]] = user["username"]
+            # The Paginator asks X for another page only after a next_token; checking here
+            # keeps a token from being taken for a request that is never sent.
+            more = bool((page.get("meta") or {}).get("next_token"))
+        return fetched

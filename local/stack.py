@@ -3,6 +3,11 @@
 moto's server stands in for AWS (resources from infra/resources.json), the X emulator for
 X (unless X_API_BASE_URL names another X), and Chalice's local server runs app.py with
 stage `local`. All bind to 127.0.0.1. Ctrl-C stops all three.
+
+EventBridge and Lambda's SQS event source are played by `LocalRefreshLoop`: every
+LOCAL_REFRESH_SECONDS (300; 0 turns it off) it runs the real `schedule_refresh` handler,
+and it feeds the messages in moto's queue to the real `refresh_worker` handler, ten at a
+time, deleting those the worker does not name in batchItemFailures, as Lambda does.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +29,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 EMULATOR_KEY = "local-consumer-key"
 EMULATOR_SECRET = "local-consumer-secret"
+DEFAULT_REFRESH_SECONDS = 300.0
+QUEUE_POLL_SECONDS = 2.0
 
 
 class PortTaken(Exception):
@@ -63,6 +70,194 @@ def _redacting_handler() -> Any:
     return RedactingRequestHandler
 
 
+def atomic_moto_server(host: str, port: int) -> Any:
+    """moto's ThreadedMotoServer, handling one request at a time.
+
+    DynamoDB applies the writes to an item one after another, each condition checked
+    against what the last one left. moto's threaded server checks a condition and writes
+    without a lock, so two conditional writes racing can both pass, which DynamoDB never
+    allows (the fleet's X budget relies on it). Its clients still race each other.
+    """
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class AtomicMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            dispatcher = DomainDispatcherApplication(create_backend_app)
+            one_at_a_time = threading.Lock()
+
+            def app(environ: Any, start_response: Any) -> Any:
+                with one_at_a_time:
+                    return dispatcher(environ, start_response)
+
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return AtomicMotoServer(ip_address=host, port=port, verbose=False)
+
+
+@dataclass
+class Delivered:
+    """What feeding the queue to the worker did."""
+
+    batches: int = 0
+    messages: int = 0
+    kept: int = 0  # named in batchItemFailures: handed back or failed, left in the queue
+
+
+class SqsEventSource:
+    """Lambda's SQS event source mapping on this machine: receive up to ten messages, call
+    the worker with them in Lambda's event shape, delete what it did not report failed."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        invoke: Callable[[dict[str, Any]], Any],
+        batch_size: int = 10,
+    ) -> None:
+        self._sqs = sqs
+        self._url = queue_url
+        self._invoke = invoke
+        self._batch_size = batch_size
+        self._arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+
+    def event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        region = self._sqs.meta.region_name
+        return {
+            "Records": [
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": message.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": message.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self._arn,
+                    "awsRegion": region,
+                }
+                for message in messages
+            ]
+        }
+
+    def poll_once(self, delivered: Delivered | None = None) -> Delivered:
+        """One batch, if the queue has a visible message."""
+        delivered = delivered or Delivered()
+        messages = self._sqs.receive_message(
+            QueueUrl=self._url,
+            MaxNumberOfMessages=self._batch_size,
+            AttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return delivered
+        answer = self._invoke(self.event(messages)) or {}
+        kept = {failure["itemIdentifier"] for failure in answer.get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in kept]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self._url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
+            )
+        delivered.batches += 1
+        delivered.messages += len(messages)
+        delivered.kept += len(kept)
+        return delivered
+
+    def drain(self, max_batches: int | None = None) -> Delivered:
+        """Batches until no message is visible (handed-back ones are not, for a while)."""
+        delivered = Delivered()
+        while max_batches is None or delivered.batches < max_batches:
+            before = delivered.batches
+            self.poll_once(delivered)
+            if delivered.batches == before:
+                break
+        return delivered
+
+
+class LocalRefreshLoop:
+    """Runs the real schedule and worker handlers against moto, in a daemon thread."""
+
+    def __init__(
+        self,
+        app: Any,
+        sqs: Any,
+        queue_url: str,
+        interval_seconds: float,
+        poll_seconds: float = QUEUE_POLL_SECONDS,
+    ) -> None:
+        self._app = app
+        self._interval = interval_seconds
+        self._poll = poll_seconds
+        self._source = SqsEventSource(sqs, queue_url, self._worker)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="local-refresh", daemon=True)
+
+    def _call(self, function_name: str, event: dict[str, Any]) -> Any:
+        from chalice.local import LambdaContext
+
+        context = LambdaContext(function_name, memory_size=128, max_runtime_ms=300_000)
+        return self._app.handler_map[function_name](event, context)
+
+    def _worker(self, event: dict[str, Any]) -> Any:
+        return self._call("refresh_worker", event)
+
+    def run_round(self) -> Any:
+        import uuid
+        from datetime import UTC, datetime
+
+        event = {  # what EventBridge sends for a schedule
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            "resources": [],
+            "detail": {},
+        }
+        return self._call("schedule_refresh", event)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        import time
+
+        next_round = time.monotonic() + self._interval
+        while not self._stopping.wait(self._poll):
+            try:
+                if time.monotonic() >= next_round:
+                    next_round = time.monotonic() + self._interval
+                    summary = self.run_round()
+                    print(f"refresh round: {summary}", flush=True)
+                self._source.drain()
+            except Exception as error:  # the stack keeps serving; the next tick tries again
+                print(f"refresh loop: {type(error).__name__}: {error}", file=sys.stderr)
+
+
+def refresh_seconds() -> float:
+    value = os.environ.get("LOCAL_REFRESH_SECONDS")
+    return float(value) if value else DEFAULT_REFRESH_SECONDS
+
+
 @contextmanager
 def running_stack(port: int, *, quiet: bool = False) -> Iterator[Stack]:
     """Start moto, the emulator (when no other X is named) and chalice local; stop on exit."""
@@ -71,11 +266,7 @@ def running_stack(port: int, *, quiet: bool = False) -> Iterator[Stack]:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
-    from moto.server import ThreadedMotoServer
-
-    moto = ThreadedMotoServer(
-        ip_address=HOST, port=int(os.environ.get("MOTO_PORT", 0)), verbose=False
-    )
+    moto = atomic_moto_server(HOST, int(os.environ.get("MOTO_PORT", 0)))
     moto.start()
     emulator = None
     try:
@@ -115,9 +306,17 @@ def running_stack(port: int, *, quiet: bool = False) -> Iterator[Stack]:
         )
         thread = threading.Thread(target=server.server.serve_forever, daemon=True)
         thread.start()
+        refresh_loop = None
+        if refresh_seconds() > 0:
+            refresh_loop = LocalRefreshLoop(
+                config.chalice_app, boto3.client("sqs"), env["REFRESH_QUEUE_URL"], refresh_seconds()
+            )
+            refresh_loop.start()
         try:
             yield Stack(f"http://{HOST}:{port}", aws_endpoint, x_base_url, emulator)
         finally:
+            if refresh_loop is not None:
+                refresh_loop.stop()
             server.shutdown()
     finally:
         if emulator is not None:
@@ -144,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
             x_label = "the X emulator" if stack.emulator else urlsplit(stack.x_base_url).netloc
             print(f"AWS (moto server): {stack.aws_endpoint}", flush=True)
             print(f"X: {stack.x_base_url} ({x_label})", flush=True)
+            rounds = refresh_seconds()
+            every = f"every {rounds:g} s" if rounds > 0 else "off"
+            print(f"Refresh rounds: {every} (LOCAL_REFRESH_SECONDS)", flush=True)
             print(f"responsetime is running: open {stack.url}  (Ctrl-C stops it)", flush=True)
             stopping.wait()
             print("stopping...", flush=True)

@@ -1,0 +1,427 @@
+"""What 1,000 accounts cost a month, from the calls one run of the app counts.
+
+Runs the app through Chalice's test client against moto's server and the X emulator (the
+harness of bench/calls.py) and counts, per operation, every AWS API call in the process,
+the requests and posts the emulator serves, and the bytes the functions print (their JSON
+logs and EMF metrics, which CloudWatch ingests). The operations: a sign-in, a report view
+within the max age, one past it with new posts, and a scheduled round refreshing
+ROUND_ACCOUNTS accounts through the queue and the worker. The usage below turns them into
+a month; the prices are AWS's pay-per-use ones in us-east-1 and X's pay-per-use price.
+
+Counts are exact and repeatable; durations are assumptions (a run on loopback says
+nothing about Lambda's), and so are the usage figures. `make bench-cost` prints the table
+the README shows; tests/test_cost.py checks that the README shows this run's table.
+
+    python -m bench.cost
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import json
+import math
+import os
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+if str(PROJECT_DIR) not in sys.path:
+    sys.path.insert(0, str(PROJECT_DIR))
+
+ACCOUNTS = 1_000
+
+# --- Usage, per account and month (assumptions) ---------------------------------------
+SIGN_INS = 4  # sessions last at most 30 days and idle out after 7
+VIEWS = 30  # report page views (each also fetches the stylesheet)
+MENTIONS_PER_DAY = 20  # new mentions an account gets
+OWN_POSTS_PER_DAY = 20  # posts of its own (replies among them)
+DAYS = 30
+ROUND_ACCOUNTS = 20  # accounts in the measured round
+
+# --- Durations, average per invocation (assumptions) -----------------------------------
+API_MS = 150
+SCHEDULE_MS = 1_000
+WORKER_MS_PER_ACCOUNT = 800  # two X reads or more, each a round trip to X
+
+# --- Prices (USD, us-east-1, pay per use, no free tier) --------------------------------
+LAMBDA_PER_REQUEST = 0.20 / 1e6
+LAMBDA_PER_GB_SECOND = 0.0000166667
+API_GATEWAY_PER_REQUEST = 3.50 / 1e6  # REST API, first 333 million
+DYNAMODB_PER_READ_UNIT = 0.125 / 1e6  # on-demand
+DYNAMODB_PER_WRITE_UNIT = 0.625 / 1e6
+S3_PER_GET = 0.0004 / 1000
+S3_PER_PUT = 0.005 / 1000
+S3_PER_GB_MONTH = 0.023
+SQS_PER_REQUEST = 0.40 / 1e6
+SECRET_PER_MONTH = 0.40
+SECRETS_PER_CALL = 0.05 / 10_000
+LOGS_PER_GB = 0.50  # CloudWatch Logs ingestion, EMF lines included
+METRIC_PER_MONTH = 0.30  # each custom metric (name and dimensions)
+X_PER_POST = 0.005  # pay-per-use, "Posts: Read", per post returned
+X_PER_USER = 0.010  # "User: Read", per user returned
+
+# Lambda's SQS event source long-polls even an empty queue: about 5 pollers, one
+# ReceiveMessage each per 20 s.
+IDLE_SQS_RECEIVES = 5 * 3 * 60 * 24 * DAYS
+READS = ("GetItem", "Query", "BatchGetItem", "Scan")
+WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+X_READS = ("GET /2/users/:id/mentions", "GET /2/users/:id/tweets")
+
+
+@dataclass
+class Operation:
+    """What one operation made: AWS calls by "Service.Operation", X figures, bytes."""
+
+    aws: Counter[str] = field(default_factory=Counter)
+    x_requests: int = 0
+    x_posts: int = 0
+    x_users: int = 0
+    new_posts: int = 0  # posts added at X before the operation
+    new_mentions: int = 0
+    archive_bytes_per_post: float = 0.0  # the S3 archive, gzipped JSON
+    report_bytes: int = 0
+    printed_bytes: int = 0
+    invocations: Counter[str] = field(default_factory=Counter)  # by function
+
+    def scaled(self, factor: float) -> dict[str, float]:
+        figures = {f"aws.{k}": v * factor for k, v in self.aws.items()}
+        figures.update(
+            x_posts=self.x_posts * factor,
+            x_users=self.x_users * factor,
+            printed_bytes=self.printed_bytes * factor,
+        )
+        figures.update({f"invocations.{k}": v * factor for k, v in self.invocations.items()})
+        return figures
+
+
+class Meter:
+    """Counts into the Operation being measured."""
+
+    def __init__(self, aws_calls: Counter[str], emulator: Any, printed: io.StringIO) -> None:
+        self._aws, self._emulator, self._printed = aws_calls, emulator, printed
+        self.users_returned = 0
+
+    @contextlib.contextmanager
+    def measure(self, into: Operation) -> Iterator[Operation]:
+        self._aws.clear()
+        self._emulator.reset_counters()
+        self.users_returned = 0
+        start = len(self._printed.getvalue().encode())
+        yield into
+        into.aws.update(self._aws)
+        into.x_requests += sum(self._emulator.calls[t] for t in X_READS)
+        into.x_posts += sum(self._emulator.posts_served[t] for t in X_READS)
+        into.x_users += self.users_returned
+        into.printed_bytes += len(self._printed.getvalue().encode()) - start
+
+
+_FANS = itertools.count()
+
+
+def _add_posts(emulator: Any, username: str, mentions: int, own: int, at: datetime) -> None:
+    """`mentions` new mentions, each by someone new, and `own` replies to them."""
+    account = emulator.account_id(username)
+    for i in range(mentions):
+        fan = emulator.add_account(f"costfan{next(_FANS)}")
+        mention = emulator.add_post(fan, f"@{username} question {i}", at, mentions=[account])
+        if i < own:
+            emulator.add_post(account, "thanks!", at + timedelta(minutes=5), reply_to=mention)
+
+
+def measure() -> tuple[dict[str, Operation], int]:
+    """Run each operation once against moto's server and the X emulator; also returns the
+    app's report max age (seconds)."""
+    from bench.harness import counting_aws_calls, local_world
+
+    ops = {
+        name: Operation() for name in ("sign_in", "view_hit", "view_refresh", "schedule", "worker")
+    }
+    printed = io.StringIO()
+    with local_world() as world, counting_aws_calls() as aws_calls:
+        from chalice.test import Client
+
+        from app import app
+        from chalicelib import services
+        from chalicelib.observability import logger
+        from chalicelib.x_timeline import XTimeline
+        from local.stack import SqsEventSource
+        from tests.browser import Browser
+
+        services.reset()
+        max_age = services.settings().report_max_age_seconds
+        meter = Meter(aws_calls, world.emulator, printed)
+        fetch = XTimeline.fetch
+
+        def counting_fetch(timeline: XTimeline, *args: Any, **kwargs: Any) -> Any:
+            fetched = fetch(timeline, *args, **kwargs)
+            meter.users_returned += len(fetched.users)  # authors X expanded in the answer
+            return fetched
+
+        handler: Any = logger.registered_handler
+        saved_stream, handler.stream = handler.stream, printed
+        saved_level = logger.log_level
+        logger.setLevel("INFO")  # every stage's LOG_LEVEL in .chalice/config.json
+        XTimeline.fetch = counting_fetch  # type: ignore[method-assign,assignment]
+        try:
+            with Client(app, stage_name="local") as client, contextlib.redirect_stdout(printed):
+                client.http.get("/static/app.css")  # the cold start, whoever ran before
+                _run_operations(client, world, meter, ops, Browser, SqsEventSource)
+        finally:
+            XTimeline.fetch = fetch  # type: ignore[method-assign]
+            handler.stream = saved_stream
+            logger.setLevel(saved_level)
+            services.reset()
+    return ops, max_age
+
+
+def _run_operations(
+    client: Any, world: Any, meter: Meter, ops: dict[str, Operation], browser: Any, source: Any
+) -> None:
+    import boto3
+
+    from chalicelib import services
+
+    emulator = world.emulator
+    now = datetime.now(UTC)
+    person = browser(client)
+    with meter.measure(ops["sign_in"]) as op:
+        person.sign_in("fastbrand")
+        op.invocations["api"] += 2  # /auth and /callback
+    person.get("/report")  # the first report reads the account's history: apart, below
+    with meter.measure(ops["view_hit"]) as op:
+        person.get("/report")
+        person.get("/static/app.css")
+        op.invocations["api"] += 2
+
+    os.environ["REPORT_MAX_AGE_SECONDS"] = "0"
+    services.reset()
+    per_refresh = _posts_per_refresh()
+    _add_posts(emulator, "fastbrand", *per_refresh, now)
+    with meter.measure(ops["view_refresh"]) as op:
+        person.get("/report")
+        person.get("/static/app.css")
+        op.invocations["api"] += 2
+
+    names = [f"costbrand{i}" for i in range(ROUND_ACCOUNTS)]
+    for name in names:
+        emulator.add_account(name)
+        browser(client).sign_in(name)
+    event = client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    client.lambda_.invoke("schedule_refresh", event)  # first reports: the history, apart
+    queue = source(boto3.client("sqs"), world.env["REFRESH_QUEUE_URL"], _worker(client, None))
+    queue.drain()
+    for name in names:
+        _add_posts(emulator, name, *per_refresh, now + timedelta(seconds=1))
+    ops["worker"].new_mentions = per_refresh[0] * len(names)
+    ops["worker"].new_posts = sum(per_refresh) * len(names)
+    with meter.measure(ops["schedule"]) as op:
+        client.lambda_.invoke("schedule_refresh", event)
+        op.invocations["schedule"] += 1
+    with meter.measure(ops["worker"]) as op:  # Lambda's poller's SQS calls included
+        source(boto3.client("sqs"), world.env["REFRESH_QUEUE_URL"], _worker(client, op)).drain()
+    archive = services.archive()
+    state = archive.load(world.emulator.account_id(names[0]))
+    assert state is not None
+    s3 = boto3.client("s3")
+    sizes = {
+        name: s3.head_object(Bucket=world.env["BUCKET_NAME"], Key=f"accounts/{state_id}/{name}")[
+            "ContentLength"
+        ]
+        for state_id in [world.emulator.account_id(names[0])]
+        for name in ("archive.json.gz", "report.json")
+    }
+    ops["worker"].archive_bytes_per_post = sizes["archive.json.gz"] / state.post_count
+    ops["worker"].report_bytes = sizes["report.json"]
+
+
+def _worker(client: Any, op: Operation | None) -> Callable[[dict[str, Any]], Any]:
+    def invoke(batch: dict[str, Any]) -> Any:
+        if op is not None:
+            op.invocations["worker"] += 1
+        return client.lambda_.invoke("refresh_worker", batch).payload
+
+    return invoke
+
+
+def _posts_per_refresh() -> tuple[int, int]:
+    """New (mentions, own posts) an hourly refresh finds, rounded up."""
+    from chalicelib.config import REFRESH_RATE_MINUTES
+
+    per_hour = 60 / REFRESH_RATE_MINUTES
+    return (
+        math.ceil(MENTIONS_PER_DAY / 24 / per_hour),
+        math.ceil(OWN_POSTS_PER_DAY / 24 / per_hour),
+    )
+
+
+@dataclass(frozen=True)
+class Row:
+    service: str
+    usage: str
+    cost: float
+
+
+def _memory_gb(function: str) -> float:
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+    size = config.get("lambda_functions", {}).get(function, {}).get("lambda_memory_size", 128)
+    return float(size) / 1024
+
+
+def _versions_kept(refreshes_per_day: float) -> float:
+    """Noncurrent versions of each object the bucket's lifecycle rule keeps (infra/)."""
+    from local.resources import load_template
+
+    rules = load_template()["Resources"]["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]
+    [rule] = [r for r in rules["Rules"] if "NoncurrentVersionExpiration" in r]
+    return float(rule["NoncurrentVersionExpiration"]["NoncurrentDays"] * refreshes_per_day)
+
+
+def month(ops: dict[str, Operation], max_age_seconds: int) -> tuple[list[Row], dict[str, float]]:
+    """The month of ACCOUNTS accounts, from the operations measured once."""
+    from chalicelib.config import REFRESH_RATE_MINUTES
+
+    rounds = DAYS * 24 * 60 / REFRESH_RATE_MINUTES
+    # A view finds the report older than the max age for the part of each round past it.
+    stale_share = max(0.0, 1 - max_age_seconds / 60 / REFRESH_RATE_MINUTES)
+    per_account = ACCOUNTS / ROUND_ACCOUNTS
+    schedule = ops["schedule"].scaled(rounds)  # one invocation a round, one Query page...
+    for name, value in ops["schedule"].scaled(rounds * per_account).items():
+        if name.startswith("aws.SQS."):
+            schedule[name] = value  # ...and one SendMessageBatch per ten accounts
+    total: dict[str, float] = defaultdict(float)
+    for part in (
+        ops["sign_in"].scaled(ACCOUNTS * SIGN_INS),
+        ops["view_hit"].scaled(ACCOUNTS * VIEWS * (1 - stale_share)),
+        ops["view_refresh"].scaled(ACCOUNTS * VIEWS * stale_share),
+        schedule,
+        ops["worker"].scaled(rounds * per_account),
+    ):
+        for name, value in part.items():
+            total[name] += value
+    # X bills a post once however it is read (by a view past the max age or by the round):
+    # the month's new posts times what the round read per new post (1.0: only the new).
+    worker = ops["worker"]
+    posts_per_new_post = worker.x_posts / worker.new_posts
+    total["x_posts"] = ACCOUNTS * (MENTIONS_PER_DAY + OWN_POSTS_PER_DAY) * DAYS * posts_per_new_post
+    total["x_users"] = ACCOUNTS * MENTIONS_PER_DAY * DAYS * worker.x_users / worker.new_mentions
+
+    def calls(service: str, names: tuple[str, ...] | None = None) -> float:
+        return sum(
+            value
+            for key, value in total.items()
+            if key.startswith(f"aws.{service}.") and (names is None or key.split(".")[-1] in names)
+        )
+
+    api_requests = total["invocations.api"]
+    invocations = sum(v for k, v in total.items() if k.startswith("invocations."))
+    gb_seconds = (
+        api_requests * API_MS / 1000 * _memory_gb("api_handler")
+        + total["invocations.schedule"] * SCHEDULE_MS / 1000 * _memory_gb("schedule_refresh")
+        + rounds * ACCOUNTS * WORKER_MS_PER_ACCOUNT / 1000 * _memory_gb("refresh_worker")
+    )
+    # Upper bounds: a read of an item under 4 KB is one unit (half, eventually consistent),
+    # a write under 1 KB one unit for the item and one for an index it changes.
+    read_units = calls("DynamoDB", READS)
+    write_units = 2 * calls("DynamoDB", WRITES)
+    s3_gets, s3_puts = calls("S3", ("GetObject",)), calls("S3", ("PutObject",))
+    # After a year: the archive holds a year of posts, the report is the same size, and
+    # each keeps the noncurrent versions the lifecycle rule leaves.
+    year_of_posts = (MENTIONS_PER_DAY + OWN_POSTS_PER_DAY) * 365
+    current_bytes = year_of_posts * worker.archive_bytes_per_post + worker.report_bytes
+    versions = 1 + _versions_kept(rounds / DAYS)
+    s3_gb = ACCOUNTS * current_bytes * versions / 1e9
+    sqs_requests = calls("SQS") + IDLE_SQS_RECEIVES
+    log_gb = total["printed_bytes"] / 1e9
+    rows = [
+        Row("Lambda", f"{invocations:,.0f} invocations, {gb_seconds:,.0f} GB-s",
+            invocations * LAMBDA_PER_REQUEST + gb_seconds * LAMBDA_PER_GB_SECOND),
+        Row("API Gateway", f"{api_requests:,.0f} requests", api_requests * API_GATEWAY_PER_REQUEST),
+        Row("DynamoDB", f"{read_units:,.0f} read, {write_units:,.0f} write units (at most)",
+            read_units * DYNAMODB_PER_READ_UNIT + write_units * DYNAMODB_PER_WRITE_UNIT),
+        Row("S3 requests", f"{s3_gets:,.0f} GET, {s3_puts:,.0f} PUT",
+            s3_gets * S3_PER_GET + s3_puts * S3_PER_PUT),
+        Row("S3 storage", f"{s3_gb:,.1f} GB after a year, {versions:,.0f} versions an object",
+            s3_gb * S3_PER_GB_MONTH),
+        Row("SQS", f"{sqs_requests:,.0f} requests", sqs_requests * SQS_PER_REQUEST),
+        Row("CloudWatch Logs", f"{log_gb:,.2f} GB of JSON logs and EMF", log_gb * LOGS_PER_GB),
+        Row("X posts read", f"{total['x_posts']:,.0f} posts", total["x_posts"] * X_PER_POST),
+        Row("X users read", f"{total['x_users']:,.0f} mention authors, at most",
+            total["x_users"] * X_PER_USER),
+    ]  # fmt: skip
+    figures = {
+        "stale_share": stale_share,
+        "rounds": rounds,
+        "posts_read_per_new_post": posts_per_new_post,
+        "x_posts_per_account": total["x_posts"] / ACCOUNTS,
+        "archive_bytes_per_post": worker.archive_bytes_per_post,
+    }
+    return rows, figures
+
+
+# Warm containers (assumed): API 2, each holding 3 secrets; workers 5, each 2. Each rereads
+# its secrets every SECRETS_MAX_AGE_SECONDS (300).
+SECRET_READS = (2 * 3 + 5 * 2) * (DAYS * 24 * 3600 / 300)
+# Metrics: 4 sign-in outcomes, ReportsServed by 4 cache states, XPostsRead, XRateLimited,
+# 2 refresh outcomes, ColdStart for each of the 3 functions.
+METRICS = 4 + 4 + 2 + 2 + 3
+FIXED = [
+    Row("Secrets Manager", f"3 secrets, {SECRET_READS:,.0f} reads (warm containers)",
+        3 * SECRET_PER_MONTH + SECRET_READS * SECRETS_PER_CALL),
+    Row("CloudWatch metrics", f"{METRICS} custom metrics (EMF)", METRICS * METRIC_PER_MONTH),
+]  # fmt: skip
+
+
+def table(rows: list[Row], figures: dict[str, Any]) -> str:
+    total = sum(row.cost for row in rows)
+    lines = [
+        f"| per {ACCOUNTS:,} accounts a month | usage | USD |",
+        "|---|---|---:|",
+        *(f"| {row.service} | {row.usage} | {row.cost:,.2f} |" for row in rows),
+        f"| **total** | | **{total:,.2f}** |",
+        "",
+        "| per deployment a month | usage | USD |",
+        "|---|---|---:|",
+        *(f"| {row.service} | {row.usage} | {row.cost:,.2f} |" for row in FIXED),
+    ]
+    return "\n".join(lines)
+
+
+def main(quiet: bool = False) -> dict[str, Any]:
+    ops, max_age = measure()
+    rows, figures = month(ops, max_age)
+    text = table(rows, figures)
+    if not quiet:
+        print(text)
+    return {
+        "table": text,
+        "total_usd": round(sum(row.cost for row in rows), 2),
+        "x_share": round(
+            sum(r.cost for r in rows if r.service.startswith("X")) / sum(r.cost for r in rows), 3
+        ),
+        **{k: round(v, 3) for k, v in figures.items()},
+        "per_operation": {
+            name: {"aws": dict(op.aws), "x_requests": op.x_requests, "x_posts": op.x_posts}
+            for name, op in ops.items()
+        },
+    }
+
+
+def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [
+        ("per 1,000 accounts a month (USD)", f"{figures['total_usd']:,.2f}", ""),
+        ("share of it paid to X", f"{figures['x_share']:.1%}", ""),
+        ("X posts read per account a month", f"{figures['x_posts_per_account']:,.0f}", ""),
+    ]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""Keep every report fresh: the schedule's fan-out and the per-account refresh.
+
+EventBridge starts `Scheduler.run_round` every REFRESH_RATE_MINUTES. It reads the accounts
+whose report is older than the max age from the `refresh-due` index (oldest first, never a
+Scan) and sends one SQS message per account, ten to a SendMessageBatch. Workers receive
+the messages ten at a time; each runs `refresh_account`, the same path a page view takes
+(archive in S3, `since_id`, report to S3), drawing every X request from the fleet's
+budget. A message whose refresh X or the budget put off is handed back with a visibility
+delay until the budget's (or X's) reset; one that failed is left for SQS to redeliver,
+and after five receives the dead-letter queue keeps it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from chalicelib.errors import XRateLimited, XRejected
+from chalicelib.observability import REFRESH_FAILED, REFRESH_SUCCEEDED, count, logger
+from chalicelib.refresh_queue import BATCH_LIMIT, MAX_VISIBILITY_SECONDS, RefreshQueue, account_of
+from chalicelib.reports import ReportService
+from chalicelib.sessions import AccountIndex, SessionStore
+
+# What became of one message.
+REFRESHED = "refreshed"  # a new report is in S3
+FRESH = "fresh"  # refreshed within the max age already (a duplicate): no X request
+SKIPPED = "skipped"  # no account, or its token is marked rejected: nothing to do
+REJECTED = "rejected"  # X answered 401 now: marked, its sessions ended
+DEFERRED = "deferred"  # no budget, or X said 429: handed back until the reset
+
+
+@dataclass
+class RoundSummary:
+    seen: int = 0  # due accounts read from the index
+    queued: int = 0  # messages SQS accepted
+    skipped: int = 0  # due, but X rejected the token: waiting for the person to sign in
+    send_failed: int = 0  # refused by SQS; still due, so the next round sends them
+    capped: bool = False  # stopped at the round's cap; the rest wait for the next round
+    send_batches: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    retry_at: int | None = None  # DEFERRED: the epoch second the budget or X resets
+    x_requests: int = 0
+
+
+class HandedBack(Exception):
+    """The message goes back to the queue with a delay; BatchProcessor reports it in
+    batchItemFailures so that Lambda does not delete it."""
+
+    def __init__(self, account_id: str, delay_seconds: int) -> None:
+        super().__init__(f"account {account_id} handed back for {delay_seconds} s")
+        self.delay_seconds = delay_seconds
+
+
+class Scheduler:
+    def __init__(
+        self,
+        accounts: AccountIndex,
+        queue: RefreshQueue,
+        *,
+        max_age_seconds: int,
+        cap: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self._accounts = accounts
+        self._queue = queue
+        self._max_age = max_age_seconds
+        self._cap = cap
+        self._clock = clock
+
+    def run_round(self) -> RoundSummary:
+        now = int(self._clock())
+        summary = RoundSummary()
+        batch: list[str] = []
+        for due in self._accounts.due(refreshed_by=now - self._max_age):
+            if due.token_rejected:
+                summary.seen += 1
+                summary.skipped += 1
+                continue
+            if summary.queued + summary.send_failed + len(batch) >= self._cap:
+                summary.capped = True
+                break
+            summary.seen += 1
+            batch.append(due.account_id)
+            if len(batch) == BATCH_LIMIT:
+                self._send(batch, summary)
+                batch = []
+        if batch:
+            self._send(batch, summary)
+        logger.info("refresh round", extra=summary.as_dict())
+        return summary
+
+    def _send(self, batch: list[str], summary: RoundSummary) -> None:
+        sent = self._queue.send(batch)
+        summary.send_batches += 1
+        summary.queued += len(sent.queued)
+        summary.send_failed += len(sent.failed)
+        if sent.failed:
+            logger.warning("SQS refused refresh messages", extra={"count": len(sent.failed)})
+
+
+def refresh_account(
+    account_id: str,
+    *,
+    store: SessionStore,
+    reports: ReportService,
+    max_age_seconds: int,
+    now: float,
+) -> Outcome:
+    """Bring one account's report up to date, unless it already is.
+
+    Raises what is worth another try later (X unavailable, storage failing): the message
+    is then redelivered by SQS, and dead-lettered after five receives."""
+    account = store.account_tokens(account_id)
+    if account is None:
+        return Outcome(SKIPPED)
+    if now - account.refreshed_at < max_age_seconds:
+        return Outcome(FRESH)
+    try:
+        view = reports.refresh(account)
+    except XRejected:
+        store.mark_token_rejected(account_id, int(now))
+        return Outcome(REJECTED)
+    except XRateLimited as error:  # nothing read and nothing to show yet
+        return Outcome(DEFERRED, retry_at=error.reset_at)
+    x_requests = int(view.body["source"]["x_requests"])
+    if isinstance(view.error, XRateLimited):  # part read; the rest is a gap for next time
+        return Outcome(DEFERRED, retry_at=view.error.reset_at, x_requests=x_requests)
+    if view.error is not None:
+        raise view.error
+    return Outcome(REFRESHED, x_requests=x_requests)
+
+
+def _spread(seconds: int) -> int:
+    return random.randint(0, max(0, seconds))
+
+
+class RefreshWorker:
+    """Refreshes the accounts of one SQS batch, under Powertools' BatchProcessor."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        reports: ReportService,
+        queue: RefreshQueue,
+        *,
+        max_age_seconds: int,
+        spread_seconds: int,
+        clock: Callable[[], float],
+        jitter: Callable[[int], int] = _spread,
+    ) -> None:
+        self._store = store
+        self._reports = reports
+        self._queue = queue
+        self._max_age = max_age_seconds
+        # Messages handed back at one reset would all return at once and find a budget for
+        # a fraction of them; spread over a window, they come back about as fast as it
+        # refills.
+        self._spread = spread_seconds
+        self._clock = clock
+        self._jitter = jitter
+
+    def process(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """The Lambda answer: {"batchItemFailures": [...]} naming the messages to keep."""
+        from aws_lambda_powertools.utilities.batch import (
+            BatchProcessor,
+            EventType,
+            process_partial_response,
+        )
+
+        # Every message failing is an answer too (all handed back when the budget is spent),
+        # not an error of the invocation.
+        processor = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
+        answer = process_partial_response(
+            event=event, record_handler=self.handle, processor=processor, context=context
+        )
+        return dict(answer)
+
+    def handle(self, record: Any) -> str:
+        """One message (a Powertools SQSRecord); raises to keep it in the queue."""
+        account_id = "?"
+        now = self._clock()
+        try:
+            account_id = account_of(record.body)
+            outcome = refresh_account(
+                account_id,
+                store=self._store,
+                reports=self._reports,
+                max_age_seconds=self._max_age,
+                now=now,
+            )
+        except Exception:
+            count(REFRESH_FAILED)
+            logger.exception("refresh failed; SQS will redeliver", extra={"account_id": account_id})
+            raise
+        log = {
+            "account_id": account_id,
+            "outcome": outcome.status,
+            "x_requests": outcome.x_requests,
+        }
+        if outcome.status == DEFERRED:
+            delay = self._queue.hand_back(record.receipt_handle, self.delay(outcome.retry_at, now))
+            logger.info("refresh deferred", extra={**log, "delay_seconds": delay})
+            raise HandedBack(account_id, delay)
+        if outcome.status == REFRESHED:
+            count(REFRESH_SUCCEEDED)
+        logger.info("refresh done", extra=log)
+        return outcome.status
+
+    def delay(self, retry_at: int | None, now: float) -> int:
+        """Seconds until the reset (a whole window when X named none), plus a spread."""
+        wait = math.ceil(retry_at - now) if retry_at is not None else self._spread
+        wait = max(1, wait) + self._jitter(self._spread)
+        return min(wait, MAX_VISIBILITY_SECONDS)

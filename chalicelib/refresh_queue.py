@@ -1,0 +1,81 @@
+"""The refresh queue in SQS: one message per account due for a refresh.
+
+Messages are `{"account_id": "<X user id>"}`: a worker reads everything else (tokens, the
+time of the last report) when it runs, so a message never carries a secret or stale state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import StoreUnavailable
+
+BATCH_LIMIT = 10  # SendMessageBatch takes at most ten entries
+MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's limit for ChangeMessageVisibility
+
+
+@dataclass
+class Sent:
+    """What one SendMessageBatch did: SQS may refuse some entries and take the others."""
+
+    queued: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def message_body(account_id: str) -> str:
+    return json.dumps({"account_id": account_id}, separators=(",", ":"))
+
+
+def account_of(body: str) -> str:
+    """The account a message names; ValueError when the body is not one of ours."""
+    value = json.loads(body)
+    account_id = value.get("account_id") if isinstance(value, dict) else None
+    if not isinstance(account_id, str) or not account_id.isdigit():
+        raise ValueError("not a refresh message")
+    return account_id
+
+
+def _sqs_error(action: str, error: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"SQS {action} failed: {type(error).__name__}")
+
+
+class RefreshQueue:
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs = sqs
+        self._url = queue_url
+
+    def send(self, account_ids: Sequence[str]) -> Sent:
+        """One SendMessageBatch of up to ten accounts."""
+        if not 0 < len(account_ids) <= BATCH_LIMIT:
+            raise ValueError(f"a batch holds 1 to {BATCH_LIMIT} messages")
+        entries = [
+            {"Id": str(index), "MessageBody": message_body(account_id)}
+            for index, account_id in enumerate(account_ids)
+        ]
+        try:
+            answer = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
+        except (ClientError, BotoCoreError) as error:
+            raise _sqs_error("SendMessageBatch", error) from error
+        failed = {int(entry["Id"]) for entry in answer.get("Failed", [])}
+        return Sent(
+            queued=[a for i, a in enumerate(account_ids) if i not in failed],
+            failed=[a for i, a in enumerate(account_ids) if i in failed],
+        )
+
+    def hand_back(self, receipt_handle: str, delay_seconds: int) -> int:
+        """Make a received message invisible for `delay_seconds` (capped at SQS's 12 hours)
+        instead of deleting it: it comes back then, to a worker with budget. Returns the
+        delay set."""
+        delay = max(0, min(int(delay_seconds), MAX_VISIBILITY_SECONDS))
+        try:
+            self._sqs.change_message_visibility(
+                QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise _sqs_error("ChangeMessageVisibility", error) from error
+        return delay
