@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.archive import Archive
-from chalicelib.budget import Limit, TokenBucket
 from chalicelib.config import rotating_keys, settings, x_app_credentials
 from chalicelib.cookies import CookieCodec
-from chalicelib.refresh import RefreshWorker, Scheduler
-from chalicelib.refresh_queue import RefreshQueue
-from chalicelib.reports import ReportService
 from chalicelib.sessions import AccountIndex, AccountTokens, Lifetimes, SessionStore
 from chalicelib.signin import SignInFlow
 from chalicelib.tokens import TokenCipher
 from chalicelib.x_auth import XAuth
-from chalicelib.x_timeline import XTimeline
+
+# What only the report routes, the schedule and the worker use is imported when first
+# built, so the sign-in legs' cold start does not pay for it.
+if TYPE_CHECKING:
+    from chalicelib.archive import Archive
+    from chalicelib.budget import TokenBucket
+    from chalicelib.refresh import RefreshWorker, Scheduler
+    from chalicelib.refresh_queue import RefreshQueue
+    from chalicelib.reports import ReportService
+    from chalicelib.x_timeline import XTimeline
 
 
 @functools.cache
@@ -105,6 +109,8 @@ def _sign_in(store: SessionStore, auth: XAuth) -> SignInFlow:
 
 @functools.cache
 def archive() -> Archive:
+    from chalicelib.archive import Archive
+
     return Archive(s3(), settings().bucket_name)
 
 
@@ -114,6 +120,7 @@ def x_budget() -> TokenBucket:
     the same app limit, so a budget that ignored them would let the workers draw 429s.
     No share is held back for views: the schedule keeps reports fresh, so a view rarely
     needs X, and once the window is spent X would refuse the view anyway."""
+    from chalicelib.budget import Limit, TokenBucket
     from chalicelib.x_timeline import MENTIONS, OWN_POSTS
 
     config = settings()
@@ -126,6 +133,8 @@ def x_budget() -> TokenBucket:
 
 
 def timeline_for(account: AccountTokens) -> XTimeline:
+    from chalicelib.x_timeline import XTimeline
+
     client = x_auth().client(account.access_token, account.access_token_secret)
     return XTimeline(client, x_budget())
 
@@ -136,6 +145,8 @@ def _note_refreshed(account_id: str, at: int) -> None:
 
 @functools.cache
 def reports() -> ReportService:
+    from chalicelib.reports import ReportService
+
     return ReportService(
         archive(),
         timeline_for,
@@ -147,11 +158,15 @@ def reports() -> ReportService:
 
 @functools.cache
 def refresh_queue() -> RefreshQueue:
+    from chalicelib.refresh_queue import RefreshQueue
+
     return RefreshQueue(sqs(), settings().refresh_queue_url)
 
 
 @functools.cache
 def scheduler() -> Scheduler:
+    from chalicelib.refresh import Scheduler
+
     config = settings()
     return Scheduler(
         AccountIndex(dynamodb(), config.table_name),
@@ -168,6 +183,8 @@ def refresh_worker() -> RefreshWorker:
 
 @functools.lru_cache(maxsize=1)
 def _refresh_worker(store: SessionStore) -> RefreshWorker:
+    from chalicelib.refresh import RefreshWorker
+
     config = settings()
     return RefreshWorker(
         store,
