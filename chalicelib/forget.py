@@ -20,7 +20,8 @@ class Forgotten:
 def forget_account(
     store: SessionStore, archive: Archive, x_auth: XAuth, account_id: str, username: str
 ) -> Forgotten:
-    """Revoke the token at X, then delete the archive, the report and the account item.
+    """Revoke the token at X, then delete the archive, the report, the account item and
+    every session signed in to it, in any browser.
 
     X going unanswered does not keep anything here: the data is deleted all the same, and
     the page tells the person to revoke the app in her X settings.
@@ -37,5 +38,6 @@ def forget_account(
             logger.warning("could not revoke the token at X", extra={"account_id": account_id})
     archive.delete(account_id)
     store.forget_account(account_id)
+    store.end_account_sessions(account_id)
     logger.info("account forgotten", extra={"account_id": account_id})
     return Forgotten(username, revoked)

@@ -234,8 +234,7 @@ class SessionStore:
             raise _client_error("DeleteItem", error) from error
 
     def forget_account(self, account_id: str) -> None:
-        """Delete the account item, its tokens with it. Sessions still pointing at it find
-        no tokens and count as signed out."""
+        """Delete the account item, its tokens with it."""
         try:
             self._db.delete_item(TableName=self._table, Key=account_key(account_id))
         except (ClientError, BotoCoreError) as error:
@@ -260,21 +259,8 @@ class SessionStore:
         """X answered 401 for this account: no page or refresh uses its token again until
         the person signs in anew (save_account clears the mark), and every browser signed
         in to it is signed out."""
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=account_key(account_id),
-                UpdateExpression="SET token_rejected_at = :now",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":now": {"N": str(now)}},
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return
-            raise _client_error("UpdateItem", error) from error
-        except BotoCoreError as error:
-            raise _client_error("UpdateItem", error) from error
-        self.end_account_sessions(account_id)
+        if self._set_on_account(account_id, "token_rejected_at", now):
+            self.end_account_sessions(account_id)
 
     def end_account_sessions(self, account_id: str) -> int:
         """Delete every session of the account (found through `sessions-by-account`);
@@ -310,20 +296,27 @@ class SessionStore:
     def mark_refreshed(self, account_id: str, at: int) -> None:
         """A report was stored for the account: it leaves the due range of `refresh-due`
         until it is older than the max age. An account deleted meanwhile stays deleted."""
+        self._set_on_account(account_id, "report_refreshed_at", at)
+
+    def _set_on_account(self, account_id: str, attribute: str, value: int) -> bool:
+        """Set a number on the account item, if the account still exists (never create a
+        half item for one that was forgotten meanwhile); False when it does not."""
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=account_key(account_id),
-                UpdateExpression="SET report_refreshed_at = :at",
+                UpdateExpression="SET #attribute = :value",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":at": {"N": str(at)}},
+                ExpressionAttributeNames={"#attribute": attribute},
+                ExpressionAttributeValues={":value": {"N": str(value)}},
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return
+                return False
             raise _client_error("UpdateItem", error) from error
         except BotoCoreError as error:
             raise _client_error("UpdateItem", error) from error
+        return True
 
 
 class AccountIndex:

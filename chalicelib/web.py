@@ -205,7 +205,6 @@ def forget(request: Any) -> Response:
             signed_in.account_id,
             signed_in.username,
         )
-        flow.sign_out(session_id)
     except ResponsetimeError as error:
         return error_page(error)
     detail = (
@@ -284,8 +283,8 @@ def report(request: Any, fmt: str) -> Response:
     try:
         view = services.reports().view(account, report_settings, need_rows=fmt == "csv")
     except XRejected:
+        # Marks the account and ends every session signed in to it, this one included.
         services.session_store().mark_token_rejected(account.account_id, int(time.time()))
-        flow.sign_out(session_id)
         logger.warning("X rejected the account's token", extra={"account_id": account.account_id})
         response = page(
             "message.html",

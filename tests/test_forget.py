@@ -58,6 +58,22 @@ def test_forget_revokes_deletes_and_signs_out(
     assert browser.get("/report").status_code == 302
 
 
+def test_forget_signs_out_every_browser_of_the_account(
+    browser: Browser, client: Any, aws: dict[str, str]
+) -> None:
+    # GIVEN the same account signed in on a laptop and a phone
+    phone = Browser(client)
+    browser.sign_in("fastbrand")
+    phone.sign_in("fastbrand")
+
+    # WHEN she asks us to forget her from the laptop
+    browser.post("/forget")
+
+    # THEN the phone is signed out too
+    assert "Sign in with X" in phone.get("/").body.decode()
+    assert table_kinds(aws) == []
+
+
 def test_forget_when_x_is_down_still_deletes_and_says_what_to_do(
     browser: Browser, app_env: Any, aws: dict[str, str]
 ) -> None:
