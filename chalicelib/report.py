@@ -91,6 +91,14 @@ CSV_HEADER: tuple[str, ...] = (
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def post_text(post: Mapping[str, Any]) -> str:
+    """A post's text as its author wrote it. X API v2 sends `&`, `<` and `>` as HTML
+    entities; they are decoded once here, and pages escape the text again on output."""
+    import html
+
+    return html.unescape(str(post.get("text") or ""))
+
+
 def _spreadsheet_safe(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
@@ -186,7 +194,7 @@ class _Mentions:
             self.created[pid],
             author,
             author_id,
-            post.get("text") or "",
+            post_text(post),
             response is not None,
             self.reply_id.get(pid),
             None if response is None else _seconds(response),
@@ -208,7 +216,7 @@ class _Mentions:
                 reply_id(pid, ""),
                 "" if response is None else _seconds(response),
                 _link(author, pid),
-                _spreadsheet_safe(str(posts[pid].get("text", ""))),
+                _spreadsheet_safe(post_text(posts[pid])),
             )
 
 

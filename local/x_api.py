@@ -6,6 +6,7 @@ info.version 2.159) so the emulator does not need that file at run time.
 
 from __future__ import annotations
 
+import html
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
@@ -446,7 +447,8 @@ def _display_text_range(text: str) -> list[int]:
 def render_tweet(post: Post, fields: set[str], store: XStore) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": post.id_str,
-        "text": post.text,
+        # X escapes these three in v2 text (and only these): "&amp;", "&lt;", "&gt;".
+        "text": html.escape(post.text, quote=False),
         "edit_history_tweet_ids": [post.id_str],
     }
     for name in TWEET_FIELDS:

@@ -629,3 +629,16 @@ def test_parse_tz() -> None:
             parse_tz(bad)
         assert "time zone" in str(caught.value)
     assert issubclass(InvalidReportParameter, ValueError)
+
+
+def test_xs_html_entities_are_decoded_once() -> None:
+    # GIVEN a mention as X API v2 sends it: &, < and > as entities (a literal "&amp;"
+    #       typed by the author arrives as "&amp;amp;")
+    mentions = [mention("10", T0, text="fish &amp; chips &lt;3 &amp;amp;")]
+    # WHEN
+    result = run(mentions, [])
+    # THEN the report and the CSV carry the text as its author wrote it
+    [row] = result.rows
+    assert row.text == "fish & chips <3 &amp;"
+    assert "fish & chips <3 &amp;" in to_csv(result)
+    assert result.to_dict()["unanswered"][0]["text"] == "fish & chips <3 &amp;"
