@@ -237,9 +237,6 @@ def stylesheet() -> Response:
     )
 
 
-REPORT_FORMATS = ("html", "json", "csv")
-
-
 def _report_settings(query: dict[str, str]) -> Any:
     from chalicelib.report import ReportSettings, parse_days, parse_target_minutes, parse_tz
 
