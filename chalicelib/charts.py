@@ -269,7 +269,18 @@ def daily_svg(report: Mapping[str, Any]) -> Markup:
             f'y2="{_n(y)}" stroke="{TARGET}" stroke-width="1.5" stroke-dasharray="6 4"/>'
         )
         parts.append(
-            _text(left + plot_w - 4, y - 5, f"target {_human(target)}", anchor="end", fill=TARGET)
+            # A white halo keeps the label readable where it crosses the bars.
+            _text(
+                left + plot_w - 4,
+                y - 5,
+                f"target {_human(target)}",
+                anchor="end",
+                fill=TARGET,
+                stroke="#ffffff",
+                stroke_width="3",
+                paint_order="stroke",
+                stroke_linejoin="round",
+            )
         )
     segment: list[str] = []
     for i, median in enumerate([*medians, None]):
