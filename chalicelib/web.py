@@ -77,10 +77,12 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
     return render(template, status, hsts=_hsts(), base_path=settings().base_path, **context)
 
 
+def _error_entry(error: ResponsetimeError) -> tuple[int, str, str]:
+    return next(value for kind, value in ERROR_PAGES.items() if isinstance(error, kind))
+
+
 def error_page(error: ResponsetimeError, **context: Any) -> Response:
-    status, title, message = next(
-        value for kind, value in ERROR_PAGES.items() if isinstance(error, kind)
-    )
+    status, title, message = _error_entry(error)
     logger.warning("request failed", extra={"error": type(error).__name__, "status": status})
     return page("message.html", status, title=title, message=message, retry=True, **context)
 
@@ -269,6 +271,8 @@ def report(request: Any, fmt: str) -> Response:
     try:
         report_settings = _report_settings(query)
     except InvalidReportParameter as error:
+        if fmt == "json":
+            return json_answer({"error": str(error)}, 400)
         return page(
             "message.html",
             400,
@@ -283,6 +287,10 @@ def report(request: Any, fmt: str) -> Response:
         # Marks the account and ends every session signed in to it, this one included.
         services.session_store().mark_token_rejected(account.account_id, int(time.time()))
         logger.warning("X rejected the account's token", extra={"account_id": account.account_id})
+        if fmt == "json":
+            answer = json_answer({"error": "X no longer accepts this account's sign-in"}, 401)
+            answer.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
+            return answer
         response = page(
             "message.html",
             401,
@@ -296,6 +304,9 @@ def report(request: Any, fmt: str) -> Response:
         response.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
         return response
     except ResponsetimeError as error:
+        if fmt == "json":
+            status, title, _ = _error_entry(error)
+            return json_answer({"error": title}, status)
         return error_page(error, signed_in=signed_in)
     observability.report_served(view.cache_state)
     if fmt == "json":

@@ -306,3 +306,22 @@ def test_report_page_reads_well_and_escapes_text_from_x(
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert 'href="/report.csv"' in page and 'href="/report.json"' in page
     assert "updated just now" in page
+
+
+def test_report_json_answers_errors_in_json(
+    browser: Browser, app_env: Any, brand: Callable[..., str]
+) -> None:
+    # GIVEN a signed-in account whose X is down before any report exists
+    brand("acme", mentions=3)
+    browser.sign_in("acme")
+
+    # WHEN a script asks for bad parameters, then for the report while X fails
+    bad = browser.get("/report.json?days=0")
+    app_env.fail("GET /2/users/:id/mentions", "503")
+    down = browser.get("/report.json")
+
+    # THEN both answers are JSON a script can read
+    assert (bad.status_code, down.status_code) == (400, 503)
+    assert bad.headers["content-type"] == "application/json"
+    assert "1 to 90" in bad.json_body["error"]
+    assert down.json_body == {"error": "X is not answering"}
