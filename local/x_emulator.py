@@ -296,6 +296,11 @@ class XEmulator:
             self.calls.clear()
             self.posts_served.clear()
 
+    def timeline_reads(self) -> int:
+        """Requests to the two timelines a report reads (what X's read limits count)."""
+        with self._lock:
+            return self.calls["GET /2/users/:id/mentions"] + self.calls["GET /2/users/:id/tweets"]
+
     def add_account(self, username: str, name: str | None = None) -> str:
         """Create an account (listed on the authorize page); return its id."""
         with self._lock:

@@ -95,6 +95,14 @@ def client(app_env: Any) -> Iterator[Any]:
         yield test_client
 
 
+@pytest.fixture
+def browser(client: Any) -> Any:
+    """One person's browser over Chalice's test client (tests/browser.py)."""
+    from tests.browser import Browser
+
+    return Browser(client)
+
+
 class AwsCallCounter:
     """Counts the API calls a boto3 client makes, through botocore's event hooks."""
 

@@ -10,11 +10,6 @@ import pytest
 from tests.browser import LEAKABLE, Browser
 
 
-@pytest.fixture
-def browser(client: Any) -> Browser:
-    return Browser(client)
-
-
 def stored_keys(aws: dict[str, str]) -> list[str]:
     listing = boto3.client("s3").list_objects_v2(Bucket=aws["BUCKET_NAME"])
     return [entry["Key"] for entry in listing.get("Contents", [])]

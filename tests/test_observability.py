@@ -24,11 +24,6 @@ MENTIONS = "GET /2/users/:id/mentions"
 TRACE_ID = "1-5759e988-bd862e3fe1be46a994272793"
 
 
-@pytest.fixture
-def browser(client: Any) -> Browser:
-    return Browser(client)
-
-
 class CurrentStdout:
     """Writes to whatever sys.stdout is when written to."""
 

@@ -176,10 +176,6 @@ def sessions_of(aws: dict[str, str], account_id: str) -> int:
     )
 
 
-def x_reads(app_env: Any) -> int:
-    return int(app_env.calls[MENTIONS] + app_env.calls[TWEETS])
-
-
 # --- Fan-out ----------------------------------------------------------------------------
 
 
@@ -241,7 +237,7 @@ def test_a_refreshed_report_reads_only_what_is_new(
     assert run_round(client)["queued"] == 1
     event_source.drain()
 
-    assert x_reads(app_env) == 2  # since_id: one page per timeline
+    assert app_env.timeline_reads() == 2  # since_id: one page per timeline
     assert app_env.posts_served[MENTIONS] == 1
     browser = Browser(client)
     browser.sign_in("brand0")
@@ -346,7 +342,7 @@ def test_an_empty_budget_hands_the_message_back_without_calling_x(
     delivered = event_source.drain()
 
     assert delivered.kept == 1
-    assert x_reads(app_env) == 0
+    assert app_env.timeline_reads() == 0
     (delay,) = visibility_changes
     window = services.settings().x_budget_window_seconds
     assert reset_in - 2 <= delay <= reset_in + window + 2
@@ -470,7 +466,7 @@ def test_the_local_stack_refreshes_before_anyone_opens_the_report(
     browser = Browser(client)
     browser.sign_in("brand0")
     assert browser.get("/report.json").json_body["source"]["x_requests"] == 0
-    assert x_reads(app_env) == 0
+    assert app_env.timeline_reads() == 0
 
 
 # --- The packaged template --------------------------------------------------------------

@@ -16,11 +16,6 @@ from tests.browser import Browser
 
 
 @pytest.fixture
-def browser(client: Any) -> Browser:
-    return Browser(client)
-
-
-@pytest.fixture
 def brand(app_env: Any) -> Callable[..., str]:
     """A fresh account with `mentions` mentions (every other one answered after 10 min)
     and `extra_posts` posts of its own that answer nothing."""
@@ -54,10 +49,6 @@ def report_json(browser: Browser, query: str = "") -> dict[str, Any]:
     return response.json_body
 
 
-def x_reads(app_env: Any) -> int:
-    return app_env.calls["GET /2/users/:id/mentions"] + app_env.calls["GET /2/users/:id/tweets"]
-
-
 def test_signed_out_report_redirects_home(browser: Browser) -> None:
     for path in ("/report", "/report.json", "/report.csv"):
         response = browser.get(path)
@@ -74,7 +65,7 @@ def test_first_build_reads_each_post_once_and_gets_the_figures_right(
 
     body = report_json(browser)
 
-    assert x_reads(app_env) == math.ceil(250 / 100) + math.ceil(135 / 100)
+    assert app_env.timeline_reads() == math.ceil(250 / 100) + math.ceil(135 / 100)
     assert body["source"]["x_requests"] == 5
     assert body["source"]["x_posts_read"] == 250 + 135
     assert body["mentions"] == 250
@@ -96,7 +87,7 @@ def test_a_view_within_max_age_costs_no_x_request(
     for path in ("/report", "/report.json", "/report.json?days=7&target=15&tz=Europe/Berlin"):
         assert browser.get(path).status_code == 200
 
-    assert x_reads(app_env) == 0
+    assert app_env.timeline_reads() == 0
     assert report_json(browser)["generated_at"] == first["generated_at"]
 
 
@@ -111,7 +102,7 @@ def test_refresh_with_nothing_new_costs_exactly_two_requests(
 
     body = report_json(browser)
 
-    assert x_reads(app_env) == 2
+    assert app_env.timeline_reads() == 2
     assert body["source"]["x_posts_read"] == 0
     assert body["source"]["archive_posts"] == 120 + 60
     assert body["mentions"] == 120
@@ -131,7 +122,7 @@ def test_refresh_with_five_new_mentions(
 
     body = report_json(browser)
 
-    assert x_reads(app_env) == 2
+    assert app_env.timeline_reads() == 2
     assert app_env.posts_served["GET /2/users/:id/mentions"] == 5
     assert body["mentions"] == 45
 

@@ -21,11 +21,6 @@ def items_of_kind(aws: dict[str, str], kind: str) -> list[dict[str, Any]]:
     return [item for item in table_items(aws) if item["kind"]["S"] == kind]
 
 
-@pytest.fixture
-def browser(client: Any) -> Browser:
-    return Browser(client)
-
-
 # --- The happy path --------------------------------------------------------------------
 
 
