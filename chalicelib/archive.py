@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import StoreUnavailable
+from chalicelib.errors import store_failed
 
 ARCHIVE_VERSION = 1
 
@@ -92,15 +92,15 @@ class Archive:
         except ClientError as error:
             if _missing(error):
                 return None
-            raise StoreUnavailable(f"S3 GetObject failed: {type(error).__name__}") from error
+            raise store_failed("S3 GetObject", error) from error
         except BotoCoreError as error:
-            raise StoreUnavailable(f"S3 GetObject failed: {type(error).__name__}") from error
+            raise store_failed("S3 GetObject", error) from error
 
     def _put(self, key: str, body: bytes, **extra: str) -> None:
         try:
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, **extra)
         except (ClientError, BotoCoreError) as error:
-            raise StoreUnavailable(f"S3 PutObject failed: {type(error).__name__}") from error
+            raise store_failed("S3 PutObject", error) from error
 
     def load(self, account_id: str) -> ArchiveState | None:
         body = self._get(self._key(account_id, "archive.json.gz"))
@@ -130,4 +130,4 @@ class Archive:
         try:
             self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": keys})
         except (ClientError, BotoCoreError) as error:
-            raise StoreUnavailable(f"S3 DeleteObjects failed: {type(error).__name__}") from error
+            raise store_failed("S3 DeleteObjects", error) from error

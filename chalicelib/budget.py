@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import StoreUnavailable, XRateLimited
+from chalicelib.errors import XRateLimited, conditional_check_failed, store_failed
 
 # Losing the race to open a window means someone else opened it: take from theirs. More
 # than a few lost races in a row only happens under a storm; the caller comes back later.
@@ -68,14 +68,6 @@ class XBudget(Protocol):
 
 def _key(endpoint: str) -> dict[str, Any]:
     return {"pk": {"S": f"budget#{endpoint}"}}
-
-
-def _store_error(error: Exception) -> StoreUnavailable:
-    return StoreUnavailable(f"DynamoDB UpdateItem failed: {type(error).__name__}")
-
-
-def _conditional_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class TokenBucket:
@@ -138,13 +130,13 @@ class TokenBucket:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if not _conditional_failed(error):
-                raise _store_error(error) from error
+            if not conditional_check_failed(error):
+                raise store_failed("DynamoDB UpdateItem", error) from error
             old = error.response.get("Item") or {}
             start = old.get("window_started_ms", {}).get("N")
             return None, int(start) if start is not None else None
         except BotoCoreError as error:
-            raise _store_error(error) from error
+            raise store_failed("DynamoDB UpdateItem", error) from error
         item = answer["Attributes"]
         return self._grant(endpoint, limit, item), None
 
@@ -168,11 +160,11 @@ class TokenBucket:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if _conditional_failed(error):
+            if conditional_check_failed(error):
                 return None
-            raise _store_error(error) from error
+            raise store_failed("DynamoDB UpdateItem", error) from error
         except BotoCoreError as error:
-            raise _store_error(error) from error
+            raise store_failed("DynamoDB UpdateItem", error) from error
         return self._grant(endpoint, limit, answer["Attributes"])
 
     @staticmethod

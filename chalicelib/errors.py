@@ -37,4 +37,16 @@ class XRateLimited(ResponsetimeError):
 
 
 class StoreUnavailable(ResponsetimeError):
-    """DynamoDB, S3 or Secrets Manager failed."""
+    """DynamoDB, S3, SQS or Secrets Manager failed."""
+
+
+def store_failed(call: str, error: Exception) -> StoreUnavailable:
+    """The domain error for an AWS call that failed, e.g. store_failed("DynamoDB PutItem",
+    error); raise it `from` the error. Names the call and the error's type, never values."""
+    return StoreUnavailable(f"{call} failed: {type(error).__name__}")
+
+
+def conditional_check_failed(error: Exception) -> bool:
+    """A DynamoDB condition was false: an expected outcome, not a failure of the store."""
+    response = getattr(error, "response", None) or {}
+    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import StoreUnavailable
+from chalicelib.errors import store_failed
 
 BATCH_LIMIT = 10  # SendMessageBatch takes at most ten entries
 MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's limit for ChangeMessageVisibility
@@ -40,10 +40,6 @@ def account_of(body: str) -> str:
     return account_id
 
 
-def _sqs_error(action: str, error: Exception) -> StoreUnavailable:
-    return StoreUnavailable(f"SQS {action} failed: {type(error).__name__}")
-
-
 class RefreshQueue:
     def __init__(self, sqs: Any, queue_url: str) -> None:
         self._sqs = sqs
@@ -60,7 +56,7 @@ class RefreshQueue:
         try:
             answer = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
         except (ClientError, BotoCoreError) as error:
-            raise _sqs_error("SendMessageBatch", error) from error
+            raise store_failed("SQS SendMessageBatch", error) from error
         failed = {int(entry["Id"]) for entry in answer.get("Failed", [])}
         return Sent(
             queued=[a for i, a in enumerate(account_ids) if i not in failed],
@@ -77,5 +73,5 @@ class RefreshQueue:
                 QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
             )
         except (ClientError, BotoCoreError) as error:
-            raise _sqs_error("ChangeMessageVisibility", error) from error
+            raise store_failed("SQS ChangeMessageVisibility", error) from error
         return delay

@@ -26,7 +26,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import SignInExpired, StoreUnavailable
+from chalicelib.errors import (
+    SignInExpired,
+    StoreUnavailable,
+    conditional_check_failed,
+    store_failed,
+)
 from chalicelib.tokens import TokenCipher
 
 
@@ -88,10 +93,6 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(32)  # 256 bits
 
 
-def _client_error(action: str, error: Exception) -> StoreUnavailable:
-    return StoreUnavailable(f"DynamoDB {action} failed: {type(error).__name__}")
-
-
 class SessionStore:
     def __init__(
         self, dynamodb: Any, table_name: str, cipher: TokenCipher, lifetimes: Lifetimes
@@ -113,7 +114,7 @@ class SessionStore:
         try:
             self._db.put_item(TableName=self._table, Item=item)
         except (ClientError, BotoCoreError) as error:
-            raise _client_error("PutItem", error) from error
+            raise store_failed("DynamoDB PutItem", error) from error
         return session_id
 
     def consume_pending(self, session_id: str, now: int) -> PendingLogin:
@@ -127,11 +128,11 @@ class SessionStore:
                 ReturnValues="ALL_OLD",
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if conditional_check_failed(error):
                 raise SignInExpired("no pending login for this session") from error
-            raise _client_error("DeleteItem", error) from error
+            raise store_failed("DynamoDB DeleteItem", error) from error
         except BotoCoreError as error:
-            raise _client_error("DeleteItem", error) from error
+            raise store_failed("DynamoDB DeleteItem", error) from error
         item = answer["Attributes"]
         if int(item["expires_at"]["N"]) <= now:
             raise SignInExpired("the pending login expired")
@@ -167,7 +168,7 @@ class SessionStore:
                 },
             )
         except (ClientError, BotoCoreError) as error:
-            raise _client_error("UpdateItem", error) from error
+            raise store_failed("DynamoDB UpdateItem", error) from error
 
     def start_session(self, account_id: str, username: str, now: int) -> SignedIn:
         session_id = new_session_id()
@@ -184,7 +185,7 @@ class SessionStore:
         try:
             self._db.put_item(TableName=self._table, Item=item)
         except (ClientError, BotoCoreError) as error:
-            raise _client_error("PutItem", error) from error
+            raise store_failed("DynamoDB PutItem", error) from error
         return SignedIn(session_id, account_id, username, expires_at)
 
     def signed_in(self, session_id: str, now: int) -> SignedIn | None:
@@ -194,7 +195,7 @@ class SessionStore:
                 "Item"
             )
         except (ClientError, BotoCoreError) as error:
-            raise _client_error("GetItem", error) from error
+            raise store_failed("DynamoDB GetItem", error) from error
         if item is None or item["kind"]["S"] != "session":
             return None
         expires_at = int(item["expires_at"]["N"])
@@ -222,29 +223,29 @@ class SessionStore:
                 },
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if conditional_check_failed(error):
                 return session  # signed out meanwhile: this request still ends normally
-            raise _client_error("UpdateItem", error) from error
+            raise store_failed("DynamoDB UpdateItem", error) from error
         return SignedIn(session.session_id, session.account_id, session.username, wanted)
 
     def end_session(self, session_id: str) -> None:
         try:
             self._db.delete_item(TableName=self._table, Key=_session_key(session_id))
         except (ClientError, BotoCoreError) as error:
-            raise _client_error("DeleteItem", error) from error
+            raise store_failed("DynamoDB DeleteItem", error) from error
 
     def forget_account(self, account_id: str) -> None:
         """Delete the account item, its tokens with it."""
         try:
             self._db.delete_item(TableName=self._table, Key=account_key(account_id))
         except (ClientError, BotoCoreError) as error:
-            raise _client_error("DeleteItem", error) from error
+            raise store_failed("DynamoDB DeleteItem", error) from error
 
     def account_tokens(self, account_id: str) -> AccountTokens | None:
         try:
             item = self._db.get_item(TableName=self._table, Key=account_key(account_id)).get("Item")
         except (ClientError, BotoCoreError) as error:
-            raise _client_error("GetItem", error) from error
+            raise store_failed("DynamoDB GetItem", error) from error
         if item is None or "access_token" not in item or "token_rejected_at" in item:
             return None
         return AccountTokens(
@@ -276,7 +277,7 @@ class SessionStore:
             for page in pages:
                 keys.extend({"pk": item["pk"]} for item in page["Items"])
         except (ClientError, BotoCoreError) as error:
-            raise _client_error("Query", error) from error
+            raise store_failed("DynamoDB Query", error) from error
         for start in range(0, len(keys), 25):
             self._delete_all(keys[start : start + 25])
         return len(keys)
@@ -287,7 +288,7 @@ class SessionStore:
             try:
                 answer = self._db.batch_write_item(RequestItems={self._table: requests})
             except (ClientError, BotoCoreError) as error:
-                raise _client_error("BatchWriteItem", error) from error
+                raise store_failed("DynamoDB BatchWriteItem", error) from error
             requests = answer.get("UnprocessedItems", {}).get(self._table, [])
             if not requests:
                 return
@@ -311,11 +312,11 @@ class SessionStore:
                 ExpressionAttributeValues={":value": {"N": str(value)}},
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if conditional_check_failed(error):
                 return False
-            raise _client_error("UpdateItem", error) from error
+            raise store_failed("DynamoDB UpdateItem", error) from error
         except BotoCoreError as error:
-            raise _client_error("UpdateItem", error) from error
+            raise store_failed("DynamoDB UpdateItem", error) from error
         return True
 
 
@@ -348,4 +349,4 @@ class AccountIndex:
                         token_rejected="token_rejected_at" in item,
                     )
         except (ClientError, BotoCoreError) as error:
-            raise _client_error("Query", error) from error
+            raise store_failed("DynamoDB Query", error) from error

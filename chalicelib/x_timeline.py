@@ -97,8 +97,6 @@ class XTimeline:
                     self._budget.take(timeline)
                 with x_errors(f"GET {timeline}"):
                     page = next(pages)
-            except StopIteration:
-                return fetched
             except ResponsetimeError as error:
                 fetched.error = error
                 return fetched
