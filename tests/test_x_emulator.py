@@ -1202,9 +1202,24 @@ def test_demo_data_has_the_promised_shape() -> None:
     assert 250 <= len(store.mentions_of[fast_id]) <= 400
     assert 120 <= len(store.mentions_of[slow_id]) <= 180
     assert store.mentions_of[quiet_id] == [] and store.tweets_of[quiet_id]
+
+    def answered_cases(brand_id: str) -> float:
+        """The answered share of (author, conversation) pairs among the brand's mentions."""
+        replied = {store.posts[i].reply_to for i in store.tweets_of[brand_id]}
+        cases: dict[tuple[str, int], bool] = {}
+        for post_id in store.mentions_of[brand_id]:
+            post = store.posts[post_id]
+            if post.author_id != brand_id and post.retweet_of is None:
+                case = (post.author_id, post.conversation_id)
+                cases[case] = cases.get(case, False) or post_id in replied
+        return sum(cases.values()) / len(cases)
+
     fast_rate = (len(fast_inside) + len(fast_outside)) / fast_count
     slow_rate = (len(slow_inside) + len(slow_outside)) / slow_count
-    assert fast_rate > 0.8 and 0.35 < slow_rate < 0.65
+    fast_cases, slow_cases = answered_cases(fast_id), answered_cases(slow_id)
+    assert fast_cases > 0.8 and 0.35 < slow_cases < 0.65
+    # Per message @fastbrand's share is lower: customers' "thanks" after an answer stay unanswered.
+    assert 0.55 < fast_rate < fast_cases - 0.1 and 0.35 < slow_rate < 0.65
     assert median(fast_inside) < 15 < 60 < median(fast_outside)
     assert median(slow_inside + slow_outside) > 120
     assert max(slow_inside + slow_outside) > 24 * 60
@@ -1224,6 +1239,127 @@ def test_demo_data_has_the_promised_shape() -> None:
         if fast_id in p.mentioned and p.created_at > NOW - timedelta(hours=2)
     ]
     assert pending  # some recent mentions still wait for an answer
+
+
+def test_demo_data_shows_crowds_cases_signatures_and_weekends() -> None:
+    emulator = XEmulator(clock=lambda: NOW)
+    store = emulator.store
+    posts = store.posts
+    fast_id, slow_id = emulator.account_id("fastbrand"), emulator.account_id("slowbrand")
+    handle = re.compile(r"(?<![A-Za-z0-9_@])@([A-Za-z0-9_]{1,15})(?![A-Za-z0-9_])")
+    # Whitespace, one of ^ - \u2013 ~ *, an optional space, 1-20 letters; after trailing links.
+    signature = re.compile(r"\s[\^\-\u2013~*] ?([^\W\d_]{1,20})$")
+    trailing_links = re.compile(r"(?:\s+https?://\S+)+$")
+
+    def signed_by(text: str) -> str | None:
+        found = signature.search(trailing_links.sub("", text.rstrip()).rstrip())
+        return found.group(1) if found else None
+
+    def mentions_by_others(brand_id: str) -> list[Any]:
+        return [
+            p
+            for p in (posts[i] for i in store.mentions_of[brand_id])
+            if p.author_id != brand_id and p.retweet_of is None
+        ]
+
+    def first_replies(brand_id: str) -> dict[int, Any]:
+        """{post id: the brand's first reply to it}."""
+        first: dict[int, Any] = {}
+        for post_id in store.tweets_of[brand_id]:
+            post = posts[post_id]
+            if post.reply_to is not None and post.reply_to not in first:
+                first[post.reply_to] = post
+        return first
+
+    fast_mentions, slow_mentions = mentions_by_others(fast_id), mentions_by_others(slow_id)
+    fast_first = first_replies(fast_id)
+
+    # Crowd posts: more than 5 distinct handles, all of them real accounts; one of them
+    # replies to a @fastbrand announcement (so it stays a mention to answer) and is answered.
+    def crowd(mentions: list[Any]) -> list[Any]:
+        return [p for p in mentions if len({h.lower() for h in handle.findall(p.text)}) > 5]
+
+    fast_crowd, slow_crowd = crowd(fast_mentions), crowd(slow_mentions)
+    assert len(fast_crowd) >= 5 and len(slow_crowd) >= 3
+    assert all(store.find_account(h) for p in fast_crowd for h in handle.findall(p.text))
+    [kept] = [p for p in fast_crowd if p.in_reply_to_user_id == fast_id]
+    assert posts[kept.reply_to].reply_to is None and kept.id in fast_first
+    assert sum(p.id in fast_first for p in fast_crowd) < len(fast_crowd) / 2
+
+    # Signatures: at least 4 agents, ~10-15% unsigned, some with a link after the signature.
+    fast_replies = [posts[i] for i in store.tweets_of[fast_id] if posts[i].reply_to is not None]
+    signatures = [signed_by(p.text) for p in fast_replies]
+    assert len(set(signatures) - {None}) >= 4
+    assert 0.08 <= signatures.count(None) / len(signatures) <= 0.17
+    assert any(
+        s and trailing_links.search(p.text) for s, p in zip(signatures, fast_replies, strict=True)
+    )
+    assert signed_by("@a Thanks! -Becky") == "Becky"
+    assert signed_by("@a Here: ^JK https://t.co/x ") == "JK"
+    assert signed_by("@a Done *TJ") == "TJ" and signed_by("@a Ok - AA") == "AA"
+    assert signed_by("@a Try 3-5 days.") is None and signed_by("@a so-so") is None
+    # ... and each agent has a median of their own.
+    minutes: dict[str | None, list[float]] = {}
+    for mention in fast_mentions:
+        if mention.id in fast_first:
+            reply = fast_first[mention.id]
+            delay = (reply.created_at - mention.created_at).total_seconds() / 60
+            minutes.setdefault(signed_by(reply.text), []).append(delay)
+    agent_medians = sorted(median(v) for k, v in minutes.items() if k is not None)
+    assert agent_medians[-1] > 10 * agent_medians[0]
+    slow_signatures = [
+        signed_by(posts[i].text) for i in store.tweets_of[slow_id] if posts[i].reply_to
+    ]
+    assert set(slow_signatures) == {"Dana", None}
+    assert slow_signatures.count(None) > 0.7 * len(slow_signatures)
+
+    # Cases: follow-ups (unanswered) in conversations the brand already answered for that
+    # customer, and customers who wrote twice before the brand answered the second mention.
+    answered_for = {
+        (posts[p.reply_to].author_id, p.conversation_id)
+        for p in fast_replies
+        if p.reply_to is not None
+    }
+    follow_ups = [
+        p
+        for p in fast_mentions
+        if p.id not in fast_first
+        and p.in_reply_to_user_id == fast_id
+        and (p.author_id, p.conversation_id) in answered_for
+    ]
+    answered_pairs = {(p.author_id, p.conversation_id) for p in fast_mentions if p.id in fast_first}
+    followed_up = {(p.author_id, p.conversation_id) for p in follow_ups}
+    assert 0.15 < len(followed_up) / len(answered_pairs) < 0.35
+    twice = [
+        p
+        for p in fast_mentions
+        if p.id in fast_first
+        and p.in_reply_to_user_id == p.author_id
+        and p.reply_to not in fast_first
+    ]
+    assert len(twice) >= 5
+
+    # A customer's thread another customer joins; the brand answers each of them separately.
+    answered_authors: dict[int, set[str]] = {}
+    for mention in fast_mentions:
+        if mention.id in fast_first and posts[mention.conversation_id].author_id != fast_id:
+            answered_authors.setdefault(mention.conversation_id, set()).add(mention.author_id)
+    assert any(len(authors) >= 2 for authors in answered_authors.values())
+
+    # Office hours: Friday-evening and weekend mentions answered on Monday.
+    def answered_monday(mention: Any) -> bool:
+        reply = fast_first.get(mention.id)
+        return reply is not None and reply.created_at.weekday() == 0
+
+    assert any(
+        p.created_at.weekday() == 4 and p.created_at.hour >= 17 and answered_monday(p)
+        for p in fast_mentions
+    )
+    assert sum(p.created_at.weekday() >= 5 and answered_monday(p) for p in fast_mentions) >= 5
+
+    # Questions with "?" and statements (praise, thanks) without it.
+    without_question_mark = sum("?" not in p.text for p in fast_mentions) / len(fast_mentions)
+    assert 0.2 < without_question_mark < 0.8
 
 
 def test_the_committed_openapi_subset_matches_xs_file() -> None:
