@@ -48,6 +48,11 @@ def forget() -> Response:
     return web.forget(app.current_request)
 
 
+@app.route("/settings", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+def save_settings() -> Response:
+    return web.save_settings(app.current_request)
+
+
 @app.route("/report", methods=["GET"])
 def report() -> Response:
     return web.report(app.current_request, "html")

@@ -1,7 +1,11 @@
 """Benchmark chalicelib.report.build against json.loads of the same posts.
 
 Synthesises (deterministically) 100,000 mentions and 100,000 own posts as X API v2 JSON
-text, then measures, alternately and in one process, best of 3 runs each:
+text over 60 days (the 28-day window and the 28 days before it, which the report compares
+with), shaped like a care team's: follow-ups in a person's conversation, crowd posts naming
+eight accounts, replies signed by five agents, some with a link after the signature. Every
+figure is computed, business hours on (09:00-17:00 Europe/Berlin, two holidays). Then it
+measures, alternately and in one process, best of 3 runs each:
 
 * ``json.loads`` of the two JSON texts (mentions + own posts), and
 * ``report.build`` over the parsed posts plus ``Report.to_dict`` (the JSON endpoint's work).
@@ -23,7 +27,7 @@ import json
 import random
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +82,10 @@ WORDS = [
 ]
 
 
+SIGNATURES = ("^AK", "-Becky", "\u2013 Sam", "*TJ", "~Lena")
+HOLIDAYS = (date(2026, 11, 11), date(2026, 11, 26))
+
+
 def _snowflake(ms: int, seq: int) -> str:
     return str(((ms - TWITTER_EPOCH_MS) << 22) | (seq & 0x3FFFFF))
 
@@ -93,21 +101,27 @@ def synthesise(
     """Return (mentions JSON text, own posts JSON text, users) as X would send them."""
     rng = random.Random(seed)
     now_ms = int(NOW.timestamp() * 1000)
-    span_ms = 30 * 86_400_000  # a little more than the 28-day window
+    span_ms = 60 * 86_400_000  # the 28-day window, the 28 days before it, and a little more
     authors = [str(2_000_000_000 + i) for i in range(5000)]
     users = {a: f"user_{i}" for i, a in enumerate(authors[:4500])}  # some unknown
     mentions: list[dict[str, Any]] = []
+    conversations: dict[str, str] = {}  # author -> a conversation of theirs
     for seq in range(n_mentions):
         ms = now_ms - rng.randrange(span_ms) // 1000 * 1000
         pid = _snowflake(ms, seq)
         text = f"@{USERNAME} " + " ".join(rng.choices(WORDS, k=rng.randint(3, 30)))
+        if rng.random() < 0.03:  # a crowd post: names eight accounts
+            text += " " + " ".join(f"@{users.get(a, 'x')}" for a in rng.sample(authors, 8))
         author = rng.choice(authors)
+        # One mention in five follows up in a conversation the author is already in.
+        conversation = conversations.get(author, pid) if rng.random() < 0.2 else pid
+        conversations.setdefault(author, conversation)
         post: dict[str, Any] = {
             "id": pid,
             "text": text,
             "created_at": _iso(ms),
             "author_id": author,
-            "conversation_id": pid,
+            "conversation_id": conversation,
             "edit_history_tweet_ids": [pid],
         }
         kind = rng.random()
@@ -140,6 +154,10 @@ def synthesise(
             text = f"@{users.get(mention['author_id'], 'x')} " + " ".join(
                 rng.choices(WORDS, k=rng.randint(5, 25))
             )
+            if rng.random() < 0.85:  # signed by one of five agents, sometimes with a link
+                text += " " + rng.choice(SIGNATURES)
+                if rng.random() < 0.3:
+                    text += f" https://t.co/{seq:x}"
         elif kind < 0.8:
             ms = base_ms
             post["referenced_tweets"] = [{"type": "replied_to", "id": _snowflake(ms - 9, seq)}]
@@ -164,7 +182,9 @@ def main(
     n_mentions: int = 100_000, n_own: int = 100_000, runs: int = 3, quiet: bool = False
 ) -> dict[str, Any]:
     mentions_text, own_text, users = synthesise(n_mentions, n_own)
-    settings = report.ReportSettings(days=28, target_seconds=3600, tz="Europe/Berlin")
+    settings = report.ReportSettings(
+        days=28, target_seconds=3600, tz="Europe/Berlin", hours=(9 * 60, 17 * 60), holidays=HOLIDAYS
+    )
     loads_times: list[float] = []
     build_times: list[float] = []
     csv_times: list[float] = []
@@ -196,11 +216,19 @@ def main(
         "csv_s": min(csv_times),
         "mentions_in_window": result.mentions,
         "answered": result.answered,
+        "cases": result.current.cases.total,
+        "crowd_left_out": result.current.excluded["crowd"],
+        "previous_mentions": result.previous.mentions,
         "python": sys.version.split()[0],
     }
     if not quiet:
         print(f"posts                {posts:>12,}  ({figures['json_bytes'] / 1e6:.1f} MB JSON)")
         print(f"mentions in window   {result.mentions:>12,}  answered {result.answered:,}")
+        print(
+            f"cases in window      {figures['cases']:>12,}  crowd left out "
+            f"{figures['crowd_left_out']:,}; the 28 days before: "
+            f"{figures['previous_mentions']:,} mentions"
+        )
         print(f"json.loads (best/{runs}) {loads_best * 1000:>10.1f} ms")
         print(f"analysis   (best/{runs}) {build_best * 1000:>10.1f} ms")
         print(f"ratio analysis/json  {figures['ratio']:>12.2f}  (goal <= 1.00)")

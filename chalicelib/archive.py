@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -17,6 +18,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.errors import store_failed
 
 ARCHIVE_VERSION = 1
+_SNOWFLAKE_EPOCH_MS = 1288834974657  # X's post ids carry their creation time since this
+
+
+def snowflake_time(post_id: int) -> datetime:
+    """When X created the post with this (snowflake) id, to the millisecond."""
+    ms = (post_id >> 22) + _SNOWFLAKE_EPOCH_MS
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
 
 
 @dataclass
@@ -49,6 +57,21 @@ class ArchiveState:
 
     def cursor(self, timeline: str) -> Cursor:
         return self.cursors.setdefault(timeline, Cursor())
+
+    def mentions_complete_since(self) -> datetime | None:
+        """From when on the archive holds every mention X let us read: its oldest mention,
+        or the end of the newest gap an interrupted read left, if later; None when it holds
+        none. (What lies before the oldest is unknown: X's reach stops at 800 mentions.)"""
+        # X's created_at strings all have one format, so the smallest string is the oldest.
+        stamps = [p["created_at"] for p in self.mentions.values() if "created_at" in p]
+        try:
+            oldest = datetime.fromisoformat(min(stamps))
+        except (TypeError, ValueError):  # no mention, or a created_at X would not send
+            return None
+        # "mentions" is x_timeline.MENTIONS, not imported: x_timeline brings in Tweepy.
+        gaps = self.cursors.get("mentions", Cursor()).gaps
+        ends = [snowflake_time(int(until)) for _, until in gaps if until.isdigit()]
+        return max([oldest, *ends])
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -3,18 +3,39 @@
 Pure code, no I/O. Input posts are dicts exactly as X API v2 returns them::
 
     {"id": "1862...", "text": "...", "created_at": "2026-11-28T15:05:14.000Z",
-     "author_id": "...", "referenced_tweets": [{"type": "replied_to", "id": "..."}]}
+     "author_id": "...", "conversation_id": "...", "in_reply_to_user_id": "...",
+     "referenced_tweets": [{"type": "replied_to", "id": "..."}]}
 
 Definitions (see ``build``):
 
 * A *mention* is a post from the mentions list whose author is not the account and that is
   not a retweet. Duplicates (same id) are counted once, the first copy wins. It is in the
   window when ``now - days <= created_at <= now``.
+* *Needs-reply rules.* A mention is *left out* as ``crowd`` when its text names more than
+  ``crowd`` distinct accounts (``@handle``s, case-insensitive; 0 turns the rule off) and it
+  is not a reply to one of the account's own posts (``in_reply_to_user_id`` is not the
+  account); with ``questions`` on, a mention without a ``?`` is left out as
+  ``not_a_question``. ``crowd`` is checked first. Left-out mentions count nowhere else.
+  A handle is what X links: ``@`` (or the full-width U+FF20) not preceded by a letter,
+  digit, ``_`` or one of ``!#$%&*@``, then 1 to 15 of ``A-Z a-z 0-9 _`` not followed by
+  another of them (so ``support@brand.example`` names no one).
 * A mention is *answered* when one of the account's own posts (author the account, or
   ``author_id`` missing) carries ``{"type": "replied_to", "id": <mention id>}``. The
   response time is the earliest such reply's ``created_at`` minus the mention's; later
   replies change nothing and a reply dated before the mention (clock skew) counts as 0 s.
   Replies are not filtered by ``now``.
+* A *case* is the kept mentions of one window from one author in one conversation
+  (``conversation_id``; a post without one, or without an author, is a case of its own).
+  It starts at its earliest mention and is answered when any of its mentions is; its first
+  response time is the earliest reply to any of them minus its start (never negative).
+* *Business seconds* (with ``hours`` set) are the overlap of [mention, first reply] with
+  the open hours of ``workdays`` that are not ``holidays``, in ``tz`` (business_hours.py).
+* The *previous period* is ``[start - days, start)``, with the same rules and settings; it
+  is complete when the archive holds every mention since its start (``history_start``).
+* A reply is *signed* when its text, after trailing links and whitespace, ends in
+  whitespace, then one of ``^ - ~ *`` or an en dash (U+2013), an optional space and 1 to
+  20 letters: the signature. Each answered case is credited to the signature of its first
+  reply, or None.
 
 Times are aware UTC datetimes and durations timedeltas, so differences are exact; a
 duration is reported to the millisecond (floored; X timestamps have millisecond
@@ -29,38 +50,49 @@ UTC offset is read as UTC.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from heapq import nlargest
+from itertools import islice
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
+
+from chalicelib.business_hours import BusinessClock
 
 __all__ = [
     "CSV_HEADER",
     "DEFAULT_SETTINGS",
+    "EXCLUSION_REASONS",
     "HISTOGRAM_BUCKETS",
     "WEEKDAYS",
+    "AgentRow",
+    "CaseFigures",
     "DailyRow",
     "InvalidReportParameter",
     "MentionRow",
+    "PeriodFigures",
     "Report",
     "ReportSettings",
     "ResponseStats",
     "build",
-    "parse_days",
-    "parse_target_minutes",
-    "parse_tz",
+    "signature",
     "to_csv",
 ]
 
 Seconds = int | float
 
-DAYS_DEFAULT, DAYS_MIN, DAYS_MAX = 28, 1, 90
-TARGET_MINUTES_DEFAULT, TARGET_MINUTES_MIN, TARGET_MINUTES_MAX = 60, 1, 10080
+DAYS_DEFAULT = 28
+TARGET_MINUTES_DEFAULT = 60
 TZ_DEFAULT = "UTC"
+CROWD_DEFAULT = 5
+WORKDAYS_DEFAULT: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday to Friday
+
+CROWD, NOT_A_QUESTION = "crowd", "not_a_question"
+EXCLUSION_REASONS: tuple[str, ...] = (CROWD, NOT_A_QUESTION)
 
 HISTOGRAM_BUCKETS: tuple[str, ...] = (
     "<5m",
@@ -85,10 +117,18 @@ CSV_HEADER: tuple[str, ...] = (
     "response_seconds",
     "link",
     "text",
+    "case_id",
+    "excluded",
+    "business_seconds",
+    "signature",
 )
 # A cell starting with one of these is a formula to a spreadsheet (and "@acme ..." is how
 # most mentions start): such text gets a leading apostrophe, as OWASP advises for CSV.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+_HANDLE = re.compile(r"(?<![A-Za-z0-9_!#$%&*@\uFF20])[@\uFF20]([A-Za-z0-9_]{1,15})(?![A-Za-z0-9_])")
+_TRAILING_LINKS = re.compile(r"(?:\s*https?://\S+)*\s*\Z")
+_SIGNATURE = re.compile(r"\s[\^\-\u2013~*] ?([^\W\d_]{1,20})\Z")
 
 
 def post_text(post: Mapping[str, Any]) -> str:
@@ -99,11 +139,24 @@ def post_text(post: Mapping[str, Any]) -> str:
     return html.unescape(str(post.get("text") or ""))
 
 
+def signature(text: str) -> str | None:
+    """The care agent's signature at the end of a reply (``... -Becky``, ``^JK
+    https://t.co/x``), or None."""
+    body = text.rstrip()
+    link = body.find("http")
+    if link >= 0:  # trailing links start at an "http": the regex need not scan before it
+        body = body[: _TRAILING_LINKS.search(body, link).start()].rstrip()  # type: ignore[union-attr]
+    # A signature is at most 23 characters: whitespace, mark, space, 20 letters.
+    found = _SIGNATURE.search(body, max(0, len(body) - 23))
+    return found.group(1) if found else None
+
+
 def _spreadsheet_safe(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 TOP_N = 10
+LEFT_OUT_LIMIT = 100  # left-out mentions listed (newest first); `excluded` counts them all
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
@@ -113,14 +166,24 @@ _SLOT_MS = 900_000  # heatmap cache granularity: every real UTC offset is a mult
 
 
 class InvalidReportParameter(ValueError):
-    """A report parameter (query string or setting) is invalid; ``str(exc)`` is readable."""
+    """A report parameter (query string, form field or setting) is invalid; ``str(exc)`` is
+    readable and ``parameter`` names the field when one is to blame."""
+
+    def __init__(self, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
 
 
 @dataclass(frozen=True)
 class ReportSettings:
     days: int = DAYS_DEFAULT  # window [now - days, now]
     target_seconds: int = TARGET_MINUTES_DEFAULT * 60
-    tz: str = TZ_DEFAULT  # IANA zone for the heatmap
+    tz: str = TZ_DEFAULT  # IANA zone of the heatmap and the business hours
+    crowd: int = CROWD_DEFAULT  # leave out mentions naming more accounts; 0: off
+    questions: bool = False  # leave out mentions without a "?"
+    hours: tuple[int, int] | None = None  # business hours, minutes after local midnight
+    workdays: tuple[int, ...] = WORKDAYS_DEFAULT  # Monday 0
+    holidays: tuple[date, ...] = ()  # local dates
 
 
 DEFAULT_SETTINGS = ReportSettings()
@@ -138,6 +201,10 @@ class MentionRow(NamedTuple):
     reply_id: str | None  # the earliest reply
     response_seconds: Seconds | None  # None when unanswered; >= 0
     link: str
+    case_id: str | None = None  # id of its case's first mention; None when left out
+    excluded: str | None = None  # the needs-reply rule that left it out
+    business_seconds: Seconds | None = None  # None without business hours or an answer
+    signature: str | None = None  # of the earliest reply
 
 
 class ResponseStats(NamedTuple):
@@ -157,67 +224,187 @@ class DailyRow(NamedTuple):
     median_seconds: Seconds | None
 
 
+class CaseFigures(NamedTuple):
+    total: int  # the JSON's `count`
+    answered: int
+    answered_within_target: int
+    first_response: ResponseStats
+    business: ResponseStats | None  # None without business hours
+    answered_within_target_business: int | None
+
+
+class PeriodFigures(NamedTuple):
+    """One window's figures at message and case level."""
+
+    start: datetime
+    end: datetime
+    mentions: int
+    answered: int
+    answered_within_target: int
+    first_response: ResponseStats
+    business: ResponseStats | None
+    answered_within_target_business: int | None
+    excluded: dict[str, int]
+    cases: CaseFigures
+
+
+class AgentRow(NamedTuple):
+    signature: str | None  # None: replies nobody signed
+    cases: int
+    median_seconds: Seconds | None
+    median_business_seconds: Seconds | None
+
+
+class WaitingRow(NamedTuple):
+    """An unanswered case: a person still waiting."""
+
+    case_id: str
+    author: str
+    text: str  # of the newest mention
+    started_at: datetime
+    mentions: int
+    link: str  # to the newest mention
+
+
+class _Cases:
+    """The cases of one window, each named by its earliest mention's id (the case id), in
+    order of their start; built by ``_cases``. Most cases are one mention, so only what a
+    case adds to its first mention is stored: no object per case."""
+
+    __slots__ = ("business", "by_key", "first", "last", "reply", "reply_at", "response", "size")
+
+    def __init__(self) -> None:
+        self.first: list[str] = []  # the case ids, oldest first
+        self.by_key: dict[str, str] = {}  # _case_key -> case id
+        self.last: dict[str, str] = {}  # case id -> newest mention, when not the first
+        self.size: dict[str, int] = {}  # case id -> mentions, when more than one
+        self.reply_at: dict[str, datetime] = {}  # case id -> earliest reply to any of them
+        self.reply: dict[str, Mapping[str, Any]] = {}
+        self.response: dict[str, int] = {}  # answered case id -> first response ms, >= 0
+        self.business: dict[str, int] | None = None  # the same in business ms, with hours
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def case_id(self, pid: str, post: Mapping[str, Any]) -> str | None:
+        """The case of a kept mention of the window (None for any other post)."""
+        return self.by_key.get(_case_key(pid, post))
+
+    def timed(
+        self,
+        created_of: Mapping[str, datetime],
+        reply_of: Mapping[str, Mapping[str, Any]],
+        responses: Mapping[str, timedelta],
+        business_ms: Mapping[str, int] | None,
+        clock: BusinessClock | None,
+    ) -> _Cases:
+        """Each answered case's first response, calendar and business. When the first reply
+        answers the case's first mention (nearly always) the span is that mention's, whose
+        times are known already (``responses``, ``business_ms``)."""
+        ms = _MS
+        response, business = self.response, {}
+        spans: list[tuple[str, int, int]] = []  # business time still to compute
+        for case, reply in self.reply.items():
+            if reply_of.get(case) is reply:
+                response[case] = responses[case] // ms
+                if business_ms is not None:
+                    business[case] = business_ms[case]
+            else:
+                start = created_of[case]
+                response[case] = length = max((self.reply_at[case] - start) // ms, 0)
+                spans.append((case, _to_ms(start), length))
+        if clock is not None:
+            found = clock.durations_ms((start, length) for _, start, length in spans)
+            business.update(zip((case for case, _, _ in spans), found, strict=True))
+            self.business = business
+        return self
+
+
 class _Mentions:
     """Compact per-mention data kept by ``build``; ``Report.rows`` is made from it on demand
     (the JSON report never needs 100,000 row objects, only the CSV does)."""
 
-    __slots__ = ("created", "ids", "posts", "reply_id", "response", "users")
+    __slots__ = ("business", "cases", "ids", "response", "seen", "users")
 
-    def __init__(
-        self,
-        ids: list[str],  # oldest first
-        posts: dict[str, Mapping[str, Any]],
-        created: dict[str, datetime],
-        reply_id: dict[str, str],
-        response: dict[str, timedelta],
-        users: Mapping[str, str],
-    ) -> None:
-        self.ids = ids
-        self.posts = posts
-        self.created = created
-        self.reply_id = reply_id
-        self.response = response
+    def __init__(self, seen: _Seen, window: _Window, users: Mapping[str, str]) -> None:
+        self.seen = seen
+        self.ids = window.ids  # every mention of the window, left-out ones too; oldest first
+        self.response = window.responses
+        self.business = window.business or {}
+        self.cases = window.cases
         self.users = users
 
-    def _author(self, post: Mapping[str, Any]) -> tuple[str, str | None]:
+    @property
+    def posts(self) -> Mapping[str, Mapping[str, Any]]:
+        return self.seen.posts
+
+    @property
+    def created(self) -> Mapping[str, datetime]:
+        return self.seen.created_of
+
+    def author(self, post: Mapping[str, Any]) -> tuple[str, str | None]:
         author_id = post.get("author_id")
         if author_id is None:
             return "", None
         return self.users.get(author_id) or author_id, author_id
 
+    def _times(self, pid: str) -> tuple[timedelta | None, int | None]:
+        """First response and business milliseconds; a left-out mention's on demand (its
+        reply is a fact worth showing in a row, though it counts in no figure)."""
+        response, business = self.response.get(pid), self.business.get(pid)
+        replied = self.seen.reply_at.get(pid)
+        if response is None and replied is not None:
+            response = max(replied - self.seen.created_of[pid], _ZERO)
+            clock = self.seen.clock
+            if clock is not None:
+                start = _to_ms(self.seen.created_of[pid])
+                business = clock.between_ms(start, start + response // _MS)
+        return response, business
+
     def row(self, pid: str) -> MentionRow:
-        post = self.posts[pid]
-        author, author_id = self._author(post)
-        response = self.response.get(pid)
+        post = self.seen.posts[pid]
+        author, author_id = self.author(post)
+        response, business = self._times(pid)
+        reply = self.seen.reply_of.get(pid)
+        excluded = self.seen.excluded.get(pid)
         return MentionRow(
             pid,
-            self.created[pid],
+            self.seen.created_of[pid],
             author,
             author_id,
             post_text(post),
             response is not None,
-            self.reply_id.get(pid),
+            None if reply is None else str(reply.get("id", "")),
             None if response is None else _seconds(response),
             _link(author, pid),
+            None if excluded else self.cases.case_id(pid, post),
+            excluded,
+            None if business is None else _seconds(business),
+            None if reply is None else signature(post_text(reply)),
         )
 
     def csv_rows(self) -> Iterator[tuple[object, ...]]:
-        """The CSV's rows, straight from the compact data (no MentionRow objects)."""
-        posts, created = self.posts, self.created
-        reply_id, response_of = self.reply_id.get, self.response.get
+        """The CSV's rows, in CSV_HEADER's order."""
         for pid in self.ids:
-            author, _ = self._author(posts[pid])
-            response = response_of(pid)
+            row = self.row(pid)
             yield (
-                pid,
-                _iso(created[pid]),
-                author,
-                "false" if response is None else "true",
-                reply_id(pid, ""),
-                "" if response is None else _seconds(response),
-                _link(author, pid),
-                _spreadsheet_safe(post_text(posts[pid])),
+                row.id,
+                _iso(row.created_at),
+                row.author,
+                "true" if row.answered else "false",
+                row.reply_id or "",
+                _blank(row.response_seconds),
+                row.link,
+                _spreadsheet_safe(row.text),
+                row.case_id or "",
+                row.excluded or "",
+                _blank(row.business_seconds),
+                _spreadsheet_safe(row.signature or ""),
             )
+
+
+def _blank(value: object) -> object:
+    return "" if value is None else value
 
 
 @dataclass
@@ -239,26 +426,31 @@ class Report:
     heatmap: list[list[int]]  # 7 (Mon..Sun) x 24 (local hour) mention counts in ``tz``
     slowest: list[MentionRow]  # answered, largest response first (ties: older first)
     unanswered: list[MentionRow]  # newest first
+    current: PeriodFigures  # the window's figures, cases and business hours too
+    previous: PeriodFigures  # the window of the same length just before
+    previous_complete: bool  # the archive holds every mention of the previous period
+    agents: list[AgentRow]
+    left_out: list[MentionRow]  # newest first, at most LEFT_OUT_LIMIT
+    waiting: list[WaitingRow]  # unanswered cases, newest first
     _mentions: _Mentions = field(repr=False, compare=False)
 
     @cached_property
     def rows(self) -> list[MentionRow]:
-        """Every mention in the window, oldest first (ties: by id); made on first use."""
+        """Every mention in the window, left-out ones too, oldest first (ties: by id)."""
         row = self._mentions.row
         return [row(pid) for pid in self._mentions.ids]
 
     @property
     def response_rate(self) -> float | None:
-        return self.answered / self.mentions if self.mentions else None
+        return _rate(self.answered, self.mentions)
 
     @property
     def within_target_rate(self) -> float | None:
-        return self.answered_within_target / self.mentions if self.mentions else None
+        return _rate(self.answered_within_target, self.mentions)
 
     def to_dict(self) -> dict[str, Any]:
-        """The /report.json body without "source": JSON-serialisable, numeric."""
-        now_ms = _to_ms(self.generated_at)
-        stats = self.first_response_seconds
+        """The /report.json body without "source" and "settings": JSON-serialisable."""
+        current = self.current
         return {
             "account": {"id": self.account_id, "username": self.username},
             "generated_at": _iso(self.generated_at),
@@ -271,54 +463,149 @@ class Report:
             "mentions": self.mentions,
             "answered": self.answered,
             "response_rate": self.response_rate,
-            "first_response_seconds": {
-                "mean": stats.mean,
-                "median": stats.median,
-                "p90": stats.p90,
-                "min": stats.min,
-                "max": stats.max,
-            },
+            "first_response_seconds": self.first_response_seconds._asdict(),
             "answered_within_target": self.answered_within_target,
             "within_target_rate": self.within_target_rate,
+            **_business_json(current, current.mentions),
+            "excluded": current.excluded,
+            "cases": _cases_json(current.cases),
+            "previous": _previous_json(self.previous, self.previous_complete),
+            "agents": [agent._asdict() for agent in self.agents],
             "histogram": [{"bucket": label, "count": count} for label, count in self.histogram],
-            "daily": [
-                {
-                    "date": d.date.isoformat(),
-                    "mentions": d.mentions,
-                    "answered": d.answered,
-                    "median_seconds": d.median_seconds,
-                }
-                for d in self.daily
-            ],
+            "daily": [_daily_json(d) for d in self.daily],
             "heatmap": {
                 "tz": self.tz,
                 "days": list(WEEKDAYS),
                 "counts": [list(row) for row in self.heatmap],
             },
-            "slowest": [
-                {
-                    "id": r.id,
-                    "author": r.author,
-                    "text": r.text,
-                    "created_at": _iso(r.created_at),
-                    "response_seconds": r.response_seconds,
-                    "reply_id": r.reply_id,
-                    "link": r.link,
-                }
-                for r in self.slowest
-            ],
-            "unanswered": [
-                {
-                    "id": r.id,
-                    "author": r.author,
-                    "text": r.text,
-                    "created_at": _iso(r.created_at),
-                    "age_seconds": _seconds(max(0, now_ms - _to_ms(r.created_at))),
-                    "link": r.link,
-                }
-                for r in self.unanswered
-            ],
+            "slowest": [_slowest_json(r) for r in self.slowest],
+            "unanswered": [_unanswered_json(r, self.generated_at) for r in self.unanswered],
+            "waiting": [_waiting_json(r, self.generated_at) for r in self.waiting],
+            "left_out": [_left_out_json(r) for r in self.left_out],
         }
+
+
+# --------------------------------------------------------------------------- JSON shapes
+
+
+def _rate(part: int | None, whole: int) -> float | None:
+    return None if part is None or not whole else part / whole
+
+
+def _business_json(figures: PeriodFigures | CaseFigures, whole: int) -> dict[str, Any]:
+    business = figures.business
+    within = figures.answered_within_target_business
+    return {
+        "first_response_business_seconds": None if business is None else business._asdict(),
+        "answered_within_target_business": within,
+        "within_target_business_rate": _rate(within, whole),
+    }
+
+
+def _cases_json(cases: CaseFigures) -> dict[str, Any]:
+    return {
+        "count": cases.total,
+        "answered": cases.answered,
+        "response_rate": _rate(cases.answered, cases.total),
+        "first_response_seconds": cases.first_response._asdict(),
+        "answered_within_target": cases.answered_within_target,
+        "within_target_rate": _rate(cases.answered_within_target, cases.total),
+        **_business_json(cases, cases.total),
+    }
+
+
+def _brief(stats: ResponseStats | None) -> dict[str, Seconds | None] | None:
+    return None if stats is None else {"median": stats.median, "p90": stats.p90}
+
+
+def _previous_json(period: PeriodFigures, complete: bool) -> dict[str, Any]:
+    cases = period.cases
+    return {
+        "window": {"start": _iso(period.start), "end": _iso(period.end)},
+        "complete": complete,
+        "mentions": period.mentions,
+        "answered": period.answered,
+        "response_rate": _rate(period.answered, period.mentions),
+        "first_response_seconds": _brief(period.first_response),
+        "within_target_rate": _rate(period.answered_within_target, period.mentions),
+        "first_response_business_seconds": _brief(period.business),
+        "within_target_business_rate": _rate(
+            period.answered_within_target_business, period.mentions
+        ),
+        "excluded": period.excluded,
+        "cases": {
+            "count": cases.total,
+            "answered": cases.answered,
+            "response_rate": _rate(cases.answered, cases.total),
+            "first_response_seconds": _brief(cases.first_response),
+            "within_target_rate": _rate(cases.answered_within_target, cases.total),
+            "first_response_business_seconds": _brief(cases.business),
+            "within_target_business_rate": _rate(
+                cases.answered_within_target_business, cases.total
+            ),
+        },
+    }
+
+
+def _daily_json(day: DailyRow) -> dict[str, Any]:
+    return {
+        "date": day.date.isoformat(),
+        "mentions": day.mentions,
+        "answered": day.answered,
+        "median_seconds": day.median_seconds,
+    }
+
+
+def _slowest_json(row: MentionRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "author": row.author,
+        "text": row.text,
+        "created_at": _iso(row.created_at),
+        "response_seconds": row.response_seconds,
+        "business_seconds": row.business_seconds,
+        "reply_id": row.reply_id,
+        "signature": row.signature,
+        "link": row.link,
+    }
+
+
+def _age(since: datetime, now: datetime) -> Seconds:
+    return _seconds(max(0, _to_ms(now) - _to_ms(since)))
+
+
+def _unanswered_json(row: MentionRow, now: datetime) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "author": row.author,
+        "text": row.text,
+        "created_at": _iso(row.created_at),
+        "age_seconds": _age(row.created_at, now),
+        "link": row.link,
+    }
+
+
+def _waiting_json(row: WaitingRow, now: datetime) -> dict[str, Any]:
+    return {
+        "case_id": row.case_id,
+        "author": row.author,
+        "text": row.text,
+        "started_at": _iso(row.started_at),
+        "mentions": row.mentions,
+        "age_seconds": _age(row.started_at, now),
+        "link": row.link,
+    }
+
+
+def _left_out_json(row: MentionRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "author": row.author,
+        "text": row.text,
+        "created_at": _iso(row.created_at),
+        "reason": row.excluded,
+        "link": row.link,
+    }
 
 
 # --------------------------------------------------------------------------- helpers
@@ -355,29 +642,34 @@ def _seconds(value: timedelta | float) -> Seconds:
     return round(ms / 1000, 3)
 
 
-def _quantile(data: list[timedelta], n: int, i: int) -> float:
-    """``statistics.quantiles(ms, n=n, method="inclusive")[i - 1]`` in milliseconds, for
-    sorted ``data``.
+def _quantile(data: list[int], n: int, i: int) -> float:
+    """``statistics.quantiles(data, n=n, method="inclusive")[i - 1]`` for sorted ``data``
+    (milliseconds).
 
     Same arithmetic as the standard library (which is not imported: it is slow to import),
     extended to a single data point (every quantile is that point).
     """
     if len(data) == 1:
-        return data[0] // _MS
+        return data[0]
     j, delta = divmod(i * (len(data) - 1), n)
-    return (data[j] // _MS * (n - delta) + data[j + 1] // _MS * delta) / n
+    return (data[j] * (n - delta) + data[j + 1] * delta) / n
 
 
-def _stats(ordered: list[timedelta]) -> ResponseStats:
+def _stats(ordered: list[int]) -> ResponseStats:
+    """Mean, median, 90th percentile, min and max of sorted milliseconds."""
     if not ordered:
         return ResponseStats()
     return ResponseStats(
-        mean=_seconds(sum(ordered, _ZERO) // _MS / len(ordered)),
+        mean=_seconds(sum(ordered) / len(ordered)),
         median=_seconds(_quantile(ordered, 2, 1)),
         p90=_seconds(_quantile(ordered, 10, 9)),
         min=_seconds(ordered[0]),
         max=_seconds(ordered[-1]),
     )
+
+
+def _median(ordered: list[int]) -> Seconds | None:
+    return _seconds(_quantile(ordered, 2, 1)) if ordered else None
 
 
 def _parse_utc(value: object) -> datetime | None:
@@ -392,18 +684,29 @@ def _parse_utc(value: object) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _zone(tz: str) -> ZoneInfo:
+def _created(post: Mapping[str, Any]) -> datetime | None:
+    """A post's created_at: X's own format through the C parser, anything else slowly."""
+    try:
+        created = datetime.fromisoformat(post["created_at"])
+        if created.tzinfo is UTC:
+            return created
+    except (KeyError, TypeError, ValueError):
+        pass
+    return _parse_utc(post.get("created_at"))
+
+
+def zone(tz: str) -> ZoneInfo:
     try:
         return ZoneInfo(tz)
     except Exception as exc:  # ZoneInfoNotFoundError, ValueError, TypeError, OSError...
-        raise InvalidReportParameter(f"Unknown time zone {tz!r}.") from exc
+        raise InvalidReportParameter(f"Unknown time zone {tz!r}.", parameter="tz") from exc
 
 
-def _heat_slot(quarter: int, zone: ZoneInfo) -> int | None:
+def _heat_slot(quarter: int, tz: ZoneInfo) -> int | None:
     """Heatmap slot (weekday * 24 + local hour) shared by a whole UTC quarter hour, or None
     when the quarter straddles a local hour change (odd offsets, a DST switch)."""
-    first = datetime.fromtimestamp(quarter * (_SLOT_MS // 1000), zone)
-    last = datetime.fromtimestamp((quarter * _SLOT_MS + _SLOT_MS - 1) / 1000, zone)
+    first = datetime.fromtimestamp(quarter * (_SLOT_MS // 1000), tz)
+    last = datetime.fromtimestamp((quarter * _SLOT_MS + _SLOT_MS - 1) / 1000, tz)
     if first.utcoffset() != last.utcoffset() or first.hour != last.hour:
         return None
     return first.weekday() * 24 + first.hour
@@ -412,6 +715,468 @@ def _heat_slot(quarter: int, zone: ZoneInfo) -> int | None:
 def _id_key(post_id: str) -> tuple[int, str]:
     """Numeric-string ids order by length, then text."""
     return len(post_id), post_id
+
+
+def _oldest_first(ids: list[str], created_of: Mapping[str, datetime]) -> list[str]:
+    """Ids by created_at, ties by id (numerically where they are numbers)."""
+    try:
+        ids.sort(key=int)
+    except (TypeError, ValueError):
+        ids.sort(key=_id_key)
+    ids.sort(key=created_of.__getitem__)
+    return ids
+
+
+def _check(settings: ReportSettings) -> ZoneInfo:
+    if settings.days < 1:
+        raise InvalidReportParameter("The window must be at least one day.", parameter="days")
+    if settings.target_seconds < 0:
+        raise InvalidReportParameter(
+            "The response-time target cannot be negative.", parameter="target"
+        )
+    if settings.hours is not None and not 0 <= settings.hours[0] < settings.hours[1] <= 1440:
+        raise InvalidReportParameter("Business hours must open before they close.", "hours")
+    return zone(settings.tz)
+
+
+# --------------------------------------------------------------------------- phases
+
+
+def _retweet(post: Mapping[str, Any]) -> bool:
+    refs = post.get("referenced_tweets")
+    if not refs:
+        return False
+    return any(ref.get("type") == "retweeted" for ref in refs)
+
+
+def _mentions_in(
+    mentions: Iterable[Mapping[str, Any]], account_id: str, start: datetime, end: datetime
+) -> tuple[dict[str, Mapping[str, Any]], dict[str, datetime]]:
+    """Mentions from ``start`` to ``end`` (both included): id -> post, id -> created_at.
+    The first copy of an id wins; the account's own posts and retweets are no mentions."""
+    posts: dict[str, Mapping[str, Any]] = {}
+    created_of: dict[str, datetime] = {}
+    fromiso, utc = datetime.fromisoformat, UTC
+    for post in mentions:
+        try:
+            pid = post["id"]
+            if pid in posts or post.get("author_id") == account_id:
+                continue
+            if post.get("referenced_tweets") and _retweet(post):
+                continue
+            try:  # X's own format, through the C parser: the common case, inline
+                created: datetime | None = fromiso(post["created_at"])
+                if created.tzinfo is not utc:  # type: ignore[union-attr]
+                    raise TypeError
+            except (KeyError, TypeError, ValueError):
+                created = _created(post)
+            if created is not None and start <= created <= end:
+                posts[pid] = post
+                created_of[pid] = created
+        except (AttributeError, KeyError, TypeError):
+            continue  # not a post
+    return posts, created_of
+
+
+def _crowd(post: Mapping[str, Any], text: str, account_id: str, crowd: int) -> bool:
+    if post.get("in_reply_to_user_id") == account_id:
+        return False
+    return len({handle.lower() for handle in _HANDLE.findall(text)}) > crowd
+
+
+def _exclusions(
+    posts: Mapping[str, Mapping[str, Any]], account_id: str, settings: ReportSettings
+) -> dict[str, str]:
+    """The needs-reply rules: mention id -> the reason it is left out, for those left out."""
+    crowd, questions = settings.crowd, settings.questions
+    excluded: dict[str, str] = {}
+    if not crowd and not questions:
+        return excluded
+    for pid, post in posts.items():
+        text = post.get("text")
+        text = text if isinstance(text, str) else ""
+        # Too few @ to name that many accounts: no need for the regex (the common case).
+        if (
+            crowd
+            and (text.count("@") > crowd or "\uff20" in text)
+            and _crowd(post, text, account_id, crowd)
+        ):
+            excluded[pid] = CROWD
+        elif questions and "?" not in text:
+            excluded[pid] = NOT_A_QUESTION
+    return excluded
+
+
+def _replied_to(post: Mapping[str, Any]) -> Any:
+    refs = post.get("referenced_tweets")
+    if refs:
+        for ref in refs:
+            if ref.get("type") == "replied_to":
+                return ref.get("id")
+    return None
+
+
+def _earliest_replies(
+    own_posts: Iterable[Mapping[str, Any]],
+    mentions: Mapping[str, Mapping[str, Any]],
+    account_id: str,
+) -> tuple[dict[str, datetime], dict[str, Mapping[str, Any]]]:
+    """The account's earliest reply to each mention: id -> its created_at, id -> the reply
+    (ties: the smaller id)."""
+    reply_at: dict[str, datetime] = {}
+    reply_of: dict[str, Mapping[str, Any]] = {}
+    fromiso, utc = datetime.fromisoformat, UTC
+    for post in own_posts:
+        try:
+            if not post.get("referenced_tweets"):
+                continue
+            mid = _replied_to(post)
+            if mid is None or mid not in mentions:
+                continue  # not a reply, or not to a mention in the windows
+            author = post.get("author_id")
+            if author is not None and author != account_id:
+                continue
+            try:  # X's own format, through the C parser: the common case, inline
+                created: datetime | None = fromiso(post["created_at"])
+                if created.tzinfo is not utc:  # type: ignore[union-attr]
+                    raise TypeError
+            except (KeyError, TypeError, ValueError):
+                created = _created(post)
+            if created is None:
+                continue
+            best = reply_at.get(mid)
+            if (
+                best is None
+                or created < best
+                or (
+                    created == best
+                    and _id_key(str(post.get("id", ""))) < _id_key(str(reply_of[mid].get("id")))
+                )
+            ):
+                reply_at[mid] = created
+                reply_of[mid] = post
+        except (AttributeError, KeyError, TypeError):
+            continue
+    return reply_at, reply_of
+
+
+def _case_key(pid: str, post: Mapping[str, Any]) -> str:
+    """Author and conversation; a post without an author is a case of its own. A string,
+    not a tuple: strings are not tracked by the garbage collector, and 100,000 new tuples
+    would make it walk every parsed post more than once."""
+    author = post.get("author_id")
+    if author is None:
+        return f"\0{pid}"
+    return f"{author}\0{post.get('conversation_id') or pid}"
+
+
+def _cases(
+    ids: list[str],
+    posts: Mapping[str, Mapping[str, Any]],
+    created_of: Mapping[str, datetime],
+    reply_at: Mapping[str, datetime],
+    reply_of: Mapping[str, Mapping[str, Any]],
+    responses: dict[str, timedelta],
+) -> _Cases:
+    """Kept mentions (oldest first) -> their cases (not yet timed); fills ``responses``
+    with each answered mention's first response (never negative), oldest first."""
+    cases = _Cases()
+    by_key, last, size = cases.by_key, cases.last, cases.size
+    case_reply_at, case_reply = cases.reply_at, cases.reply
+    zero = _ZERO
+    for pid in ids:
+        post = posts[pid]
+        author = post.get("author_id")  # _case_key, inline: this loop sees every mention
+        key = f"\0{pid}" if author is None else f"{author}\0{post.get('conversation_id') or pid}"
+        case = by_key.setdefault(key, pid)
+        if case != pid:
+            last[case] = pid
+            size[case] = size.get(case, 1) + 1
+        replied = reply_at.get(pid)
+        if replied is not None:
+            response = replied - created_of[pid]
+            responses[pid] = response if response > zero else zero
+            best = case_reply_at.get(case)
+            if best is None or replied < best:
+                case_reply_at[case] = replied
+                case_reply[case] = reply_of[pid]
+    cases.first = list(by_key.values())
+    return cases
+
+
+def _business_clock(
+    settings: ReportSettings,
+    tz: ZoneInfo,
+    first: datetime,
+    created_of: Mapping[str, datetime],
+    reply_at: Mapping[str, datetime],
+) -> BusinessClock | None:
+    """The open hours over every instant the windows ask about, or None without hours."""
+    if settings.hours is None:
+        return None
+    last = max(
+        max(created_of.values(), default=first), max(reply_at.values(), default=first), first
+    )
+    return BusinessClock(
+        settings.hours[0],
+        settings.hours[1],
+        settings.workdays,
+        settings.holidays,
+        tz,
+        first.astimezone(tz).date() - timedelta(days=1),
+        last.astimezone(tz).date() + timedelta(days=1),
+    )
+
+
+def _business_ms(
+    clock: BusinessClock,
+    responses: Mapping[str, timedelta],
+    created_of: Mapping[str, datetime],
+) -> dict[str, int]:
+    """Answered mention id -> business milliseconds from the mention to its first reply."""
+    ms = _MS
+    spans = [(_to_ms(created_of[pid]), response // ms) for pid, response in responses.items()]
+    return dict(zip(responses, clock.durations_ms(spans), strict=True))
+
+
+def _tally(durations: Iterable[timedelta], target: timedelta) -> tuple[list[int], int]:
+    """Sorted milliseconds of the durations, and how many are within the target."""
+    ordered = sorted(d // _MS for d in durations)
+    return ordered, bisect_right(ordered, target // _MS)
+
+
+def _case_figures(cases: _Cases, target: timedelta) -> CaseFigures:
+    """Cases answered, first response times and within target, calendar and business."""
+    target_ms = target // _MS
+    ordered = sorted(cases.response.values())
+    business: ResponseStats | None = None
+    within_business: int | None = None
+    if cases.business is not None:
+        business_ms = sorted(cases.business.values())
+        business = _stats(business_ms)
+        within_business = bisect_right(business_ms, target_ms)
+    return CaseFigures(
+        len(cases),
+        len(ordered),
+        bisect_right(ordered, target_ms),
+        _stats(ordered),
+        business,
+        within_business,
+    )
+
+
+def _period(
+    ids: list[str],
+    start: datetime,
+    end: datetime,
+    responses: Mapping[str, timedelta],
+    business_ms: Mapping[str, int] | None,
+    cases: _Cases,
+    excluded: dict[str, int],
+    target: timedelta,
+) -> PeriodFigures:
+    """One window's figures, message and case level."""
+    ordered, within = _tally(responses.values(), target)
+    business: ResponseStats | None = None
+    within_business: int | None = None
+    if business_ms is not None:
+        ms = sorted(business_ms.values())
+        business = _stats(ms)
+        within_business = bisect_right(ms, target // _MS)
+    return PeriodFigures(
+        start,
+        end,
+        len(ids),
+        len(ordered),
+        within,
+        _stats(ordered),
+        business,
+        within_business,
+        excluded,
+        _case_figures(cases, target),
+    )
+
+
+def _agents(cases: _Cases) -> list[AgentRow]:
+    """Answered cases by the signature of their first reply: most cases first, then by
+    signature, unsigned last. (Signatures are read from the text as X sends it: its only
+    entities, &amp; &lt; &gt;, are neither letters nor whitespace nor marks.)"""
+    times: dict[str | None, list[int]] = {}
+    business: dict[str | None, list[int]] = {}
+    for case, response in cases.response.items():
+        text = cases.reply[case].get("text")
+        name = signature(text) if isinstance(text, str) else None
+        times.setdefault(name, []).append(response)
+        if cases.business is not None:
+            business.setdefault(name, []).append(cases.business[case])
+    rows = [
+        AgentRow(
+            name,
+            len(ms),
+            _median(sorted(ms)),
+            _median(sorted(business[name])) if cases.business is not None else None,
+        )
+        for name, ms in times.items()
+    ]
+    rows.sort(key=lambda row: (-row.cases, row.signature is None, row.signature or ""))
+    return rows
+
+
+class _Calendar(NamedTuple):
+    daily: list[DailyRow]
+    heatmap: list[list[int]]
+    histogram: list[tuple[str, int]]
+
+
+def _calendar(
+    ids: list[str],
+    created_of: Mapping[str, datetime],
+    responses: Mapping[str, timedelta],
+    start: datetime,
+    now: datetime,
+    tz: ZoneInfo,
+) -> _Calendar:
+    """Day rows, the heatmap and the histogram, in one walk in time order that recomputes
+    the day and heatmap slot only when it crosses a UTC quarter hour."""
+    day0 = _to_ms(start) // _MS_PER_DAY
+    n_days = _to_ms(now) // _MS_PER_DAY - day0 + 1
+    day_mentions = [0] * n_days
+    day_responses: list[list[int]] = [[] for _ in range(n_days)]
+    heat = [0] * (7 * 24)
+    hist = [0] * len(HISTOGRAM_BUCKETS)
+    edges = _BUCKET_EDGES
+    quarter_end = start  # the walk starts by computing the first quarter
+    day = 0
+    slot: int | None = None
+    for pid in ids:
+        created = created_of[pid]
+        if created >= quarter_end:
+            quarter = _to_ms(created) // _SLOT_MS
+            quarter_end = _from_ms((quarter + 1) * _SLOT_MS)
+            day = quarter * _SLOT_MS // _MS_PER_DAY - day0
+            slot = _heat_slot(quarter, tz)
+        day_mentions[day] += 1
+        if slot is None:  # the quarter straddles a local hour change
+            local = created.astimezone(tz)
+            heat[local.weekday() * 24 + local.hour] += 1
+        else:
+            heat[slot] += 1
+        response = responses.get(pid)
+        if response is None:
+            hist[_UNANSWERED_BUCKET] += 1
+        else:
+            day_responses[day].append(response // _MS)
+            hist[bisect_right(edges, response)] += 1
+    daily = []
+    for day in range(n_days):
+        answered_today = sorted(day_responses[day])
+        daily.append(
+            DailyRow(
+                date=_from_ms((day0 + day) * _MS_PER_DAY).date(),
+                mentions=day_mentions[day],
+                answered=len(answered_today),
+                median_seconds=_median(answered_today),
+            )
+        )
+    return _Calendar(
+        daily,
+        [heat[d * 24 : d * 24 + 24] for d in range(7)],
+        list(zip(HISTOGRAM_BUCKETS, hist, strict=True)),
+    )
+
+
+def _waiting(cases: _Cases, data: _Mentions) -> list[WaitingRow]:
+    """The newest unanswered cases, newest first."""
+    rows: list[WaitingRow] = []
+    for case in reversed(cases.first):
+        if case in cases.reply_at:
+            continue
+        newest_id = cases.last.get(case, case)
+        newest = data.posts[newest_id]
+        author, _ = data.author(newest)
+        rows.append(
+            WaitingRow(
+                case,
+                author,
+                post_text(newest),
+                data.created[case],
+                cases.size.get(case, 1),
+                _link(author, newest_id),
+            )
+        )
+        if len(rows) == TOP_N:
+            break
+    return rows
+
+
+def _kept(ids: list[str], excluded: Mapping[str, str]) -> tuple[list[str], dict[str, int]]:
+    """The mentions the needs-reply rules keep, and how many each rule left out (every
+    reason present, 0 when none)."""
+    counts = dict.fromkeys(EXCLUSION_REASONS, 0)
+    if not excluded:
+        return ids, counts
+    kept = []
+    for pid in ids:
+        reason = excluded.get(pid)
+        if reason is None:
+            kept.append(pid)
+        else:
+            counts[reason] += 1
+    return kept, counts
+
+
+class _Seen(NamedTuple):
+    """What both windows are made from: the mentions of both, the rules' verdicts, the
+    earliest replies and the open hours."""
+
+    posts: dict[str, Mapping[str, Any]]
+    created_of: dict[str, datetime]
+    excluded: dict[str, str]
+    reply_at: dict[str, datetime]
+    reply_of: dict[str, Mapping[str, Any]]
+    clock: BusinessClock | None
+
+
+class _Window(NamedTuple):
+    ids: list[str]  # every mention of the window, left-out ones too, oldest first
+    kept: list[str]  # those the needs-reply rules keep
+    responses: dict[str, timedelta]  # answered kept mention -> first response, oldest first
+    business: dict[str, int] | None  # the same in business milliseconds, with hours
+    cases: _Cases
+    figures: PeriodFigures
+
+
+def _split(created_of: Mapping[str, datetime], start: datetime) -> tuple[list[str], list[str]]:
+    """Mentions from ``start`` on (the window) and before it (the previous period)."""
+    window: list[str] = []
+    before: list[str] = []
+    for pid, at in created_of.items():
+        (window if at >= start else before).append(pid)
+    return window, before
+
+
+def _window(
+    seen: _Seen, ids: list[str], start: datetime, end: datetime, target: timedelta
+) -> _Window:
+    """One window's mentions, responses, cases and figures."""
+    created_of, excluded, clock = seen.created_of, seen.excluded, seen.clock
+    ids = _oldest_first(ids, created_of)
+    kept, left_out = _kept(ids, excluded)
+    responses: dict[str, timedelta] = {}
+    cases = _cases(kept, seen.posts, created_of, seen.reply_at, seen.reply_of, responses)
+    business = None if clock is None else _business_ms(clock, responses, created_of)
+    cases.timed(created_of, seen.reply_of, responses, business, clock)
+    figures = _period(
+        kept,
+        start,
+        end,
+        responses,
+        business,
+        cases,
+        left_out,
+        target,
+    )
+    return _Window(ids, kept, responses, business, cases, figures)
 
 
 # --------------------------------------------------------------------------- build
@@ -425,175 +1190,52 @@ def build(
     users: Mapping[str, str],
     now: datetime,
     settings: ReportSettings = DEFAULT_SETTINGS,
+    history_start: datetime | None = None,
 ) -> Report:
-    """Analyse the mentions of ``account_id`` in the window ``[now - days, now]``.
+    """Analyse the mentions of ``account_id`` in the window ``[now - days, now]`` and the
+    period of the same length before it.
 
     ``users`` maps author id -> username (X's ``includes.users``); an unknown author shows
-    as its id. ``now`` should be aware (a naive value is read as UTC). Posts that are not
-    usable (no id, a created_at that does not parse...) count for nothing. Raises
-    ``InvalidReportParameter`` for unusable ``settings`` (days < 1, target < 0, bad tz).
+    as its id. ``now`` should be aware (a naive value is read as UTC). ``history_start``:
+    the archive holds every mention since then (None: not known), which makes the previous
+    period complete when it is at or before its start. Posts that are not usable (no id, a
+    created_at that does not parse...) count for nothing. Raises ``InvalidReportParameter``
+    for unusable ``settings`` (days < 1, target < 0, bad tz or hours).
 
     Written for speed: no object per post (only dict entries of existing objects and
     untracked ints/datetimes, so the garbage collector stays quiet), timestamps parsed once
     with the C ``datetime.fromisoformat``, heatmap slots cached per UTC quarter hour.
     """
-    if settings.days < 1:
-        raise InvalidReportParameter("The window must be at least one day.")
-    if settings.target_seconds < 0:
-        raise InvalidReportParameter("The response-time target cannot be negative.")
-    zone = _zone(settings.tz)
-
+    tz = _check(settings)
     now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
     start = now - timedelta(days=settings.days)
-    fromiso = datetime.fromisoformat
-    utc = UTC
-
-    # 1. Mentions in the window, first copy of an id wins: id -> post, id -> created_at.
-    posts: dict[str, Mapping[str, Any]] = {}
-    created_of: dict[str, datetime] = {}
-    for post in mentions:
-        try:
-            pid = post["id"]
-            if pid in posts or post.get("author_id") == account_id:
-                continue  # duplicate or self-mention
-            refs = post.get("referenced_tweets")
-            if refs:
-                retweet = False
-                for ref in refs:
-                    if ref.get("type") == "retweeted":
-                        retweet = True
-                        break
-                if retweet:
-                    continue
-            try:
-                created = fromiso(post["created_at"])
-                if created.tzinfo is not utc:
-                    raise TypeError  # naive or another offset: normalise below
-            except (KeyError, TypeError, ValueError):
-                slow = _parse_utc(post.get("created_at"))
-                if slow is None:
-                    continue
-                created = slow
-            if start <= created <= now:
-                posts[pid] = post
-                created_of[pid] = created
-        except (AttributeError, KeyError, TypeError):
-            continue  # not a post
-
-    # 2. The account's earliest reply to each of them: id -> reply created_at, reply id.
-    reply_at: dict[str, datetime] = {}
-    reply_id: dict[str, str] = {}
-    for post in own_posts:
-        try:
-            refs = post.get("referenced_tweets")
-            if not refs:
-                continue
-            mid = None
-            for ref in refs:
-                if ref.get("type") == "replied_to":
-                    mid = ref.get("id")
-                    break
-            if mid is None or mid not in posts:
-                continue  # not a reply, or not to a mention in the window
-            author = post.get("author_id")
-            if author is not None and author != account_id:
-                continue
-            try:
-                created = fromiso(post["created_at"])
-                if created.tzinfo is not utc:
-                    raise TypeError
-            except (KeyError, TypeError, ValueError):
-                slow = _parse_utc(post.get("created_at"))
-                if slow is None:
-                    continue
-                created = slow
-            rid = str(post.get("id", ""))
-            best = reply_at.get(mid)
-            if (
-                best is None
-                or created < best
-                or (created == best and _id_key(rid) < _id_key(reply_id[mid]))
-            ):
-                reply_at[mid] = created
-                reply_id[mid] = rid
-        except (AttributeError, KeyError, TypeError):
-            continue
-
-    # 3. One pass over the window, oldest first (ties: by id). Response times stay
-    #    timedeltas (cheap to subtract and compare); the walk in time order only
-    #    recomputes the day and heatmap slot when it crosses a UTC quarter hour.
-    ids = list(posts)
-    try:
-        ids.sort(key=int)
-    except (TypeError, ValueError):
-        ids.sort(key=_id_key)
-    ids.sort(key=created_of.__getitem__)
-
-    day0 = _to_ms(start) // _MS_PER_DAY
-    n_days = _to_ms(now) // _MS_PER_DAY - day0 + 1
-    day_mentions = [0] * n_days
-    day_responses: list[list[timedelta]] = [[] for _ in range(n_days)]
-    heat = [0] * (7 * 24)
-    hist = [0] * len(HISTOGRAM_BUCKETS)
-    edges = _BUCKET_EDGES
-    zero = _ZERO
+    previous_start = start - timedelta(days=settings.days)
     target = timedelta(seconds=settings.target_seconds)
-    within = 0
-    response_of: dict[str, timedelta] = {}
-    responses: list[timedelta] = []  # in the order of answered_ids
-    answered_ids: list[str] = []
-    unanswered_ids: list[str] = []
 
-    quarter_end = start  # the walk starts by computing the first quarter
-    day = 0
-    slot: int | None = None
-    for pid in ids:
-        created = created_of[pid]
-        if created >= quarter_end:
-            quarter = _to_ms(created) // _SLOT_MS
-            quarter_end = _from_ms((quarter + 1) * _SLOT_MS)
-            day = quarter * _SLOT_MS // _MS_PER_DAY - day0
-            slot = _heat_slot(quarter, zone)
-        day_mentions[day] += 1
-        if slot is None:  # the quarter straddles a local hour change
-            local = created.astimezone(zone)
-            heat[local.weekday() * 24 + local.hour] += 1
-        else:
-            heat[slot] += 1
+    posts, created_of = _mentions_in(mentions, account_id, previous_start, now)
+    excluded = _exclusions(posts, account_id, settings)
+    reply_at, reply_of = _earliest_replies(own_posts, posts, account_id)
+    seen = _Seen(
+        posts,
+        created_of,
+        excluded,
+        reply_at,
+        reply_of,
+        _business_clock(settings, tz, previous_start, created_of, reply_at),
+    )
+    in_window, before = _split(created_of, start)
+    window = _window(seen, in_window, start, now, target)
+    previous = _window(seen, before, previous_start, start, target)
 
-        replied = reply_at.get(pid)
-        if replied is None:
-            unanswered_ids.append(pid)
-            continue
-        response = replied - created
-        if response < zero:
-            response = zero  # clock skew: a reply dated before the mention
-        response_of[pid] = response
-        responses.append(response)
-        answered_ids.append(pid)
-        day_responses[day].append(response)
-        hist[bisect_right(edges, response)] += 1
-        if response <= target:
-            within += 1
-    hist[_UNANSWERED_BUCKET] = len(unanswered_ids)
-
-    daily = []
-    for day in range(n_days):
-        answered_today = day_responses[day]
-        answered_today.sort()
-        daily.append(
-            DailyRow(
-                date=_from_ms((day0 + day) * _MS_PER_DAY).date(),
-                mentions=day_mentions[day],
-                answered=len(answered_today),
-                median_seconds=_seconds(_quantile(answered_today, 2, 1))
-                if answered_today
-                else None,
-            )
-        )
-
-    data = _Mentions(ids, posts, created_of, reply_id, response_of, users)
-    slowest = nlargest(TOP_N, range(len(responses)), key=responses.__getitem__)
+    cases = window.cases
+    responses = window.responses
+    data = _Mentions(seen, window, users)
+    calendar = _calendar(window.kept, created_of, responses, start, now, tz)
+    answered_ids = list(responses)
+    slowest = nlargest(TOP_N, range(len(answered_ids)), key=lambda i: responses[answered_ids[i]])
+    unanswered = islice((p for p in reversed(window.kept) if p not in responses), TOP_N)
+    left_out = islice((p for p in reversed(window.ids) if p in excluded), LEFT_OUT_LIMIT)
+    current = window.figures
     return Report(
         account_id=account_id,
         username=username,
@@ -603,16 +1245,22 @@ def build(
         days=settings.days,
         target_seconds=settings.target_seconds,
         tz=settings.tz,
-        mentions=len(ids),
-        answered=len(responses),
-        answered_within_target=within,
-        first_response_seconds=_stats(sorted(responses)),
-        histogram=list(zip(HISTOGRAM_BUCKETS, hist, strict=True)),
-        daily=daily,
-        heatmap=[heat[d * 24 : d * 24 + 24] for d in range(7)],
+        mentions=current.mentions,
+        answered=current.answered,
+        answered_within_target=current.answered_within_target,
+        first_response_seconds=current.first_response,
+        histogram=calendar.histogram,
+        daily=calendar.daily,
+        heatmap=calendar.heatmap,
         slowest=[data.row(answered_ids[i]) for i in slowest],
-        unanswered=[data.row(pid) for pid in reversed(unanswered_ids[-TOP_N:])],
+        unanswered=[data.row(pid) for pid in unanswered],
         _mentions=data,
+        current=current,
+        previous=previous.figures,
+        previous_complete=history_start is not None and history_start <= previous_start,
+        agents=_agents(cases),
+        left_out=[data.row(pid) for pid in left_out],
+        waiting=_waiting(cases, data),
     )
 
 
@@ -620,7 +1268,8 @@ def build(
 
 
 def to_csv(report: Report) -> str:
-    """Every mention in the window, oldest first, as RFC 4180 CSV (``\\r\\n`` line ends)."""
+    """Every mention in the window, left-out ones too, oldest first, as RFC 4180 CSV
+    (``\\r\\n`` line ends)."""
     import csv
     import io
 
@@ -629,51 +1278,3 @@ def to_csv(report: Report) -> str:
     writer.writerow(CSV_HEADER)
     writer.writerows(report._mentions.csv_rows())
     return out.getvalue()
-
-
-# --------------------------------------------------------------------------- query strings
-
-
-def _parse_int(value: str | None, name: str, default: int, low: int, high: int) -> int:
-    if value is None or not value.strip():
-        return default
-    text = value.strip()
-    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
-        raise InvalidReportParameter(f"{name} must be a whole number from {low} to {high}.")
-    return int(text)
-
-
-def parse_days(value: str | None) -> int:
-    """The window in days: 1..90, default 28."""
-    return _parse_int(value, "Days", DAYS_DEFAULT, DAYS_MIN, DAYS_MAX)
-
-
-def parse_target_minutes(value: str | None) -> int:
-    """The response-time target given in minutes (1..10080, default 60); returns seconds."""
-    minutes = _parse_int(
-        value,
-        "The target (minutes)",
-        TARGET_MINUTES_DEFAULT,
-        TARGET_MINUTES_MIN,
-        TARGET_MINUTES_MAX,
-    )
-    return minutes * 60
-
-
-_TZ_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-")
-
-
-def parse_tz(value: str | None) -> str:
-    """An IANA time zone name such as ``Europe/Berlin``; default ``UTC``."""
-    if value is None or not value.strip():
-        return TZ_DEFAULT
-    name = value.strip()
-    parts = name.split("/")
-    if (
-        len(name) > 64
-        or not set(name) <= _TZ_CHARS
-        or any(part in ("", ".", "..") for part in parts)
-    ):
-        raise InvalidReportParameter(f"Unknown time zone {name[:64]!r}.")
-    _zone(name)
-    return name

@@ -71,24 +71,221 @@ def ago(iso: str, now: float) -> str:
     return f"{hours // 24} days ago"
 
 
+DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+REASONS = {"crowd": "crowd mention", "not_a_question": "mention without a question"}
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'s' * (count != 1)}"
+
+
+def _period_name(days: int) -> str:
+    return "the day before" if days == 1 else f"the {days} days before"
+
+
+def rate_change(now: float | None, before: float | None, period: str) -> dict[str, str]:
+    """A rate against the previous period, in percentage points; higher is better."""
+    if now is None or before is None:
+        return {"text": f"no figure for {period}", "trend": "flat", "arrow": ""}
+    points = round((now - before) * 100)
+    if points == 0:
+        return {"text": f"same as {period}", "trend": "flat", "arrow": "="}
+    arrow, trend = ("▲", "good") if points > 0 else ("▼", "bad")
+    return {"text": f"{points:+d} pts vs {period}", "trend": trend, "arrow": arrow}
+
+
+def time_change(now: float | None, before: float | None, period: str) -> dict[str, str]:
+    """A duration against the previous period; shorter is better."""
+    if now is None or before is None:
+        return {"text": f"no figure for {period}", "trend": "flat", "arrow": ""}
+    delta = now - before
+    if abs(delta) < 60:
+        return {"text": f"about the same as {period}", "trend": "flat", "arrow": "="}
+    if delta < 0:
+        return {"text": f"{duration(-delta)} faster than {period}", "trend": "good", "arrow": "▼"}
+    return {"text": f"{duration(delta)} slower than {period}", "trend": "bad", "arrow": "▲"}
+
+
+def _median(stats: dict[str, Any] | None) -> float | None:
+    return None if stats is None else stats.get("median")
+
+
+def _cards(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The headline figures, people first, then messages; with business hours set, the
+    business-hours figures lead and the calendar ones follow. Each beside the previous
+    period's figure."""
+    cases, previous = body["cases"], body["previous"]
+    before_cases = previous["cases"]
+    period = _period_name(body["window"]["days"])
+    if not previous["complete"]:
+        period += " (history incomplete)"
+    target = duration(body["target_seconds"])
+    people = {
+        "id": "people-answered",
+        "figure": percent(cases["response_rate"]),
+        "label": f"of people answered ({cases['answered']:,} of {cases['count']:,})",
+        "change": rate_change(cases["response_rate"], before_cases["response_rate"], period),
+    }
+    people_median = {
+        "id": "people-median",
+        "figure": duration(cases["first_response_seconds"]["median"]),
+        "label": "median first reply to a person"
+        + (", round the clock" if body["first_response_business_seconds"] else ""),
+        "change": time_change(
+            cases["first_response_seconds"]["median"],
+            _median(before_cases["first_response_seconds"]),
+            period,
+        ),
+    }
+    messages = {
+        "id": "response-rate",
+        "figure": percent(body["response_rate"]),
+        "label": f"of messages answered ({body['answered']:,} of {body['mentions']:,})",
+        "change": rate_change(body["response_rate"], previous["response_rate"], period),
+    }
+    median = {
+        "id": "median",
+        "figure": duration(body["first_response_seconds"]["median"]),
+        "label": "median first reply to a message",
+        "change": time_change(
+            body["first_response_seconds"]["median"],
+            _median(previous["first_response_seconds"]),
+            period,
+        ),
+    }
+    p90 = {
+        "id": "p90",
+        "figure": duration(body["first_response_seconds"]["p90"]),
+        "label": "9 in 10 answered messages got a reply within this",
+        "change": time_change(
+            body["first_response_seconds"]["p90"],
+            (previous["first_response_seconds"] or {}).get("p90"),
+            period,
+        ),
+    }
+    within = {
+        "id": "within-target",
+        "figure": percent(body["within_target_rate"]),
+        "label": f"of all messages answered within {target}",
+        "change": rate_change(body["within_target_rate"], previous["within_target_rate"], period),
+    }
+    if body["first_response_business_seconds"] is None:
+        return [people, people_median, messages, median, p90, within]
+    business_median = {
+        "id": "people-median-business",
+        "figure": duration(cases["first_response_business_seconds"]["median"]),
+        "label": "median first reply to a person, in business hours",
+        "change": time_change(
+            cases["first_response_business_seconds"]["median"],
+            _median(before_cases["first_response_business_seconds"]),
+            period,
+        ),
+    }
+    business_within = {
+        "id": "people-within-target-business",
+        "figure": percent(cases["within_target_business_rate"]),
+        "label": f"of people answered within {target} of business hours",
+        "change": rate_change(
+            cases["within_target_business_rate"],
+            before_cases["within_target_business_rate"],
+            period,
+        ),
+    }
+    return [people, business_median, business_within, people_median, messages, median, p90]
+
+
+def _lead(body: dict[str, Any]) -> str:
+    """The sentence above the cards: people first."""
+    cases = body["cases"]
+    if not cases["count"]:
+        return "Nobody mentioned the account in this window."
+    business = cases["first_response_business_seconds"]
+    if business is not None:
+        return (
+            f"{percent(cases['response_rate'])} of people answered, median "
+            f"{duration(business['median'])} in business hours"
+        )
+    return (
+        f"{percent(cases['response_rate'])} of people answered, median "
+        f"{duration(cases['first_response_seconds']['median'])}"
+    )
+
+
+def _days_label(workdays: list[str]) -> str:
+    """mon..fri -> "Mon-Fri"; a run of three or more days is a range."""
+    numbers = sorted(DAY_LABELS.index(d.title()) for d in workdays)
+    runs: list[list[int]] = []
+    for day in numbers:
+        if runs and runs[-1][-1] == day - 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    parts = [
+        f"{DAY_LABELS[r[0]]}-{DAY_LABELS[r[-1]]}"
+        if len(r) >= 3
+        else ", ".join(DAY_LABELS[d] for d in r)
+        for r in runs
+    ]
+    return ", ".join(parts)
+
+
+def _counted(body: dict[str, Any]) -> str:
+    """What was counted and how, in one line."""
+    settings: dict[str, Any] = {n: entry["value"] for n, entry in body["settings"].items()}
+    parts = [
+        f"Counted: {_plural(body['cases']['count'], 'person')} "
+        f"in {_plural(body['mentions'], 'mention')}".replace("persons", "people")
+    ]
+    for reason, count in body["excluded"].items():
+        if count:
+            parts.append(f"{_plural(count, REASONS[reason])} left out")
+    if settings["crowd"] == 0:
+        parts.append("crowd rule off")
+    if settings["hours"]:
+        hours = f"business hours {_days_label(settings['workdays'])} {settings['hours']} "
+        hours += settings["tz"]
+        if settings["holidays"]:
+            hours += f", {_plural(len(settings['holidays']), 'holiday')} off"
+        parts.append(hours)
+    else:
+        parts.append(f"round-the-clock time ({settings['tz']}); no business hours set")
+    return "; ".join(parts)
+
+
+def settings_form(fields: dict[str, str], sources: dict[str, str] | None = None) -> dict[str, Any]:
+    """The settings form's context: each field's text, and what each value came from."""
+    named = {name: source for name, source in (sources or {}).items() if source != "default"}
+    return {
+        "form": fields,
+        "zones": COMMON_ZONES,
+        "sources": {
+            "saved": [n for n, source in named.items() if source == "saved"],
+            "query": [n for n, source in named.items() if source == "query"],
+        },
+    }
+
+
 def context(body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
     from chalicelib.charts import daily_svg, heatmap_svg, histogram_svg
+    from chalicelib.report_settings import NAMES, form_text
 
-    stats = body["first_response_seconds"]
     source = body["source"]
-    params = {k: v for k, v in query.items() if k in ("days", "target", "tz") and v}
+    params = {k: v for k, v in query.items() if k in NAMES and v}
     suffix = f"?{urlencode(params)}" if params else ""
     reset = source.get("reset_time")
+    left_out: dict[str, list[dict[str, Any]]] = {}
+    for row in body["left_out"]:
+        left_out.setdefault(REASONS[row["reason"]], []).append(row)
+    fields = {name: form_text(name, entry["value"]) for name, entry in body["settings"].items()}
     return {
         "title": f"@{body['account']['username']} · report",
         "report": body,
-        "headline": {
-            "response_rate": percent(body["response_rate"]),
-            "median": duration(stats["median"]),
-            "p90": duration(stats["p90"]),
-            "within_target": percent(body["within_target_rate"]),
-            "target": duration(body["target_seconds"]),
-        },
+        "lead": _lead(body),
+        "cards": _cards(body),
+        "counted": _counted(body),
+        "left_out": left_out,
+        "left_out_count": sum(body["excluded"].values()),
+        "business": body["first_response_business_seconds"] is not None,
         "duration": duration,
         "charts": {
             "histogram": histogram_svg(body),
@@ -101,10 +298,7 @@ def context(body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
             datetime.fromtimestamp(reset, UTC).strftime("%H:%M UTC") if reset else None
         ),
         "links": {"csv": f"/report.csv{suffix}", "json": f"/report.json{suffix}"},
-        "controls": {
-            "days": body["window"]["days"],
-            "target": body["target_seconds"] // 60,
-            "tz": body["heatmap"]["tz"],
-            "zones": COMMON_ZONES,
-        },
+        **settings_form(
+            fields, {name: entry["source"] for name, entry in body["settings"].items()}
+        ),
     }

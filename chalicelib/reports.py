@@ -17,7 +17,8 @@ from chalicelib.errors import (
     XRejected,
 )
 from chalicelib.observability import logger
-from chalicelib.report import DEFAULT_SETTINGS, Report, ReportSettings, build
+from chalicelib.report import Report, ReportSettings, build
+from chalicelib.report_settings import ResolvedSettings, resolve
 from chalicelib.sessions import AccountTokens
 from chalicelib.x_timeline import MENTIONS, OWN_POSTS, XTimeline
 
@@ -66,8 +67,7 @@ def pull_new_posts(timeline: XTimeline, account_id: str, state: ArchiveState) ->
     and the gaps an earlier read that X cut short left behind. Stops at X's first failure;
     what was read before it is kept, and the unread range becomes a gap."""
     pulled = Pulled()
-    stores = {MENTIONS: state.mentions, OWN_POSTS: state.own_posts}
-    for name, store in stores.items():
+    for name in (MENTIONS, OWN_POSTS):
         cursor = state.cursor(name)
         ranges = [(cursor.newest_id, None), *cursor.gaps]
         gaps: list[tuple[str | None, str]] = []
@@ -76,25 +76,43 @@ def pull_new_posts(timeline: XTimeline, account_id: str, state: ArchiveState) ->
                 if until_id is not None:
                     gaps.append((since_id, until_id))
                 continue
-            fetched = timeline.fetch(name, account_id, since_id=since_id, until_id=until_id)
-            pulled.x_requests += fetched.requests
-            pulled.x_posts_read += len(fetched.posts)
-            for post in fetched.posts:
-                store[post["id"]] = post
-            state.users.update(fetched.users)
-            newest = fetched.newest_id
-            if index == 0 and newest is not None:
-                cursor.newest_id = newest
-            if fetched.error is not None:
-                pulled.error = fetched.error
-                if fetched.posts:
-                    gaps.append((since_id, str(fetched.oldest_id)))
-                elif until_id is not None:
-                    gaps.append((since_id, until_id))
+            gaps.extend(
+                _read_range(timeline, account_id, name, state, pulled, index, since_id, until_id)
+            )
         cursor.gaps = gaps
         if isinstance(pulled.error, XRejected):
             break
     return pulled
+
+
+def _read_range(
+    timeline: XTimeline,
+    account_id: str,
+    name: str,
+    state: ArchiveState,
+    pulled: Pulled,
+    index: int,
+    since_id: str | None,
+    until_id: str | None,
+) -> list[tuple[str | None, str]]:
+    """Read one range of a timeline into the archive (index 0: what is newer than the
+    newest id); returns the gap it leaves when X stopped it short."""
+    store = state.mentions if name == MENTIONS else state.own_posts
+    cursor = state.cursor(name)
+    fetched = timeline.fetch(name, account_id, since_id=since_id, until_id=until_id)
+    pulled.x_requests += fetched.requests
+    pulled.x_posts_read += len(fetched.posts)
+    for post in fetched.posts:
+        store[post["id"]] = post
+    state.users.update(fetched.users)
+    if index == 0 and fetched.newest_id is not None:
+        cursor.newest_id = fetched.newest_id
+    if fetched.error is None:
+        return []
+    pulled.error = fetched.error
+    if fetched.posts:
+        return [(since_id, str(fetched.oldest_id))]
+    return [] if until_id is None else [(since_id, until_id)]
 
 
 class ReportService:
@@ -117,25 +135,37 @@ class ReportService:
     def view(
         self,
         account: AccountTokens,
-        settings: ReportSettings = DEFAULT_SETTINGS,
+        settings: ResolvedSettings | None = None,
         *,
         need_rows: bool = False,
     ) -> ReportView:
-        """The report as a person should see it now. Raises XRejected when X no longer
-        accepts the account's token, and X's error when there is nothing to show at all."""
+        """The report as a person should see it now, with ``settings`` (default: what the
+        account saved). Raises XRejected when X no longer accepts the account's token, and
+        X's error when there is nothing to show at all."""
+        saved = resolve({}, account.saved_settings)
+        settings = settings or saved
         now = self._clock()
         cached = self._cached_report(account.account_id)
         fresh = cached is not None and now - _epoch(cached["source"]["refreshed_at"]) < (
             self._max_age
         )
-        if cached is not None and fresh and settings == DEFAULT_SETTINGS and not need_rows:
+        if (
+            cached is not None
+            and fresh
+            and not need_rows
+            and settings.report == saved.report
+            and _made_with(cached, saved)
+        ):
             cached["source"].update(x_requests=0, x_posts_read=0)
+            cached["settings"] = settings.to_json()  # the same values; where each came from
             return ReportView(cached, None)
-        return self._rebuild(account, settings, now, refresh=not fresh)
+        return self._rebuild(account, settings, saved, now, refresh=not fresh)
 
     def refresh(self, account: AccountTokens) -> ReportView:
-        """Top up from X and store the new report, whatever its age (the schedule's path)."""
-        return self._rebuild(account, DEFAULT_SETTINGS, self._clock(), refresh=True)
+        """Top up from X and store the new report, whatever its age (the schedule's path),
+        made with the settings the account saved."""
+        saved = resolve({}, account.saved_settings)
+        return self._rebuild(account, saved, saved, self._clock(), refresh=True)
 
     def _cached_report(self, account_id: str) -> dict[str, Any] | None:
         try:
@@ -144,27 +174,41 @@ class ReportService:
             logger.exception("report cache unavailable; building without it")
             return None
 
-    def _rebuild(
-        self, account: AccountTokens, settings: ReportSettings, now: float, *, refresh: bool
-    ) -> ReportView:
-        archive_ok = True
+    def _load(self, account_id: str) -> tuple[ArchiveState, bool]:
+        """The archive, and whether S3 answered (without it, X is read from the start)."""
         try:
-            state = self._archive.load(account.account_id) or ArchiveState()
+            return self._archive.load(account_id) or ArchiveState(), True
         except StoreUnavailable:
             logger.exception("archive unavailable; reading from X without it")
-            archive_ok, state = False, ArchiveState()
-        pulled = Pulled()
-        if refresh:
-            pulled = pull_new_posts(self._timeline_for(account), account.account_id, state)
-            observability.count(observability.X_POSTS_READ, pulled.x_posts_read)
-            if isinstance(pulled.error, XRejected):
-                raise pulled.error
-            if pulled.error is None:
-                state.refreshed_at = now
-            if pulled.error is not None and state.refreshed_at is None and not state.post_count:
-                raise pulled.error
-            if archive_ok and (pulled.x_posts_read or pulled.error is None):
-                self._save(self._archive.save, account.account_id, state)
+            return ArchiveState(), False
+
+    def _top_up(
+        self, account: AccountTokens, state: ArchiveState, now: float, archive_ok: bool
+    ) -> Pulled:
+        """What X has that the archive lacks, kept in the archive when S3 answers."""
+        pulled = pull_new_posts(self._timeline_for(account), account.account_id, state)
+        observability.count(observability.X_POSTS_READ, pulled.x_posts_read)
+        if isinstance(pulled.error, XRejected):
+            raise pulled.error
+        if pulled.error is None:
+            state.refreshed_at = now
+        if pulled.error is not None and state.refreshed_at is None and not state.post_count:
+            raise pulled.error
+        if archive_ok and (pulled.x_posts_read or pulled.error is None):
+            self._save(self._archive.save, account.account_id, state)
+        return pulled
+
+    def _rebuild(
+        self,
+        account: AccountTokens,
+        settings: ResolvedSettings,
+        saved: ResolvedSettings,
+        now: float,
+        *,
+        refresh: bool,
+    ) -> ReportView:
+        state, archive_ok = self._load(account.account_id)
+        pulled = self._top_up(account, state, now, archive_ok) if refresh else Pulled()
         source = {
             "x_requests": pulled.x_requests,
             "x_posts_read": pulled.x_posts_read,
@@ -177,24 +221,40 @@ class ReportService:
             "archive_available": archive_ok,
         }
         moment = datetime.fromtimestamp(now, UTC)
-        report = self._build(account, state, moment, settings)
-        body = {**report.to_dict(), "source": source}
+        report = self._build(account, state, moment, settings.report)
+        body = {**report.to_dict(), "settings": settings.to_json(), "source": source}
         if refresh and pulled.error is None and archive_ok:
-            default_body = (
-                body
-                if settings == DEFAULT_SETTINGS
-                else {
-                    **self._build(account, state, moment, DEFAULT_SETTINGS).to_dict(),
-                    "source": source,
-                }
+            self._store(
+                account,
+                state,
+                moment,
+                body if settings.report == saved.report else None,
+                saved,
+                source,
             )
-            stored = self._save(self._archive.save_report, account.account_id, default_body)
-            if stored and self._on_refreshed is not None:
-                try:
-                    self._on_refreshed(account.account_id, int(now))
-                except StoreUnavailable:
-                    logger.exception("could not note the refresh; the schedule may repeat it")
         return ReportView(body, report, pulled.error)
+
+    def _store(
+        self,
+        account: AccountTokens,
+        state: ArchiveState,
+        moment: datetime,
+        body: dict[str, Any] | None,
+        saved: ResolvedSettings,
+        source: dict[str, Any],
+    ) -> None:
+        """Keep the report made with the account's saved settings (``body`` when the view
+        was made with them), which the next plain view serves as it is."""
+        if body is None:
+            report = self._build(account, state, moment, saved.report)
+            body = {**report.to_dict(), "source": source}
+        body = {**body, "settings": saved.to_json()}
+        stored = self._save(self._archive.save_report, account.account_id, body)
+        if stored and self._on_refreshed is not None:
+            try:
+                self._on_refreshed(account.account_id, int(moment.timestamp()))
+            except StoreUnavailable:
+                logger.exception("could not note the refresh; the schedule may repeat it")
 
     @staticmethod
     def _build(
@@ -208,6 +268,7 @@ class ReportService:
             state.users,
             now,
             settings,
+            state.mentions_complete_since(),
         )
 
     @staticmethod
@@ -218,3 +279,13 @@ class ReportService:
             logger.exception("could not store to S3; the next view reads X again")
             return False
         return True
+
+
+def _made_with(body: dict[str, Any], settings: ResolvedSettings) -> bool:
+    """Whether a stored report was made with these settings' values (one stored before the
+    person changed her settings, or before settings existed, was not)."""
+    stored = body.get("settings")
+    if not isinstance(stored, dict):
+        return False
+    values = {name: entry.get("value") for name, entry in stored.items()}
+    return values == dict(settings.values)

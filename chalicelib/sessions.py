@@ -4,7 +4,9 @@ Items (partition key `pk`):
 - `session#<sha256 of the session id>`: kind `pending` (a sign-in under way: the request
   token and its encrypted secret) or kind `session` (a signed-in browser: the account id).
   Only a hash of the id is stored, so a copy of the table signs no one in.
-- `account#<X user id>`: the handle and the account's X tokens, encrypted.
+- `account#<X user id>`: the handle, the account's X tokens (encrypted) and the report
+  settings the person saved (`report_settings`, a map of setting name -> text, as typed
+  into the settings form and checked by report_settings.saved_form).
 `expires_at` (epoch seconds) is checked on every read; DynamoDB's TTL only cleans up later.
 
 Two sparse indexes, so that no path ever Scans the table:
@@ -20,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -56,6 +58,7 @@ class AccountTokens:
     access_token: str
     access_token_secret: str
     refreshed_at: int = 0  # epoch seconds of the last stored report; 0: none yet
+    saved_settings: Mapping[str, str] = field(default_factory=dict)  # report_settings
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,24 @@ class SessionStore:
             access_token=self._cipher.decrypt(item["access_token"]["S"]),
             access_token_secret=self._cipher.decrypt(item["access_token_secret"]["S"]),
             refreshed_at=int(item.get("report_refreshed_at", {}).get("N", 0)),
+            saved_settings={
+                name: value["S"]
+                for name, value in item.get("report_settings", {}).get("M", {}).items()
+                if "S" in value
+            },
+        )
+
+    def save_settings(self, account_id: str, values: Mapping[str, str]) -> bool:
+        """Keep the person's report settings on her account (none: the defaults apply);
+        False when the account was forgotten meanwhile (nothing is created for it)."""
+        if not values:
+            return self._update_account(account_id, UpdateExpression="REMOVE report_settings")
+        return self._update_account(
+            account_id,
+            UpdateExpression="SET report_settings = :settings",
+            ExpressionAttributeValues={
+                ":settings": {"M": {name: {"S": text} for name, text in values.items()}}
+            },
         )
 
     def mark_token_rejected(self, account_id: str, now: int) -> None:
@@ -302,14 +323,21 @@ class SessionStore:
     def _set_on_account(self, account_id: str, attribute: str, value: int) -> bool:
         """Set a number on the account item, if the account still exists (never create a
         half item for one that was forgotten meanwhile); False when it does not."""
+        return self._update_account(
+            account_id,
+            UpdateExpression="SET #attribute = :value",
+            ExpressionAttributeNames={"#attribute": attribute},
+            ExpressionAttributeValues={":value": {"N": str(value)}},
+        )
+
+    def _update_account(self, account_id: str, **update: Any) -> bool:
+        """One UpdateItem on the account item if it still exists; False when it does not."""
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=account_key(account_id),
-                UpdateExpression="SET #attribute = :value",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#attribute": attribute},
-                ExpressionAttributeValues={":value": {"N": str(value)}},
+                **update,
             )
         except ClientError as error:
             if conditional_check_failed(error):

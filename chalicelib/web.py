@@ -239,27 +239,12 @@ def stylesheet() -> Response:
     )
 
 
-def _report_settings(query: dict[str, str]) -> Any:
-    from chalicelib.report import ReportSettings, parse_days, parse_target_minutes, parse_tz
-
-    return ReportSettings(
-        days=parse_days(query.get("days")),
-        target_seconds=parse_target_minutes(query.get("target")),
-        tz=parse_tz(query.get("tz")),
-    )
-
-
-def report(request: Any, fmt: str) -> Response:
-    """/report, /report.json and /report.csv for the signed-in account."""
-    import time
-
-    from chalicelib.report import InvalidReportParameter
-
+def _signed_in_account(request: Any) -> tuple[Any, Any] | Response:
+    """(signed_in, account tokens) for the request, or the answer to give instead: an error
+    page, or a redirect home that clears a stale cookie."""
     session_id = _session_id(request)
-    flow = services.sign_in()
-    query = dict(request.query_params or {})
     try:
-        signed_in = flow.current(session_id)
+        signed_in = services.sign_in().current(session_id)
         account = (
             services.session_store().account_tokens(signed_in.account_id) if signed_in else None
         )
@@ -268,29 +253,33 @@ def report(request: Any, fmt: str) -> Response:
     if signed_in is None or account is None:
         cookie = services.cookie_codec().clear_cookie() if session_id else None
         return redirect("/", cookie=cookie)
-    try:
-        report_settings = _report_settings(query)
-    except InvalidReportParameter as error:
-        if fmt == "json":
-            return json_answer({"error": str(error)}, 400)
-        return page(
-            "message.html",
-            400,
-            title="That report cannot be made",
-            message=str(error),
-            signed_in=signed_in,
-            retry=False,
-        )
-    try:
-        view = services.reports().view(account, report_settings, need_rows=fmt == "csv")
-    except XRejected:
-        # Marks the account and ends every session signed in to it, this one included.
-        services.session_store().mark_token_rejected(account.account_id, int(time.time()))
-        logger.warning("X rejected the account's token", extra={"account_id": account.account_id})
-        if fmt == "json":
-            answer = json_answer({"error": "X no longer accepts this account's sign-in"}, 401)
-            answer.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
-            return answer
+    return signed_in, account
+
+
+def _bad_parameter(error: Any, fmt: str, signed_in: Any) -> Response:
+    """400 in the shape asked for, naming the parameter."""
+    if fmt == "json":
+        return json_answer({"error": str(error), "parameter": error.parameter}, 400)
+    return page(
+        "message.html",
+        400,
+        title="That report cannot be made",
+        message=str(error),
+        signed_in=signed_in,
+        retry=False,
+    )
+
+
+def _token_rejected(fmt: str, account_id: str) -> Response:
+    """X refused the account's token: mark it, end its sessions, and say so."""
+    import time
+
+    # Marks the account and ends every session signed in to it, this one included.
+    services.session_store().mark_token_rejected(account_id, int(time.time()))
+    logger.warning("X rejected the account's token", extra={"account_id": account_id})
+    if fmt == "json":
+        response = json_answer({"error": "X no longer accepts this account's sign-in"}, 401)
+    else:
         response = page(
             "message.html",
             401,
@@ -301,21 +290,46 @@ def report(request: Any, fmt: str) -> Response:
             ),
             retry=True,
         )
-        response.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
-        return response
+    response.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
+    return response
+
+
+def report(request: Any, fmt: str) -> Response:
+    """/report, /report.json and /report.csv for the signed-in account, with the settings
+    it saved, each overridden by the query when the query names it."""
+    from chalicelib.report import InvalidReportParameter
+    from chalicelib.report_settings import resolve
+
+    found = _signed_in_account(request)
+    if isinstance(found, Response):
+        return found
+    signed_in, account = found
+    query = dict(request.query_params or {})
+    try:
+        report_settings = resolve(query, account.saved_settings)
+    except InvalidReportParameter as error:
+        return _bad_parameter(error, fmt, signed_in)
+    try:
+        view = services.reports().view(account, report_settings, need_rows=fmt == "csv")
+    except XRejected:
+        return _token_rejected(fmt, account.account_id)
     except ResponsetimeError as error:
         if fmt == "json":
             status, title, _ = _error_entry(error)
             return json_answer({"error": title}, status)
         return error_page(error, signed_in=signed_in)
     observability.report_served(view.cache_state)
+    return _report_answer(view, fmt, signed_in, account.username, query)
+
+
+def _report_answer(view: Any, fmt: str, signed_in: Any, username: str, query: Any) -> Response:
     if fmt == "json":
         return json_answer(view.body)
     if fmt == "csv":
         from chalicelib.report import to_csv
 
         assert view.report is not None
-        name = f"responsetime-{account.username}-{view.body['window']['end'][:10]}.csv"
+        name = f"responsetime-{username}-{view.body['window']['end'][:10]}.csv"
         return Response(
             body=to_csv(view.report),
             status_code=200,
@@ -328,6 +342,45 @@ def report(request: Any, fmt: str) -> Response:
     from chalicelib import report_page
 
     return page("report.html", signed_in=signed_in, **report_page.context(view.body, query))
+
+
+def save_settings(request: Any) -> Response:
+    """POST /settings: keep the report settings the person uses every time on her account;
+    the next view (and the schedule's refresh, and the exports) use them. Bad values get the
+    form back, with what she typed and the parameter named; nothing is saved then."""
+    from urllib.parse import parse_qs
+
+    from chalicelib import report_page
+    from chalicelib.report import InvalidReportParameter
+    from chalicelib.report_settings import saved_form
+
+    refused = _cross_site(request)
+    if refused is not None:
+        return refused
+    found = _signed_in_account(request)
+    if isinstance(found, Response):
+        return found
+    signed_in, account = found
+    raw = request.raw_body or b""
+    fields = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace"), True).items()}
+    try:
+        values = saved_form(fields)
+    except InvalidReportParameter as error:
+        return page(
+            "settings.html",
+            400,
+            title="Those settings cannot be saved",
+            signed_in=signed_in,
+            error=str(error),
+            invalid=error.parameter,
+            **report_page.settings_form(fields),
+        )
+    try:
+        services.session_store().save_settings(account.account_id, values)
+    except ResponsetimeError as error:
+        return error_page(error, signed_in=signed_in)
+    logger.info("report settings saved", extra={"settings": sorted(values)})
+    return redirect("/report", status=303)
 
 
 def json_answer(body: Any, status: int = 200) -> Response:

@@ -14,40 +14,12 @@ from typing import Any
 import pytest
 
 from chalicelib import report
-from chalicelib.report import (
-    InvalidReportParameter,
-    ReportSettings,
-    build,
-    parse_days,
-    parse_target_minutes,
-    parse_tz,
-    to_csv,
-)
+from chalicelib.report import InvalidReportParameter, ReportSettings, build, to_csv
+from chalicelib.report_settings import parse_days, parse_target_minutes, parse_tz
+from tests.posts import ACCOUNT, iso, mention, reply
 
-ACCOUNT = "100"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # a Saturday
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday, inside the default window
-
-
-def iso(moment: datetime) -> str:
-    """X's format: 2026-11-28T15:05:14.000Z."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def mention(pid: str, at: datetime, author: str = "200", text: str = "hi", **extra: Any) -> dict:
-    return {"id": pid, "text": text, "created_at": iso(at), "author_id": author, **extra}
-
-
-def reply(pid: str, to: str, at: datetime, author: str | None = ACCOUNT) -> dict:
-    post = {
-        "id": pid,
-        "text": "thanks!",
-        "created_at": iso(at),
-        "referenced_tweets": [{"type": "replied_to", "id": to}],
-    }
-    if author is not None:
-        post["author_id"] = author
-    return post
 
 
 def run(
@@ -102,7 +74,10 @@ def test_no_mentions_gives_empty_but_complete_report() -> None:
     assert body["slowest"] == [] and body["unanswered"] == []
     assert json.loads(json.dumps(body)) == body
     assert result.rows == []
-    assert to_csv(result) == "id,created_at,author,answered,reply_id,response_seconds,link,text\r\n"
+    assert to_csv(result) == (
+        "id,created_at,author,answered,reply_id,response_seconds,link,text,"
+        "case_id,excluded,business_seconds,signature\r\n"
+    )
 
 
 def test_nothing_answered() -> None:
@@ -144,7 +119,9 @@ def test_one_answered_mention() -> None:
             "text": "hi",
             "created_at": "2026-11-27T10:00:00.000Z",
             "response_seconds": 600,
+            "business_seconds": None,
             "reply_id": "20",
+            "signature": None,
             "link": "https://x.com/alice/status/10",
         }
     ]
@@ -303,12 +280,11 @@ def test_quantile_helper_matches_statistics_module() -> None:
     rng = random.Random(7)
     for size in (2, 3, 5, 10, 11, 97):
         data = sorted(rng.randrange(10**7) for _ in range(size))
-        tds = [timedelta(milliseconds=v) for v in data]
         # THEN the built-in helper gives statistics.quantiles' figures, in ms
-        assert report._quantile(tds, 2, 1) == pytest.approx(
+        assert report._quantile(data, 2, 1) == pytest.approx(
             statistics.quantiles(data, n=2, method="inclusive")[0]
         )
-        assert report._quantile(tds, 10, 9) == pytest.approx(
+        assert report._quantile(data, 10, 9) == pytest.approx(
             statistics.quantiles(data, n=10, method="inclusive")[8]
         )
 
@@ -556,7 +532,10 @@ def test_csv_columns_and_quoting() -> None:
     # WHEN
     text = to_csv(run(mentions, own, users={"200": hostile}))
     # THEN RFC 4180: CRLF line ends, quoted fields, true/false, empty cells
-    assert text.startswith("id,created_at,author,answered,reply_id,response_seconds,link,text\r\n")
+    assert text.startswith(
+        "id,created_at,author,answered,reply_id,response_seconds,link,text,"
+        "case_id,excluded,business_seconds,signature\r\n"
+    )
     assert '"we,ird ""name""\nline"' in text
     assert text.endswith("\r\n")
     rows = list(csv.reader(io.StringIO(text, newline="")))
@@ -571,6 +550,10 @@ def test_csv_columns_and_quoting() -> None:
             "90",
             f"https://x.com/{hostile}/status/10",
             'a, "b"\nc',
+            "10",  # its own case
+            "",  # not left out
+            "",  # no business hours set
+            "",  # the reply is not signed
         ],
         # text a spreadsheet would read as a formula is neutralised with an apostrophe
         [
@@ -582,6 +565,10 @@ def test_csv_columns_and_quoting() -> None:
             "",
             "https://x.com/201/status/11",
             "'@acme =1+1",
+            "11",
+            "",
+            "",
+            "",
         ],
     ]
 
