@@ -197,6 +197,88 @@ def test_sign_in_lands_on_a_report_with_the_json_figures_and_charts(
         shutil.copyfile(top, DOCS_SCREENSHOT)
 
 
+def test_the_support_sections_and_saved_settings(
+    new_page: Callable[[], Any], stack: StackProcess
+) -> None:
+    from chalicelib.report_page import duration, percent
+
+    # GIVEN @fastbrand's report (its care team signs its replies; some mentions are crowds)
+    page = new_page()
+    sign_in(page, stack, "fastbrand")
+    body = report_json(page, stack)
+
+    # THEN the page leads with people, says what it counted, and shows who answered
+    cases = body["cases"]
+    lead = page.locator("#lead").inner_text()
+    assert lead.startswith(f"{percent(cases['response_rate'])} of people answered")
+    assert figure(page, "people-answered") == percent(cases["response_rate"])
+    assert (
+        f"{cases['count']} people in {body['mentions']} mentions"
+        in page.locator("#counted").inner_text()
+    )
+    assert page.locator("#people-answered .change").inner_text().endswith("the 28 days before")
+    agents = page.locator("#agents tbody tr")
+    assert agents.count() == len(body["agents"]) >= 4
+    first = body["agents"][0]
+    assert agents.first.inner_text().split("\t")[:2] == [
+        first["signature"] or "not signed",
+        str(first["cases"]),
+    ]
+    # AND the left-out mentions sit behind a disclosure, with their reason
+    crowd = body["excluded"]["crowd"]
+    assert crowd > 0
+    summary = page.locator("#left-out summary")
+    assert f"Show the {crowd} mention" in summary.inner_text()
+    assert not page.locator("#left-out ul.posts").first.is_visible()
+    summary.click()
+    assert page.locator("#left-out ul.posts li").count() == crowd
+    assert page.locator("#waiting tbody tr").count() == len(body["waiting"])
+
+    # WHEN she sets business hours in her zone and saves them as her defaults
+    page.fill('input[name="hours"]', "09:00-17:00")
+    page.select_option('select[name="tz"]', "Europe/London")
+    page.fill('input[name="target"]', "30")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save as my defaults").click()
+
+    # THEN she is back on her report, which now leads with business hours
+    assert page.url == stack.url + "/report"
+    saved = report_json(page, stack)
+    assert saved["settings"]["hours"] == {"value": "09:00-17:00", "source": "saved"}
+    assert saved["settings"]["tz"] == {"value": "Europe/London", "source": "saved"}
+    assert saved["target_seconds"] == 1800
+    business = saved["cases"]["first_response_business_seconds"]
+    assert (
+        page.locator("#lead")
+        .inner_text()
+        .endswith(f"median {duration(business['median'])} in business hours")
+    )
+    assert (
+        "business hours Mon-Fri 09:00-17:00 Europe/London" in page.locator("#counted").inner_text()
+    )
+    assert figure(page, "people-median-business") == duration(business["median"])
+    assert page.locator('input[name="hours"]').input_value() == "09:00-17:00"
+    assert page.locator("#agents thead").inner_text().strip().endswith("Business hours")
+    # AND a new visit, with no query at all, uses them too
+    page.goto(stack.url + "/report")
+    # (the form sent every field it showed, so the default workdays and crowd are kept too)
+    assert "Saved: target, tz, hours, workdays, crowd." in page.locator("#settings").inner_text()
+    screenshot(page, "report-business-hours")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "report-business-hours-390")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways at 390 px ({width} px wide)"
+
+    # Leave @fastbrand as the other tests expect it: no saved settings.
+    with page.expect_navigation():
+        page.evaluate(
+            "() => { for (const f of document.querySelectorAll('form.settings input')) "
+            "f.value = ''; }"
+        )
+        page.get_by_role("button", name="Save as my defaults").click()
+    assert report_json(page, stack)["settings"]["hours"]["source"] == "default"
+
+
 def test_cancel_at_x_shows_the_cancelled_page(
     new_page: Callable[[], Any], stack: StackProcess
 ) -> None:

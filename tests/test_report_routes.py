@@ -316,3 +316,178 @@ def test_report_json_answers_errors_in_json(
     assert bad.headers["content-type"] == "application/json"
     assert "1 to 90" in bad.json_body["error"]
     assert down.json_body == {"error": "X is not answering"}
+
+
+# --------------------------------------------------------------------------- saved settings
+
+
+def saved_item_settings(aws: dict[str, str], account_id: str) -> dict[str, str] | None:
+    import boto3
+
+    item = boto3.client("dynamodb").get_item(
+        TableName=aws["TABLE_NAME"], Key={"pk": {"S": f"account#{account_id}"}}
+    )["Item"]
+    saved = item.get("report_settings")
+    return None if saved is None else {k: v["S"] for k, v in saved["M"].items()}
+
+
+SETTINGS_FORM = (
+    "days=7&target=30&tz=Europe%2FLondon&hours=09%3A00-17%3A00&workdays=mon%2Ctue%2Cwed"
+    "%2Cthu%2Cfri&holidays=2026-12-25&crowd=3&questions=0"
+)
+
+
+def test_saved_settings_are_the_defaults_of_every_view_and_cost_no_x_request(
+    browser: Browser, app_env: Any, aws: dict[str, str], brand: Callable[..., str]
+) -> None:
+    # GIVEN a signed-in account whose report is built
+    account_id = brand("acme", mentions=10)
+    browser.sign_in("acme")
+    report_json(browser)
+    app_env.reset_counters()
+
+    # WHEN she saves her settings with the form
+    saved = browser.post("/settings", body=SETTINGS_FORM)
+
+    # THEN she is sent back to the report, and the account keeps them (not `days`)
+    assert saved.status_code == 303 and saved.headers["location"] == "/report"
+    assert saved_item_settings(aws, account_id) == {
+        "target": "30",
+        "tz": "Europe/London",
+        "hours": "09:00-17:00",
+        "workdays": "mon,tue,wed,thu,fri",
+        "holidays": "2026-12-25",
+        "crowd": "3",
+    }
+    # AND the next view, the page and the CSV use them, with no X request
+    body = report_json(browser)
+    assert body["target_seconds"] == 1800
+    assert body["settings"]["hours"] == {"value": "09:00-17:00", "source": "saved"}
+    assert body["settings"]["days"] == {"value": 28, "source": "default"}
+    assert body["settings"]["questions"] == {"value": False, "source": "default"}
+    assert body["first_response_business_seconds"] is not None
+    assert body["heatmap"]["tz"] == "Europe/London"
+    page = browser.get("/report").body.decode()
+    assert "business hours Mon-Fri 09:00-17:00 Europe/London" in page
+    assert 'value="09:00-17:00"' in page
+    rows = list(csv.DictReader(io.StringIO(browser.get("/report.csv").body.decode())))
+    assert all(row["business_seconds"] != "" for row in rows if row["answered"] == "true")
+    assert app_env.timeline_reads() == 0
+    # AND a query overrides a saved value for one view only
+    once = report_json(browser, "?target=15&hours=")
+    assert once["settings"]["target"] == {"value": 15, "source": "query"}
+    assert once["first_response_business_seconds"] is None
+    assert report_json(browser)["target_seconds"] == 1800
+
+
+def test_the_schedules_refresh_stores_the_report_with_the_saved_settings(
+    browser: Browser, app_env: Any, aws: dict[str, str], brand: Callable[..., str]
+) -> None:
+    import json
+    import time
+
+    import boto3
+
+    from chalicelib import services
+    from chalicelib.refresh import refresh_account
+
+    # GIVEN saved business hours
+    account_id = brand("acme", mentions=6)
+    browser.sign_in("acme")
+    browser.post("/settings", body="hours=08%3A00-20%3A00&tz=Europe%2FBerlin")
+
+    # WHEN the schedule refreshes the account
+    refresh_account(
+        account_id,
+        store=services.session_store(),
+        reports=services.reports(),
+        max_age_seconds=0,
+        now=time.time(),
+    )
+
+    # THEN the stored report is made with them, and a plain view serves it as it is
+    stored = json.loads(
+        boto3.client("s3")
+        .get_object(Bucket=aws["BUCKET_NAME"], Key=f"accounts/{account_id}/report.json")["Body"]
+        .read()
+    )
+    assert stored["settings"]["hours"]["value"] == "08:00-20:00"
+    assert stored["heatmap"]["tz"] == "Europe/Berlin"
+    assert stored["first_response_business_seconds"] is not None
+    app_env.reset_counters()
+    assert report_json(browser)["generated_at"] == stored["generated_at"]
+    assert app_env.timeline_reads() == 0
+
+
+def test_bad_settings_answer_with_the_form_kept_and_save_nothing(
+    browser: Browser, aws: dict[str, str], brand: Callable[..., str]
+) -> None:
+    # GIVEN saved settings
+    account_id = brand("acme", mentions=2)
+    browser.sign_in("acme")
+    browser.post("/settings", body="target=30")
+
+    # WHEN she sends hours that close before they open, with other values typed
+    response = browser.post("/settings", body="target=45&hours=17%3A00-09%3A00&crowd=7")
+
+    # THEN a 400 page names the field and shows what she typed; nothing changed
+    page = response.body.decode()
+    assert response.status_code == 400
+    assert "hours must close after they open" in page
+    assert 'value="17:00-09:00"' in page and 'value="45"' in page and 'value="7"' in page
+    assert 'name="hours" value="17:00-09:00" placeholder="09:00-17:00" size="11" aria-invalid' in (
+        page
+    )
+    assert saved_item_settings(aws, account_id) == {"target": "30"}
+
+
+def test_settings_from_another_site_or_signed_out_are_refused(
+    browser: Browser, aws: dict[str, str], brand: Callable[..., str]
+) -> None:
+    account_id = brand("acme", mentions=2)
+    assert browser.post("/settings", body="target=30").status_code == 302  # signed out
+    browser.sign_in("acme")
+
+    forged = browser.post("/settings", headers={"origin": "https://evil.example"}, body="target=30")
+
+    assert forged.status_code == 403
+    assert saved_item_settings(aws, account_id) is None
+
+
+def test_emptied_fields_go_back_to_the_defaults(
+    browser: Browser, aws: dict[str, str], brand: Callable[..., str]
+) -> None:
+    account_id = brand("acme", mentions=2)
+    browser.sign_in("acme")
+    browser.post("/settings", body="target=30&hours=09%3A00-17%3A00")
+
+    browser.post("/settings", body="target=&hours=&tz=UTC")
+
+    assert saved_item_settings(aws, account_id) == {"tz": "UTC"}
+    assert report_json(browser)["settings"]["target"] == {"value": 60, "source": "default"}
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("?hours=9-5", "hours"),
+        ("?workdays=funday", "workdays"),
+        ("?holidays=xmas", "holidays"),
+        ("?crowd=99", "crowd"),
+        ("?questions=maybe", "questions"),
+        ("?days=0", "days"),
+        ("?tz=Mars/Base", "tz"),
+    ],
+)
+def test_a_bad_setting_in_the_query_is_a_400_naming_it(
+    browser: Browser, brand: Callable[..., str], query: str, parameter: str
+) -> None:
+    brand("acme", mentions=1)
+    browser.sign_in("acme")
+
+    answer = browser.get("/report.json" + query)
+    page = browser.get("/report" + query)
+
+    assert answer.status_code == 400 and answer.json_body["parameter"] == parameter
+    assert parameter in answer.json_body["error"]
+    assert page.status_code == 400 and parameter in page.body.decode()
