@@ -2,7 +2,7 @@
 
 Objects: `accounts/<id>/archive.json.gz` (posts, authors' handles, and per timeline the
 newest id read plus any gaps left by an interrupted read) and `accounts/<id>/report.json`
-(the report for the default settings, with its `source`).
+(the report made with the settings the account saved, with its `settings` and `source`).
 """
 
 from __future__ import annotations
