@@ -556,18 +556,26 @@ def _daily_json(day: DailyRow) -> dict[str, Any]:
     }
 
 
-def _slowest_json(row: MentionRow) -> dict[str, Any]:
+def _post_json(row: MentionRow, **extra: Any) -> dict[str, Any]:
+    """A mention as the JSON's lists show it, with what the list adds before its link."""
     return {
         "id": row.id,
         "author": row.author,
         "text": row.text,
         "created_at": _iso(row.created_at),
-        "response_seconds": row.response_seconds,
-        "business_seconds": row.business_seconds,
-        "reply_id": row.reply_id,
-        "signature": row.signature,
+        **extra,
         "link": row.link,
     }
+
+
+def _slowest_json(row: MentionRow) -> dict[str, Any]:
+    return _post_json(
+        row,
+        response_seconds=row.response_seconds,
+        business_seconds=row.business_seconds,
+        reply_id=row.reply_id,
+        signature=row.signature,
+    )
 
 
 def _age(since: datetime, now: datetime) -> Seconds:
@@ -575,14 +583,7 @@ def _age(since: datetime, now: datetime) -> Seconds:
 
 
 def _unanswered_json(row: MentionRow, now: datetime) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "author": row.author,
-        "text": row.text,
-        "created_at": _iso(row.created_at),
-        "age_seconds": _age(row.created_at, now),
-        "link": row.link,
-    }
+    return _post_json(row, age_seconds=_age(row.created_at, now))
 
 
 def _waiting_json(row: WaitingRow, now: datetime) -> dict[str, Any]:
@@ -598,14 +599,7 @@ def _waiting_json(row: WaitingRow, now: datetime) -> dict[str, Any]:
 
 
 def _left_out_json(row: MentionRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "author": row.author,
-        "text": row.text,
-        "created_at": _iso(row.created_at),
-        "reason": row.excluded,
-        "link": row.link,
-    }
+    return _post_json(row, reason=row.excluded)
 
 
 # --------------------------------------------------------------------------- helpers

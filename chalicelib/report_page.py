@@ -106,8 +106,21 @@ def time_change(now: float | None, before: float | None, period: str) -> dict[st
     return {"text": f"{duration(delta)} slower than {period}", "trend": "bad", "arrow": "▲"}
 
 
-def _median(stats: dict[str, Any] | None) -> float | None:
-    return None if stats is None else stats.get("median")
+def _stat(stats: dict[str, Any] | None, name: str) -> float | None:
+    return None if stats is None else stats.get(name)
+
+
+def _card(
+    card: str, now: Any, before: Any, label: str, period: str, *, time: bool = False
+) -> dict[str, Any]:
+    """A headline figure (a duration when ``time``, else a rate) beside its change."""
+    change = time_change if time else rate_change
+    return {
+        "id": card,
+        "figure": duration(now) if time else percent(now),
+        "label": label,
+        "change": change(now, before, period),
+    }
 
 
 def _cards(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -115,83 +128,83 @@ def _cards(body: dict[str, Any]) -> list[dict[str, Any]]:
     business-hours figures lead and the calendar ones follow. Each beside the previous
     period's figure."""
     cases, previous = body["cases"], body["previous"]
-    before_cases = previous["cases"]
+    before = previous["cases"]
     period = _period_name(body["window"]["days"])
     if not previous["complete"]:
         period += " (history incomplete)"
     target = duration(body["target_seconds"])
-    people = {
-        "id": "people-answered",
-        "figure": percent(cases["response_rate"]),
-        "label": f"of people answered ({cases['answered']:,} of {cases['count']:,})",
-        "change": rate_change(cases["response_rate"], before_cases["response_rate"], period),
-    }
-    people_median = {
-        "id": "people-median",
-        "figure": duration(cases["first_response_seconds"]["median"]),
-        "label": "median first reply to a person"
-        + (", round the clock" if body["first_response_business_seconds"] else ""),
-        "change": time_change(
-            cases["first_response_seconds"]["median"],
-            _median(before_cases["first_response_seconds"]),
+    business = body["first_response_business_seconds"] is not None
+    calendar, earlier = cases["first_response_seconds"], before["first_response_seconds"]
+    messages, earlier_messages = body["first_response_seconds"], previous["first_response_seconds"]
+    people = [
+        _card(
+            "people-answered",
+            cases["response_rate"],
+            before["response_rate"],
+            f"of people answered ({cases['answered']:,} of {cases['count']:,})",
             period,
         ),
-    }
-    messages = {
-        "id": "response-rate",
-        "figure": percent(body["response_rate"]),
-        "label": f"of messages answered ({body['answered']:,} of {body['mentions']:,})",
-        "change": rate_change(body["response_rate"], previous["response_rate"], period),
-    }
-    median = {
-        "id": "median",
-        "figure": duration(body["first_response_seconds"]["median"]),
-        "label": "median first reply to a message",
-        "change": time_change(
-            body["first_response_seconds"]["median"],
-            _median(previous["first_response_seconds"]),
+        _card(
+            "people-median",
+            calendar["median"],
+            _stat(earlier, "median"),
+            "median first reply to a person" + (", round the clock" if business else ""),
+            period,
+            time=True,
+        ),
+    ]
+    message_cards = [
+        _card(
+            "response-rate",
+            body["response_rate"],
+            previous["response_rate"],
+            f"of messages answered ({body['answered']:,} of {body['mentions']:,})",
             period,
         ),
-    }
-    p90 = {
-        "id": "p90",
-        "figure": duration(body["first_response_seconds"]["p90"]),
-        "label": "9 in 10 answered messages got a reply within this",
-        "change": time_change(
-            body["first_response_seconds"]["p90"],
-            (previous["first_response_seconds"] or {}).get("p90"),
+        _card(
+            "median",
+            messages["median"],
+            _stat(earlier_messages, "median"),
+            "median first reply to a message",
             period,
+            time=True,
         ),
-    }
-    within = {
-        "id": "within-target",
-        "figure": percent(body["within_target_rate"]),
-        "label": f"of all messages answered within {target}",
-        "change": rate_change(body["within_target_rate"], previous["within_target_rate"], period),
-    }
-    if body["first_response_business_seconds"] is None:
-        return [people, people_median, messages, median, p90, within]
-    business_median = {
-        "id": "people-median-business",
-        "figure": duration(cases["first_response_business_seconds"]["median"]),
-        "label": "median first reply to a person, in business hours",
-        "change": time_change(
+        _card(
+            "p90",
+            messages["p90"],
+            _stat(earlier_messages, "p90"),
+            "9 in 10 answered messages got a reply within this",
+            period,
+            time=True,
+        ),
+    ]
+    within = _card(
+        "within-target",
+        body["within_target_rate"],
+        previous["within_target_rate"],
+        f"of all messages answered within {target}",
+        period,
+    )
+    if not business:
+        return [*people, *message_cards, within]
+    business_cards = [
+        _card(
+            "people-median-business",
             cases["first_response_business_seconds"]["median"],
-            _median(before_cases["first_response_business_seconds"]),
+            _stat(before["first_response_business_seconds"], "median"),
+            "median first reply to a person, in business hours",
             period,
+            time=True,
         ),
-    }
-    business_within = {
-        "id": "people-within-target-business",
-        "figure": percent(cases["within_target_business_rate"]),
-        "label": f"of people answered within {target} of business hours",
-        "change": rate_change(
+        _card(
+            "people-within-target-business",
             cases["within_target_business_rate"],
-            before_cases["within_target_business_rate"],
+            before["within_target_business_rate"],
+            f"of people answered within {target} of business hours",
             period,
         ),
-    }
-    return [people, business_median, business_within, people_median, messages, median, p90]
+    ]
+    return [people[0], *business_cards, people[1], *message_cards]
 
 
 def _lead(body: dict[str, Any]) -> str:
