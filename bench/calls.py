@@ -81,6 +81,16 @@ def main(quiet: bool = False) -> dict[str, Any]:
             first_build = x_report_figures()
             measure("GET /report (within max age)", lambda: person.get("/report"))
             measure("GET /report.json (within max age)", lambda: person.get("/report.json"))
+            settings_form = "hours=09%3A00-17%3A00&tz=Europe%2FLondon&target=30"
+            measure(
+                "POST /settings",
+                lambda: person.post("/settings", headers=origin, body=settings_form),
+            )
+            measure(
+                "GET /report (new settings: rebuilt from the archive)",
+                lambda: person.get("/report"),
+            )
+            measure("GET /report (new settings, again)", lambda: person.get("/report"))
             measure("POST /logout", lambda: person.post("/logout", headers=origin))
             other = Browser(client)
             measure("GET /auth (warm)", lambda: other.get("/auth"))

@@ -223,14 +223,16 @@ class ReportService:
         moment = datetime.fromtimestamp(now, UTC)
         report = self._build(account, state, moment, settings.report)
         body = {**report.to_dict(), "settings": settings.to_json(), "source": source}
+        made_with_saved = settings.report == saved.report
         if refresh and pulled.error is None and archive_ok:
-            self._store(
-                account,
-                state,
-                moment,
-                body if settings.report == saved.report else None,
-                saved,
-                source,
+            self._store(account, state, moment, body if made_with_saved else None, saved, source)
+        elif made_with_saved and archive_ok and state.refreshed_at is not None:
+            # The stored report was made with settings she has since changed: keep this one,
+            # so her next views are served as they are (no X request either way).
+            self._save(
+                self._archive.save_report,
+                account.account_id,
+                {**body, "settings": saved.to_json()},
             )
         return ReportView(body, report, pulled.error)
 

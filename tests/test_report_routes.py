@@ -321,6 +321,18 @@ def test_report_json_answers_errors_in_json(
 # --------------------------------------------------------------------------- saved settings
 
 
+def stored_report(aws: dict[str, str], account_id: str) -> dict[str, Any]:
+    import json
+
+    import boto3
+
+    stored = boto3.client("s3").get_object(
+        Bucket=aws["BUCKET_NAME"], Key=f"accounts/{account_id}/report.json"
+    )
+    report: dict[str, Any] = json.loads(stored["Body"].read())
+    return report
+
+
 def saved_item_settings(aws: dict[str, str], account_id: str) -> dict[str, str] | None:
     import boto3
 
@@ -373,6 +385,8 @@ def test_saved_settings_are_the_defaults_of_every_view_and_cost_no_x_request(
     rows = list(csv.DictReader(io.StringIO(browser.get("/report.csv").body.decode())))
     assert all(row["business_seconds"] != "" for row in rows if row["answered"] == "true")
     assert app_env.timeline_reads() == 0
+    # AND the stored report is now the one made with them, so later views serve it as it is
+    assert stored_report(aws, account_id)["settings"]["hours"]["value"] == "09:00-17:00"
     # AND a query overrides a saved value for one view only
     once = report_json(browser, "?target=15&hours=")
     assert once["settings"]["target"] == {"value": 15, "source": "query"}
@@ -383,10 +397,7 @@ def test_saved_settings_are_the_defaults_of_every_view_and_cost_no_x_request(
 def test_the_schedules_refresh_stores_the_report_with_the_saved_settings(
     browser: Browser, app_env: Any, aws: dict[str, str], brand: Callable[..., str]
 ) -> None:
-    import json
     import time
-
-    import boto3
 
     from chalicelib import services
     from chalicelib.refresh import refresh_account
@@ -406,11 +417,7 @@ def test_the_schedules_refresh_stores_the_report_with_the_saved_settings(
     )
 
     # THEN the stored report is made with them, and a plain view serves it as it is
-    stored = json.loads(
-        boto3.client("s3")
-        .get_object(Bucket=aws["BUCKET_NAME"], Key=f"accounts/{account_id}/report.json")["Body"]
-        .read()
-    )
+    stored = stored_report(aws, account_id)
     assert stored["settings"]["hours"]["value"] == "08:00-20:00"
     assert stored["heatmap"]["tz"] == "Europe/Berlin"
     assert stored["first_response_business_seconds"] is not None
