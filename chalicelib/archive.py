@@ -21,6 +21,17 @@ ARCHIVE_VERSION = 1
 _SNOWFLAKE_EPOCH_MS = 1288834974657  # X's post ids carry their creation time since this
 
 
+def _utc(value: object) -> datetime | None:
+    """An ISO-8601 created_at as an aware UTC datetime (no offset: UTC), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def snowflake_time(post_id: int) -> datetime:
     """When X created the post with this (snowflake) id, to the millisecond."""
     ms = (post_id >> 22) + _SNOWFLAKE_EPOCH_MS
@@ -62,11 +73,9 @@ class ArchiveState:
         """From when on the archive holds every mention X let us read: its oldest mention,
         or the end of the newest gap an interrupted read left, if later; None when it holds
         none. (What lies before the oldest is unknown: X's reach stops at 800 mentions.)"""
-        # X's created_at strings all have one format, so the smallest string is the oldest.
-        stamps = [p["created_at"] for p in self.mentions.values() if "created_at" in p]
-        try:
-            oldest = datetime.fromisoformat(min(stamps))
-        except (TypeError, ValueError):  # no mention, or a created_at X would not send
+        stamps = [_utc(p.get("created_at")) for p in self.mentions.values()]
+        oldest = min((stamp for stamp in stamps if stamp is not None), default=None)
+        if oldest is None:
             return None
         # "mentions" is x_timeline.MENTIONS, not imported: x_timeline brings in Tweepy.
         gaps = self.cursors.get("mentions", Cursor()).gaps

@@ -267,13 +267,25 @@ class WaitingRow(NamedTuple):
 
 
 class _Cases:
-    """The cases of one window, each named by its earliest mention's id (the case id), in
-    order of their start; built by ``_cases``. Most cases are one mention, so only what a
-    case adds to its first mention is stored: no object per case."""
+    """The cases that start in one window, each named by its earliest mention's id (the
+    case id), in order of their start; built by ``_cases``. A case of the previous period
+    may go on into the window (its later mentions join it there). Most cases are one
+    mention, so only what a case adds to its first mention is stored: no object per case."""
 
-    __slots__ = ("business", "by_key", "first", "last", "reply", "reply_at", "response", "size")
+    __slots__ = (
+        "business",
+        "by_key",
+        "earlier",
+        "first",
+        "last",
+        "reply",
+        "reply_at",
+        "response",
+        "size",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, earlier: _Cases | None = None) -> None:
+        self.earlier = earlier  # the previous period's cases, which this window's may join
         self.first: list[str] = []  # the case ids, oldest first
         self.by_key: dict[str, str] = {}  # _case_key -> case id
         self.last: dict[str, str] = {}  # case id -> newest mention, when not the first
@@ -288,7 +300,11 @@ class _Cases:
 
     def case_id(self, pid: str, post: Mapping[str, Any]) -> str | None:
         """The case of a kept mention of the window (None for any other post)."""
-        return self.by_key.get(_case_key(pid, post))
+        key = _case_key(pid, post)
+        case = self.by_key.get(key)
+        if case is None and self.earlier is not None:
+            return self.earlier.by_key.get(key)
+        return case
 
     def timed(
         self,
@@ -744,17 +760,22 @@ def _retweet(post: Mapping[str, Any]) -> bool:
 
 
 def _mentions_in(
-    mentions: Iterable[Mapping[str, Any]], account_id: str, start: datetime, end: datetime
+    mentions: Iterable[Mapping[str, Any]],
+    account_id: str,
+    first: datetime,
+    start: datetime,
+    end: datetime,
 ) -> tuple[dict[str, Mapping[str, Any]], dict[str, datetime]]:
-    """Mentions from ``start`` to ``end`` (both included): id -> post, id -> created_at.
-    The first copy of an id wins; the account's own posts and retweets are no mentions."""
+    """Mentions from ``first`` to ``end`` (both included): id -> post, id -> created_at.
+    The account's own posts and retweets are no mentions. Of two copies of an id the first
+    wins within each window, and one in the window (from ``start`` on) over one before it."""
     posts: dict[str, Mapping[str, Any]] = {}
     created_of: dict[str, datetime] = {}
     fromiso, utc = datetime.fromisoformat, UTC
     for post in mentions:
         try:
             pid = post["id"]
-            if pid in posts or post.get("author_id") == account_id:
+            if post.get("author_id") == account_id:
                 continue
             if post.get("referenced_tweets") and _retweet(post):
                 continue
@@ -764,7 +785,10 @@ def _mentions_in(
                     raise TypeError
             except (KeyError, TypeError, ValueError):
                 created = _created(post)
-            if created is not None and start <= created <= end:
+            if created is None or not first <= created <= end:
+                continue
+            seen = created_of.get(pid)
+            if seen is None or (seen < start <= created):
                 posts[pid] = post
                 created_of[pid] = created
         except (AttributeError, KeyError, TypeError):
@@ -866,34 +890,46 @@ def _case_key(pid: str, post: Mapping[str, Any]) -> str:
 
 def _cases(
     ids: list[str],
-    posts: Mapping[str, Mapping[str, Any]],
-    created_of: Mapping[str, datetime],
-    reply_at: Mapping[str, datetime],
-    reply_of: Mapping[str, Mapping[str, Any]],
+    seen: _Seen,
     responses: dict[str, timedelta],
+    earlier: _Cases | None = None,
 ) -> _Cases:
-    """Kept mentions (oldest first) -> their cases (not yet timed); fills ``responses``
-    with each answered mention's first response (never negative), oldest first."""
-    cases = _Cases()
-    by_key, last, size = cases.by_key, cases.last, cases.size
-    case_reply_at, case_reply = cases.reply_at, cases.reply
+    """Kept mentions of a window (oldest first) -> the cases that start in it (not yet
+    timed); a mention of a case that started in ``earlier`` joins that one. Fills
+    ``responses`` with each answered mention's first response (never negative)."""
+    posts, created_of, reply_at, reply_of = (
+        seen.posts,
+        seen.created_of,
+        seen.reply_at,
+        seen.reply_of,
+    )
+    cases = _Cases(earlier)
+    earlier_keys = {} if earlier is None else earlier.by_key
+    by_key = cases.by_key
     zero = _ZERO
     for pid in ids:
         post = posts[pid]
         author = post.get("author_id")  # _case_key, inline: this loop sees every mention
         key = f"\0{pid}" if author is None else f"{author}\0{post.get('conversation_id') or pid}"
-        case = by_key.setdefault(key, pid)
+        owner = cases
+        case = by_key.get(key)
+        if case is None:
+            case = earlier_keys.get(key)
+            if case is None:
+                case = by_key[key] = pid
+            else:
+                owner = earlier  # type: ignore[assignment]
         if case != pid:
-            last[case] = pid
-            size[case] = size.get(case, 1) + 1
+            owner.last[case] = pid
+            owner.size[case] = owner.size.get(case, 1) + 1
         replied = reply_at.get(pid)
         if replied is not None:
             response = replied - created_of[pid]
             responses[pid] = response if response > zero else zero
-            best = case_reply_at.get(case)
+            best = owner.reply_at.get(case)
             if best is None or replied < best:
-                case_reply_at[case] = replied
-                case_reply[case] = reply_of[pid]
+                owner.reply_at[case] = replied
+                owner.reply[case] = reply_of[pid]
     cases.first = list(by_key.values())
     return cases
 
@@ -902,15 +938,15 @@ def _business_clock(
     settings: ReportSettings,
     tz: ZoneInfo,
     first: datetime,
-    created_of: Mapping[str, datetime],
+    now: datetime,
     reply_at: Mapping[str, datetime],
 ) -> BusinessClock | None:
     """The open hours over every instant the windows ask about, or None without hours."""
     if settings.hours is None:
         return None
-    last = max(
-        max(created_of.values(), default=first), max(reply_at.values(), default=first), first
-    )
+    # Up to the latest reply, but no further than now: a reply dated in the future (a
+    # broken clock) must not make the clock span centuries; later instants see the span's end.
+    last = min(max(max(reply_at.values(), default=first), first), now)
     return BusinessClock(
         settings.hours[0],
         settings.hours[1],
@@ -1149,28 +1185,32 @@ def _split(created_of: Mapping[str, datetime], start: datetime) -> tuple[list[st
     return window, before
 
 
-def _window(
-    seen: _Seen, ids: list[str], start: datetime, end: datetime, target: timedelta
-) -> _Window:
-    """One window's mentions, responses, cases and figures."""
+def _windows(
+    seen: _Seen, start: datetime, end: datetime, target: timedelta
+) -> tuple[_Window, _Window]:
+    """The window ``[start, end]`` and the previous period before it: their mentions, the
+    needs-reply rules' verdicts, responses, cases and figures. Cases are formed over both
+    in time order, so a person's conversation that began before ``start`` stays one case,
+    the previous period's."""
+    previous_start = start - (end - start)
     created_of, excluded, clock = seen.created_of, seen.excluded, seen.clock
-    ids = _oldest_first(ids, created_of)
-    kept, left_out = _kept(ids, excluded)
-    responses: dict[str, timedelta] = {}
-    cases = _cases(kept, seen.posts, created_of, seen.reply_at, seen.reply_of, responses)
-    business = None if clock is None else _business_ms(clock, responses, created_of)
-    cases.timed(created_of, seen.reply_of, responses, business, clock)
-    figures = _period(
-        kept,
-        start,
-        end,
-        responses,
-        business,
-        cases,
-        left_out,
-        target,
-    )
-    return _Window(ids, kept, responses, business, cases, figures)
+    in_window, before = _split(created_of, start)
+    sides = []
+    earlier: _Cases | None = None
+    for ids in (_oldest_first(before, created_of), _oldest_first(in_window, created_of)):
+        kept, left_out = _kept(ids, excluded)
+        responses: dict[str, timedelta] = {}
+        earlier = _cases(kept, seen, responses, earlier)
+        sides.append((ids, kept, left_out, responses, earlier))
+    windows = []
+    for (ids, kept, left_out, responses, cases), (first, last) in zip(
+        sides, ((previous_start, start), (start, end)), strict=True
+    ):
+        business = None if clock is None else _business_ms(clock, responses, created_of)
+        cases.timed(created_of, seen.reply_of, responses, business, clock)
+        figures = _period(kept, first, last, responses, business, cases, left_out, target)
+        windows.append(_Window(ids, kept, responses, business, cases, figures))
+    return windows[0], windows[1]
 
 
 # --------------------------------------------------------------------------- build
@@ -1206,7 +1246,7 @@ def build(
     previous_start = start - timedelta(days=settings.days)
     target = timedelta(seconds=settings.target_seconds)
 
-    posts, created_of = _mentions_in(mentions, account_id, previous_start, now)
+    posts, created_of = _mentions_in(mentions, account_id, previous_start, start, now)
     excluded = _exclusions(posts, account_id, settings)
     reply_at, reply_of = _earliest_replies(own_posts, posts, account_id)
     seen = _Seen(
@@ -1215,11 +1255,9 @@ def build(
         excluded,
         reply_at,
         reply_of,
-        _business_clock(settings, tz, previous_start, created_of, reply_at),
+        _business_clock(settings, tz, previous_start, now, reply_at),
     )
-    in_window, before = _split(created_of, start)
-    window = _window(seen, in_window, start, now, target)
-    previous = _window(seen, before, previous_start, start, target)
+    previous, window = _windows(seen, start, now, target)
 
     cases = window.cases
     responses = window.responses

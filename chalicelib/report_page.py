@@ -73,6 +73,7 @@ def ago(iso: str, now: float) -> str:
 
 DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 REASONS = {"crowd": "crowd mention", "not_a_question": "mention without a question"}
+REASON_HEADINGS = {"crowd": "Crowd mentions", "not_a_question": "Mentions without a question"}
 
 
 def _plural(count: int, word: str) -> str:
@@ -187,6 +188,13 @@ def _cards(body: dict[str, Any]) -> list[dict[str, Any]]:
     )
     if not business:
         return [*people, *message_cards, within]
+    within_business = _card(
+        "within-target-business",
+        body["within_target_business_rate"],
+        previous["within_target_business_rate"],
+        f"of all messages answered within {target} of business hours",
+        period,
+    )
     business_cards = [
         _card(
             "people-median-business",
@@ -204,7 +212,7 @@ def _cards(body: dict[str, Any]) -> list[dict[str, Any]]:
             period,
         ),
     ]
-    return [people[0], *business_cards, people[1], *message_cards]
+    return [people[0], *business_cards, people[1], *message_cards, within_business, within]
 
 
 def _lead(body: dict[str, Any]) -> str:
@@ -283,12 +291,18 @@ def context(body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
     from chalicelib.report_settings import NAMES, form_text
 
     source = body["source"]
-    params = {k: v for k, v in query.items() if k in NAMES and v}
+    # An empty value is kept: it sets a saved setting back to its default for this view.
+    params = {k: v for k, v in query.items() if k in NAMES}
     suffix = f"?{urlencode(params)}" if params else ""
     reset = source.get("reset_time")
-    left_out: dict[str, list[dict[str, Any]]] = {}
+    left_out: dict[str, dict[str, Any]] = {}
     for row in body["left_out"]:
-        left_out.setdefault(REASONS[row["reason"]], []).append(row)
+        reason = row["reason"]
+        group = left_out.setdefault(
+            reason,
+            {"heading": REASON_HEADINGS[reason], "count": body["excluded"][reason], "rows": []},
+        )
+        group["rows"].append(row)
     fields = {name: form_text(name, entry["value"]) for name, entry in body["settings"].items()}
     return {
         "title": f"@{body['account']['username']} · report",

@@ -11,6 +11,7 @@ query names another.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -32,6 +33,7 @@ TARGET_MINUTES_MIN, TARGET_MINUTES_MAX = 1, 10080
 CROWD_MAX = 50
 HOLIDAYS_MAX = 400
 DAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # Every setting, in the order pages and the JSON list them; `days` is per view only.
 NAMES: tuple[str, ...] = (
@@ -132,6 +134,8 @@ def parse_workdays(value: str | None) -> tuple[int, ...]:
     if value is None or not value.strip():
         return WORKDAYS_DEFAULT
     days = set()
+    if not _items(value):
+        raise _invalid("workdays", "workdays: name at least one day, e.g. mon,tue,wed,thu,fri.")
     for item in _items(value):
         name = item.lower()
         if name not in DAY_NAMES:
@@ -150,7 +154,7 @@ def parse_holidays(value: str | None) -> tuple[date, ...]:
     holidays: set[date] = set()
     for item in _items(value):
         try:
-            if len(item) != len("2026-12-25"):
+            if not _ISO_DATE.fullmatch(item):  # fromisoformat also reads 20261225, 2026-W52-5
                 raise ValueError(item)
             holidays.add(date.fromisoformat(item))
         except ValueError:

@@ -149,17 +149,15 @@ class ReportService:
         fresh = cached is not None and now - _epoch(cached["source"]["refreshed_at"]) < (
             self._max_age
         )
-        if (
-            cached is not None
-            and fresh
-            and not need_rows
-            and settings.report == saved.report
-            and _made_with(cached, saved)
-        ):
+        stored_ok = cached is not None and _made_with(cached, saved)
+        as_stored = fresh and stored_ok and settings.report == saved.report and not need_rows
+        if cached is not None and as_stored:
             cached["source"].update(x_requests=0, x_posts_read=0)
             cached["settings"] = settings.to_json()  # the same values; where each came from
             return ReportView(cached, None)
-        return self._rebuild(account, settings, saved, now, refresh=not fresh)
+        return self._rebuild(
+            account, settings, saved, now, refresh=not fresh, restore=not stored_ok
+        )
 
     def refresh(self, account: AccountTokens) -> ReportView:
         """Top up from X and store the new report, whatever its age (the schedule's path),
@@ -206,7 +204,11 @@ class ReportService:
         now: float,
         *,
         refresh: bool,
+        restore: bool = False,
     ) -> ReportView:
+        """The report made now from the archive, topped up from X first when ``refresh``.
+        A good refresh stores the report made with the saved settings; so does a view made
+        with them when the stored one was not (``restore``: she changed her settings)."""
         state, archive_ok = self._load(account.account_id)
         pulled = self._top_up(account, state, now, archive_ok) if refresh else Pulled()
         source = {
@@ -226,7 +228,7 @@ class ReportService:
         made_with_saved = settings.report == saved.report
         if refresh and pulled.error is None and archive_ok:
             self._store(account, state, moment, body if made_with_saved else None, saved, source)
-        elif made_with_saved and archive_ok and state.refreshed_at is not None:
+        elif restore and made_with_saved and archive_ok and pulled.error is None:
             # The stored report was made with settings she has since changed: keep this one,
             # so her next views are served as they are (no X request either way).
             self._save(

@@ -498,3 +498,62 @@ def test_a_bad_setting_in_the_query_is_a_400_naming_it(
     assert answer.status_code == 400 and answer.json_body["parameter"] == parameter
     assert parameter in answer.json_body["error"]
     assert page.status_code == 400 and parameter in page.body.decode()
+
+
+def test_the_exports_keep_an_override_that_empties_a_saved_setting(
+    browser: Browser, brand: Callable[..., str]
+) -> None:
+    # GIVEN saved business hours, and a view that turns them off for once
+    brand("acme", mentions=4)
+    browser.sign_in("acme")
+    browser.post("/settings", body="hours=09%3A00-17%3A00")
+    page = browser.get("/report?hours=&days=7").body.decode()
+
+    # THEN the CSV and JSON links make the same report
+    assert 'href="/report.json?hours=&amp;days=7"' in page
+    export = browser.get("/report.json?hours=&days=7").json_body
+    assert export["first_response_business_seconds"] is None
+    assert export["settings"]["hours"] == {"value": None, "source": "default"}
+
+
+def test_left_out_mentions_are_listed_under_their_reason(
+    browser: Browser, app_env: Any, brand: Callable[..., str]
+) -> None:
+    # GIVEN three mentions without a question mark and a crowd post
+    account_id = brand("acme", mentions=3)
+    fan = app_env.account_id("acme_fan")
+    crowd = "@acme " + " ".join(f"@acme_fan{i}" for i in range(6))
+    app_env.add_post(fan, crowd, datetime.now(UTC), mentions=[account_id])
+    browser.sign_in("acme")
+
+    # WHEN only questions count
+    page = browser.get("/report?questions=1").body.decode()
+
+    # THEN each reason has its heading and count
+    assert "Crowd mentions (1)" in page
+    assert "Mentions without a question (3)" in page
+    assert "Show the 4 mentions that need no reply, and why" in page
+
+
+def test_a_failed_refresh_keeps_the_stored_report(
+    browser: Browser,
+    app_env: Any,
+    aws: dict[str, str],
+    brand: Callable[..., str],
+    configure: Any,
+) -> None:
+    # GIVEN a stored report, then new settings, and a report past its max age
+    account_id = brand("acme", mentions=4)
+    browser.sign_in("acme")
+    report_json(browser)
+    before = stored_report(aws, account_id)
+    browser.post("/settings", body="target=30")
+    configure(REPORT_MAX_AGE_SECONDS=0)
+
+    # WHEN X fails during the refresh
+    app_env.fail("GET /2/users/:id/mentions", "503")
+    body = report_json(browser)
+
+    # THEN she sees the archive's report marked stale, and the stored one is untouched
+    assert body["source"]["stale"] is True and body["target_seconds"] == 1800
+    assert stored_report(aws, account_id) == before

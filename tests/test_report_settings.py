@@ -39,6 +39,8 @@ def test_parse_workdays() -> None:
     with pytest.raises(InvalidReportParameter, match="'monday' is not one of") as caught:
         parse_workdays("monday")
     assert caught.value.parameter == "workdays"
+    with pytest.raises(InvalidReportParameter, match="at least one day"):
+        parse_workdays(" , ")
 
 
 def test_parse_holidays() -> None:
@@ -47,7 +49,7 @@ def test_parse_holidays() -> None:
         date(2026, 12, 25),
         date(2026, 12, 26),
     )
-    for bad in ("25/12/2026", "20261225", "2026-02-30", "christmas"):
+    for bad in ("25/12/2026", "20261225", "2026-02-30", "christmas", "2026-W52-5", "2026-12-2"):
         with pytest.raises(InvalidReportParameter, match="not a date like") as caught:
             parse_holidays(bad)
         assert caught.value.parameter == "holidays"

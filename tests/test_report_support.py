@@ -188,6 +188,29 @@ def test_a_reply_to_the_second_mention_answers_the_case_from_its_start() -> None
     assert [row.case_id for row in result.rows] == ["1", "1"]
 
 
+def test_a_case_that_began_before_the_window_stays_in_the_previous_period() -> None:
+    # GIVEN a 7-day window starting 24 Nov 12:00; a person asks at 11:00 (the previous
+    #       period), follows up in the same thread at 13:00 (the window), and the brand
+    #       answers the follow-up at 14:00
+    start = NOW - timedelta(days=7)
+    mentions = [
+        mention("1", start - timedelta(hours=1), conversation_id="1"),
+        in_thread("2", start + timedelta(hours=1), "200", "1", text="@acme anyone?"),
+    ]
+    own = [reply("9", "2", start + timedelta(hours=2))]
+    # WHEN
+    result = run(mentions, own, days=7)
+    body = result.to_dict()
+    # THEN one person, the previous period's, answered 3 h after she first asked
+    assert body["previous"]["cases"]["count"] == 1
+    assert body["previous"]["cases"]["first_response_seconds"]["median"] == 3 * 3600
+    assert body["cases"]["count"] == 0 and body["waiting"] == []
+    # AND the messages count where they were posted: the follow-up answered after 1 h
+    assert (body["mentions"], body["answered"]) == (1, 1)
+    assert (body["previous"]["mentions"], body["previous"]["answered"]) == (1, 0)
+    assert [row.case_id for row in result.rows] == ["1"]
+
+
 def test_a_post_without_a_conversation_or_author_is_a_case_of_its_own() -> None:
     # GIVEN two mentions of one author with no conversation_id, and two without author_id
     mentions = [
@@ -311,6 +334,32 @@ def test_without_hours_every_business_field_is_null() -> None:
     assert data["cases"]["first_response_business_seconds"] is None
     assert data["previous"]["first_response_business_seconds"] is None
     assert data["agents"][0]["median_business_seconds"] is None
+
+
+def test_a_reply_dated_in_the_far_future_does_not_break_business_hours() -> None:
+    # GIVEN a reply whose clock is broken (year 9999)
+    mentions = [mention("1", at(MONDAY, "10:00"))]
+    own = [{**reply("9", "1", at(MONDAY, "10:05")), "created_at": "9999-12-31T00:00:00.000Z"}]
+    # WHEN the report is built with business hours
+    body = run(mentions, own, hours=OFFICE).to_dict()
+    # THEN it still answers, and counts business time only up to the clock's span
+    assert body["answered"] == 1
+    assert 0 < body["first_response_business_seconds"]["max"] <= 3 * 8 * 3600
+
+
+def test_of_two_copies_of_a_mention_the_windows_counts() -> None:
+    # GIVEN the same id twice: first a copy in the previous period, then one in the window
+    start = NOW - timedelta(days=1)
+    copies = [
+        mention("5", start - timedelta(hours=12)),
+        mention("5", start + timedelta(hours=12)),
+        mention("5", start + timedelta(hours=13)),  # a later copy in the window: ignored
+    ]
+    # WHEN
+    body = run(copies, days=1, crowd=0).to_dict()
+    # THEN as before the previous period existed: one mention in the window, at 00:00
+    assert (body["mentions"], body["previous"]["mentions"]) == (1, 0)
+    assert body["unanswered"][0]["created_at"] == iso(start + timedelta(hours=12))
 
 
 # --------------------------------------------------------------------------- previous period
