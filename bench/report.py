@@ -1,4 +1,4 @@
-"""Benchmark chalicelib.report.build against json.loads of the same posts.
+"""Benchmark chalicelib.analytics.build against json.loads of the same posts.
 
 Synthesises (deterministically) 100,000 mentions and 100,000 own posts as X API v2 JSON
 text over 60 days (the 28-day window and the 28 days before it, which the report compares
@@ -8,9 +8,9 @@ figure is computed, business hours on (09:00-17:00 Europe/Berlin, two holidays).
 measures, alternately and in one process, best of 3 runs each:
 
 * ``json.loads`` of the two JSON texts (mentions + own posts), and
-* ``report.build`` over the parsed posts plus ``Report.to_dict`` (the JSON endpoint's work).
+* ``analytics.build`` over the parsed posts plus ``Report.to_dict`` (the JSON endpoint's work).
 
-For information it also times ``report.to_csv`` (the CSV endpoint's extra work: it makes
+For information it also times ``analytics.to_csv`` (the CSV endpoint's extra work: it makes
 the per-mention rows, which ``build`` leaves until they are asked for); that is not part of
 the ratio.
 
@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chalicelib import report
+from chalicelib import analytics
 
 ACCOUNT_ID = "1000000001"
 USERNAME = "acmesupport"
@@ -182,7 +182,7 @@ def main(
     n_mentions: int = 100_000, n_own: int = 100_000, runs: int = 3, quiet: bool = False
 ) -> dict[str, Any]:
     mentions_text, own_text, users = synthesise(n_mentions, n_own)
-    settings = report.ReportSettings(
+    settings = analytics.ReportSettings(
         days=28, target_seconds=3600, tz="Europe/Berlin", hours=(9 * 60, 17 * 60), holidays=HOLIDAYS
     )
     loads_times: list[float] = []
@@ -194,10 +194,10 @@ def main(
         mentions = json.loads(mentions_text)
         own = json.loads(own_text)
         t1 = time.perf_counter()
-        result = report.build(ACCOUNT_ID, USERNAME, mentions, own, users, NOW, settings)
+        result = analytics.build(ACCOUNT_ID, USERNAME, mentions, own, users, NOW, settings)
         result.to_dict()
         t2 = time.perf_counter()
-        report.to_csv(result)
+        analytics.to_csv(result)
         t3 = time.perf_counter()
         loads_times.append(t1 - t0)
         build_times.append(t2 - t1)

@@ -250,7 +250,7 @@ def _simulated_worker(clock: SimClock) -> Any:
     from chalicelib.budget import Limit, TokenBucket
     from chalicelib.config import settings
     from chalicelib.refresh import RefreshWorker
-    from chalicelib.reports import ReportService
+    from chalicelib.report_service import ReportService
     from chalicelib.sessions import AccountTokens
     from chalicelib.x_timeline import MENTIONS, OWN_POSTS, XTimeline
 

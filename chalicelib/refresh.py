@@ -21,7 +21,7 @@ from typing import Any
 from chalicelib.errors import XRateLimited, XRejected
 from chalicelib.observability import REFRESH_FAILED, REFRESH_SUCCEEDED, count, logger
 from chalicelib.refresh_queue import BATCH_LIMIT, MAX_VISIBILITY_SECONDS, RefreshQueue, account_of
-from chalicelib.reports import ReportService
+from chalicelib.report_service import ReportService
 from chalicelib.sessions import AccountIndex, SessionStore
 
 # What became of one message.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from chalicelib.report import (
+from chalicelib.analytics import (
     CROWD_DEFAULT,
     DAYS_DEFAULT,
     TARGET_MINUTES_DEFAULT,

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.budget import TokenBucket
     from chalicelib.refresh import RefreshWorker, Scheduler
     from chalicelib.refresh_queue import RefreshQueue
-    from chalicelib.reports import ReportService
+    from chalicelib.report_service import ReportService
     from chalicelib.x_timeline import XTimeline
 
 
@@ -145,7 +145,7 @@ def _note_refreshed(account_id: str, at: int) -> None:
 
 @functools.cache
 def reports() -> ReportService:
-    from chalicelib.reports import ReportService
+    from chalicelib.report_service import ReportService
 
     return ReportService(
         archive(),

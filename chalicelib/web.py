@@ -297,7 +297,7 @@ def _token_rejected(fmt: str, account_id: str) -> Response:
 def report(request: Any, fmt: str) -> Response:
     """/report, /report.json and /report.csv for the signed-in account, with the settings
     it saved, each overridden by the query when the query names it."""
-    from chalicelib.report import InvalidReportParameter
+    from chalicelib.analytics import InvalidReportParameter
     from chalicelib.report_settings import resolve
 
     found = _signed_in_account(request)
@@ -326,7 +326,7 @@ def _report_answer(view: Any, fmt: str, signed_in: Any, username: str, query: An
     if fmt == "json":
         return json_answer(view.body)
     if fmt == "csv":
-        from chalicelib.report import to_csv
+        from chalicelib.analytics import to_csv
 
         assert view.report is not None
         name = f"responsetime-{username}-{view.body['window']['end'][:10]}.csv"
@@ -339,9 +339,9 @@ def _report_answer(view: Any, fmt: str, signed_in: Any, username: str, query: An
                 **security_headers(hsts=_hsts()),
             },
         )
-    from chalicelib import report_page
+    from chalicelib import report_view
 
-    return page("report.html", signed_in=signed_in, **report_page.context(view.body, query))
+    return page("report.html", signed_in=signed_in, **report_view.context(view.body, query))
 
 
 def save_settings(request: Any) -> Response:
@@ -350,8 +350,8 @@ def save_settings(request: Any) -> Response:
     form back, with what she typed and the parameter named; nothing is saved then."""
     from urllib.parse import parse_qs
 
-    from chalicelib import report_page
-    from chalicelib.report import InvalidReportParameter
+    from chalicelib import report_view
+    from chalicelib.analytics import InvalidReportParameter
     from chalicelib.report_settings import saved_form
 
     refused = _cross_site(request)
@@ -373,7 +373,7 @@ def save_settings(request: Any) -> Response:
             signed_in=signed_in,
             error=str(error),
             invalid=error.parameter,
-            **report_page.settings_form(fields),
+            **report_view.settings_form(fields),
         )
     try:
         services.session_store().save_settings(account.account_id, values)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from markupsafe import Markup
 
-from chalicelib import charts, report
+from chalicelib import analytics, charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -46,12 +46,12 @@ def sample_report(days: int = 28, answered: bool = True) -> dict[str, Any]:
             )
         moment += timedelta(hours=5, minutes=17)
         i += 1
-    settings = report.ReportSettings(days=days, tz="Europe/Berlin")
-    return report.build("1", "acme", mentions, own, {}, NOW, settings).to_dict()
+    settings = analytics.ReportSettings(days=days, tz="Europe/Berlin")
+    return analytics.build("1", "acme", mentions, own, {}, NOW, settings).to_dict()
 
 
 def empty_report() -> dict[str, Any]:
-    return report.build("1", "acme", [], [], {}, NOW).to_dict()
+    return analytics.build("1", "acme", [], [], {}, NOW).to_dict()
 
 
 def parse(svg: Markup) -> ET.Element:
@@ -207,7 +207,9 @@ def test_single_mention_and_single_day() -> None:
             "referenced_tweets": [{"type": "replied_to", "id": "5"}],
         }
     ]
-    body = report.build("1", "a", mentions, own, {}, NOW, report.ReportSettings(days=1)).to_dict()
+    body = analytics.build(
+        "1", "a", mentions, own, {}, NOW, analytics.ReportSettings(days=1)
+    ).to_dict()
     # WHEN / THEN every chart draws (a lone median is a dot)
     for chart in CHARTS:
         assert_safe(parse(chart(body)))

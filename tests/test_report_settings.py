@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from chalicelib.report import InvalidReportParameter, ReportSettings
+from chalicelib.analytics import InvalidReportParameter, ReportSettings
 from chalicelib.report_settings import (
     parse_crowd,
     parse_holidays,

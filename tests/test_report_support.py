@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.analytics import Report, ReportSettings, build, signature, to_csv
 from chalicelib.business_hours import BusinessClock
-from chalicelib.report import Report, ReportSettings, build, signature, to_csv
 from tests.posts import ACCOUNT, iso, mention, reply
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # a Tuesday

@@ -1,4 +1,4 @@
-"""chalicelib.report: hand-computed cases, GIVEN / WHEN / THEN."""
+"""chalicelib.analytics: hand-computed cases, GIVEN / WHEN / THEN."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import report
-from chalicelib.report import InvalidReportParameter, ReportSettings, build, to_csv
+from chalicelib import analytics
+from chalicelib.analytics import InvalidReportParameter, ReportSettings, build, to_csv
 from chalicelib.report_settings import parse_days, parse_target_minutes, parse_tz
 from tests.posts import ACCOUNT, iso, mention, reply
 
@@ -28,7 +28,7 @@ def run(
     users: dict[str, str] | None = None,
     now: datetime = NOW,
     **settings: Any,
-) -> report.Report:
+) -> analytics.Report:
     return build(ACCOUNT, "acme", mentions, own, users or {}, now, ReportSettings(**settings))
 
 
@@ -64,7 +64,7 @@ def test_no_mentions_gives_empty_but_complete_report() -> None:
     assert body["response_rate"] is None
     assert body["within_target_rate"] is None
     assert body["first_response_seconds"] == dict.fromkeys(("mean", "median", "p90", "min", "max"))
-    assert [b["bucket"] for b in body["histogram"]] == list(report.HISTOGRAM_BUCKETS)
+    assert [b["bucket"] for b in body["histogram"]] == list(analytics.HISTOGRAM_BUCKETS)
     assert all(b["count"] == 0 for b in body["histogram"])
     assert len(body["daily"]) == 29  # Oct 31 .. Nov 28, both partial days included
     assert all(
@@ -281,10 +281,10 @@ def test_quantile_helper_matches_statistics_module() -> None:
     for size in (2, 3, 5, 10, 11, 97):
         data = sorted(rng.randrange(10**7) for _ in range(size))
         # THEN the built-in helper gives statistics.quantiles' figures, in ms
-        assert report._quantile(data, 2, 1) == pytest.approx(
+        assert analytics._quantile(data, 2, 1) == pytest.approx(
             statistics.quantiles(data, n=2, method="inclusive")[0]
         )
-        assert report._quantile(data, 10, 9) == pytest.approx(
+        assert analytics._quantile(data, 10, 9) == pytest.approx(
             statistics.quantiles(data, n=10, method="inclusive")[8]
         )
 
@@ -509,7 +509,7 @@ def test_naive_now_is_utc_and_settings_are_checked() -> None:
 
 
 def test_default_settings() -> None:
-    assert ReportSettings() == report.DEFAULT_SETTINGS
+    assert ReportSettings() == analytics.DEFAULT_SETTINGS
     assert (ReportSettings().days, ReportSettings().target_seconds, ReportSettings().tz) == (
         28,
         3600,
@@ -540,7 +540,7 @@ def test_csv_columns_and_quoting() -> None:
     assert text.endswith("\r\n")
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert rows == [
-        list(report.CSV_HEADER),
+        list(analytics.CSV_HEADER),
         [
             "10",
             "2026-11-27T10:00:00.000Z",

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import observability
+from chalicelib.analytics import Report, ReportSettings, build
 from chalicelib.archive import Archive, ArchiveState
 from chalicelib.errors import (
     ResponsetimeError,
@@ -17,7 +18,6 @@ from chalicelib.errors import (
     XRejected,
 )
 from chalicelib.observability import logger
-from chalicelib.report import Report, ReportSettings, build
 from chalicelib.report_settings import ResolvedSettings, resolve
 from chalicelib.sessions import AccountTokens
 from chalicelib.x_timeline import MENTIONS, OWN_POSTS, XTimeline
