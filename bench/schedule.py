@@ -109,11 +109,11 @@ def _provision(endpoint: str) -> dict[str, str]:
 
 
 def _write_accounts(count: int) -> None:
-    """`count` accounts as sign-in leaves them (SessionStore.save_account's attributes),
+    """`count` accounts as sign-in leaves them (AccountStore.save's attributes),
     written 25 to a BatchWriteItem: saving them one by one would time moto, not the app."""
     from chalicelib import services
+    from chalicelib.accounts import REFRESH_GROUP
     from chalicelib.config import settings
-    from chalicelib.sessions import REFRESH_GROUP
 
     cipher = services.token_cipher()
     token, secret = cipher.encrypt("bench-token"), cipher.encrypt("bench-secret")
@@ -247,11 +247,11 @@ def _sign_in(count: int) -> None:
 def _simulated_worker(clock: SimClock) -> Any:
     """The worker as services.refresh_worker() builds it, on the simulated clock."""
     from chalicelib import services
+    from chalicelib.accounts import AccountTokens
     from chalicelib.budget import Limit, TokenBucket
     from chalicelib.config import settings
     from chalicelib.refresh import RefreshWorker
     from chalicelib.report_service import ReportService
-    from chalicelib.sessions import AccountTokens
     from chalicelib.x_timeline import MENTIONS, OWN_POSTS, XTimeline
 
     config = settings()
@@ -270,7 +270,7 @@ def _simulated_worker(clock: SimClock) -> Any:
         client = services.x_auth().client(account.access_token, account.access_token_secret)
         return XTimeline(client, budget)
 
-    store = services.session_store()
+    store = services.account_store()
     reports = ReportService(
         services.archive(),
         timeline_for,

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from chalicelib.accounts import AccountIndex, AccountStore
 from chalicelib.errors import XRateLimited, XRejected
 from chalicelib.observability import REFRESH_FAILED, REFRESH_SUCCEEDED, count, logger
 from chalicelib.refresh_queue import BATCH_LIMIT, MAX_VISIBILITY_SECONDS, RefreshQueue, account_of
 from chalicelib.report_service import ReportService
-from chalicelib.sessions import AccountIndex, SessionStore
 
 # What became of one message.
 REFRESHED = "refreshed"  # a new report is in S3
@@ -111,7 +111,7 @@ class Scheduler:
 def refresh_account(
     account_id: str,
     *,
-    store: SessionStore,
+    accounts: AccountStore,
     reports: ReportService,
     max_age_seconds: int,
     now: float,
@@ -120,15 +120,14 @@ def refresh_account(
 
     Raises what is worth another try later (X unavailable, storage failing): the message
     is then redelivered by SQS, and dead-lettered after five receives."""
-    account = store.account_tokens(account_id)
+    account = accounts.account_tokens(account_id)
     if account is None:
         return Outcome(SKIPPED)
     if now - account.refreshed_at < max_age_seconds:
         return Outcome(FRESH)
     try:
         view = reports.refresh(account)
-    except XRejected:
-        store.mark_token_rejected(account_id, int(now))
+    except XRejected:  # the service has marked the account and ended its sessions
         return Outcome(REJECTED)
     except XRateLimited as error:  # nothing read and nothing to show yet
         return Outcome(DEFERRED, retry_at=error.reset_at)
@@ -149,7 +148,7 @@ class RefreshWorker:
 
     def __init__(
         self,
-        store: SessionStore,
+        accounts: AccountStore,
         reports: ReportService,
         queue: RefreshQueue,
         *,
@@ -158,7 +157,7 @@ class RefreshWorker:
         clock: Callable[[], float],
         jitter: Callable[[int], int] = _spread,
     ) -> None:
-        self._store = store
+        self._accounts = accounts
         self._reports = reports
         self._queue = queue
         self._max_age = max_age_seconds
@@ -193,7 +192,7 @@ class RefreshWorker:
             account_id = account_of(record.body)
             outcome = refresh_account(
                 account_id,
-                store=self._store,
+                accounts=self._accounts,
                 reports=self._reports,
                 max_age_seconds=self._max_age,
                 now=now,

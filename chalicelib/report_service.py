@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import observability
+from chalicelib.accounts import AccountTokens
 from chalicelib.analytics import Report, ReportSettings, build
 from chalicelib.archive import Archive, ArchiveState
 from chalicelib.errors import (
@@ -19,7 +20,6 @@ from chalicelib.errors import (
 )
 from chalicelib.observability import logger
 from chalicelib.report_settings import ResolvedSettings, resolve
-from chalicelib.sessions import AccountTokens
 from chalicelib.x_timeline import MENTIONS, OWN_POSTS, XTimeline
 
 
@@ -123,6 +123,7 @@ class ReportService:
         max_age_seconds: int,
         clock: Callable[[], float],
         on_refreshed: Callable[[str, int], None] | None = None,
+        on_rejected: Callable[[str, int], None] | None = None,
     ) -> None:
         self._archive = archive
         self._timeline_for = timeline_for
@@ -131,6 +132,10 @@ class ReportService:
         # Told each time a fresh report is stored, by a view or by the schedule, so the
         # schedule's index knows the account is not due.
         self._on_refreshed = on_refreshed
+        # Told when X refuses the account's token (account id, epoch seconds of the clock),
+        # by a view or by the schedule alike: the policy (mark the account, end its
+        # sessions) lives in one place, and callers only map XRejected to their answer.
+        self._on_rejected = on_rejected
 
     def view(
         self,
@@ -187,6 +192,8 @@ class ReportService:
         pulled = pull_new_posts(self._timeline_for(account), account.account_id, state)
         observability.count(observability.X_POSTS_READ, pulled.x_posts_read)
         if isinstance(pulled.error, XRejected):
+            if self._on_rejected is not None:
+                self._on_rejected(account.account_id, int(self._clock()))
             raise pulled.error
         if pulled.error is None:
             state.refreshed_at = now

@@ -14,9 +14,10 @@ import functools
 import time
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.accounts import AccountIndex, AccountStore, AccountTokens
 from chalicelib.config import rotating_keys, settings, x_app_credentials
 from chalicelib.cookies import CookieCodec
-from chalicelib.sessions import AccountIndex, AccountTokens, Lifetimes, SessionStore
+from chalicelib.sessions import Lifetimes, SessionStore
 from chalicelib.signin import SignInFlow
 from chalicelib.tokens import TokenCipher
 from chalicelib.x_auth import XAuth
@@ -26,6 +27,7 @@ from chalicelib.x_auth import XAuth
 if TYPE_CHECKING:
     from chalicelib.archive import Archive
     from chalicelib.budget import TokenBucket
+    from chalicelib.forget import ForgetFlow
     from chalicelib.refresh import RefreshWorker, Scheduler
     from chalicelib.refresh_queue import RefreshQueue
     from chalicelib.report_service import ReportService
@@ -87,6 +89,15 @@ def _session_store(cipher: TokenCipher) -> SessionStore:
     return SessionStore(dynamodb(), config.table_name, cipher, lifetimes)
 
 
+def account_store() -> AccountStore:
+    return _account_store(token_cipher())
+
+
+@functools.lru_cache(maxsize=1)
+def _account_store(cipher: TokenCipher) -> AccountStore:
+    return AccountStore(dynamodb(), settings().table_name, cipher)
+
+
 def x_auth() -> XAuth:
     return _x_auth(x_app_credentials())
 
@@ -99,12 +110,18 @@ def _x_auth(credentials: tuple[str, str]) -> XAuth:
 
 
 def sign_in() -> SignInFlow:
-    return _sign_in(session_store(), x_auth())
+    return _sign_in(session_store(), account_store(), x_auth())
 
 
 @functools.lru_cache(maxsize=1)
-def _sign_in(store: SessionStore, auth: XAuth) -> SignInFlow:
-    return SignInFlow(store, auth, settings().callback_url, time.time)
+def _sign_in(store: SessionStore, accounts: AccountStore, auth: XAuth) -> SignInFlow:
+    return SignInFlow(store, accounts, auth, settings().callback_url, time.time)
+
+
+def forget() -> ForgetFlow:
+    from chalicelib.forget import ForgetFlow
+
+    return ForgetFlow(account_store(), session_store(), archive(), x_auth())
 
 
 @functools.cache
@@ -140,7 +157,16 @@ def timeline_for(account: AccountTokens) -> XTimeline:
 
 
 def _note_refreshed(account_id: str, at: int) -> None:
-    session_store().mark_refreshed(account_id, at)
+    account_store().mark_refreshed(account_id, at)
+
+
+def _token_rejected(account_id: str, at: int) -> None:
+    """X refused the account's token: mark it, and end every session signed in to it."""
+    from chalicelib.observability import logger
+
+    if account_store().mark_token_rejected(account_id, at):
+        session_store().end_account_sessions(account_id)
+    logger.warning("X rejected the account's token", extra={"account_id": account_id})
 
 
 @functools.cache
@@ -153,6 +179,7 @@ def reports() -> ReportService:
         settings().report_max_age_seconds,
         time.time,
         on_refreshed=_note_refreshed,
+        on_rejected=_token_rejected,
     )
 
 
@@ -178,11 +205,11 @@ def scheduler() -> Scheduler:
 
 
 def refresh_worker() -> RefreshWorker:
-    return _refresh_worker(session_store())
+    return _refresh_worker(account_store())
 
 
 @functools.lru_cache(maxsize=1)
-def _refresh_worker(store: SessionStore) -> RefreshWorker:
+def _refresh_worker(store: AccountStore) -> RefreshWorker:
     from chalicelib.refresh import RefreshWorker
 
     config = settings()
@@ -213,6 +240,7 @@ def reset() -> None:
         _cookie_codec,
         _token_cipher,
         _session_store,
+        _account_store,
         _x_auth,
         _sign_in,
     ):

@@ -7,6 +7,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chalicelib.accounts import AccountStore
 from chalicelib.errors import BadCallback, SignInExpired, SignInMismatch
 from chalicelib.sessions import SessionStore, SignedIn
 from chalicelib.x_auth import XAuth
@@ -23,9 +24,15 @@ class Started:
 
 class SignInFlow:
     def __init__(
-        self, store: SessionStore, x_auth: XAuth, callback_url: str, clock: Callable[[], float]
+        self,
+        store: SessionStore,
+        accounts: AccountStore,
+        x_auth: XAuth,
+        callback_url: str,
+        clock: Callable[[], float],
     ) -> None:
         self._store = store
+        self._accounts = accounts
         self._x = x_auth
         self._callback_url = callback_url
         self._clock = clock
@@ -57,7 +64,7 @@ class SignInFlow:
         )
         user = self._x.me(access_token, access_token_secret)
         now = self._now()
-        self._store.save_account(user.id, user.username, access_token, access_token_secret, now)
+        self._accounts.save(user.id, user.username, access_token, access_token_secret, now)
         return self._store.start_session(user.id, user.username, now)
 
     def cancel(self, session_id: str | None) -> None:

@@ -189,8 +189,6 @@ def logout(request: Any) -> Response:
 
 def forget(request: Any) -> Response:
     """Revoke the token at X, delete everything stored about the account, sign out."""
-    from chalicelib.forget import forget_account
-
     refused = _cross_site(request)
     if refused is not None:
         return refused
@@ -200,13 +198,7 @@ def forget(request: Any) -> Response:
         signed_in = flow.current(session_id)
         if signed_in is None:
             return redirect("/", status=303)
-        forgotten = forget_account(
-            services.session_store(),
-            services.archive(),
-            services.x_auth(),
-            signed_in.account_id,
-            signed_in.username,
-        )
+        forgotten = services.forget().forget(signed_in.account_id, signed_in.username)
     except ResponsetimeError as error:
         return error_page(error)
     detail = (
@@ -246,7 +238,7 @@ def _signed_in_account(request: Any) -> tuple[Any, Any] | Response:
     try:
         signed_in = services.sign_in().current(session_id)
         account = (
-            services.session_store().account_tokens(signed_in.account_id) if signed_in else None
+            services.account_store().account_tokens(signed_in.account_id) if signed_in else None
         )
     except ResponsetimeError as error:
         return error_page(error)
@@ -270,13 +262,9 @@ def _bad_parameter(error: Any, fmt: str, signed_in: Any) -> Response:
     )
 
 
-def _token_rejected(fmt: str, account_id: str) -> Response:
-    """X refused the account's token: mark it, end its sessions, and say so."""
-    import time
-
-    # Marks the account and ends every session signed in to it, this one included.
-    services.session_store().mark_token_rejected(account_id, int(time.time()))
-    logger.warning("X rejected the account's token", extra={"account_id": account_id})
+def _token_rejected(fmt: str) -> Response:
+    """X refused the account's token (the report service has marked the account and ended
+    its sessions): say so, and clear this browser's cookie."""
     if fmt == "json":
         response = json_answer({"error": "X no longer accepts this account's sign-in"}, 401)
     else:
@@ -312,7 +300,7 @@ def report(request: Any, fmt: str) -> Response:
     try:
         view = services.reports().view(account, report_settings, need_rows=fmt == "csv")
     except XRejected:
-        return _token_rejected(fmt, account.account_id)
+        return _token_rejected(fmt)
     except ResponsetimeError as error:
         if fmt == "json":
             status, title, _ = _error_entry(error)
@@ -376,7 +364,7 @@ def save_settings(request: Any) -> Response:
             **report_view.settings_form(fields),
         )
     try:
-        services.session_store().save_settings(account.account_id, values)
+        services.account_store().save_settings(account.account_id, values)
     except ResponsetimeError as error:
         return error_page(error, signed_in=signed_in)
     logger.info("report settings saved", extra={"settings": sorted(values)})

@@ -30,7 +30,7 @@ def test_forget_revokes_deletes_and_signs_out(
     browser.sign_in("fastbrand")
     assert browser.get("/report").status_code == 200
     account_id = app_env.account_id("fastbrand")
-    tokens = services.session_store().account_tokens(account_id)
+    tokens = services.account_store().account_tokens(account_id)
     assert tokens is not None
     LEAKABLE.update({tokens.access_token, tokens.access_token_secret})
     assert stored_keys(aws) != []

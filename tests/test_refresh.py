@@ -271,7 +271,7 @@ def test_a_round_queues_no_more_than_the_budget_admits_oldest_first(
     from chalicelib import services
 
     ids = people(8)
-    store = services.session_store()
+    store = services.account_store()
     for age, account_id in enumerate(ids[:5]):  # refreshed once, days ago
         store.mark_refreshed(account_id, 1_700_000_000 + age)
     monkeypatch.setenv("REFRESH_MAX_PER_ROUND", "5")

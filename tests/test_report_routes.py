@@ -410,7 +410,7 @@ def test_the_schedules_refresh_stores_the_report_with_the_saved_settings(
     # WHEN the schedule refreshes the account
     refresh_account(
         account_id,
-        store=services.session_store(),
+        accounts=services.account_store(),
         reports=services.reports(),
         max_age_seconds=0,
         now=time.time(),

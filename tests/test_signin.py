@@ -86,7 +86,7 @@ def test_tokens_are_encrypted_at_rest_and_work_at_x(
     browser.sign_in("slowbrand")
 
     [account] = items_of_kind(aws, "account")
-    stored = services.session_store().account_tokens(account["account_id"]["S"])
+    stored = services.account_store().account_tokens(account["account_id"]["S"])
     assert stored is not None
     LEAKABLE.update({stored.access_token, stored.access_token_secret})
     assert stored.access_token not in account["access_token"]["S"]
@@ -348,7 +348,7 @@ def test_no_secret_reaches_the_logs(browser: Browser, aws: dict[str, str]) -> No
     LEAKABLE.add(services.token_cipher().decrypt(pending["request_token_secret"]["S"]))
     browser.get(approve(authorize_url, "fastbrand"))
     [account] = items_of_kind(aws, "account")
-    tokens = services.session_store().account_tokens(account["account_id"]["S"])
+    tokens = services.account_store().account_tokens(account["account_id"]["S"])
     assert tokens is not None
     LEAKABLE.update({tokens.access_token, tokens.access_token_secret})
     browser.get("/")

@@ -1,0 +1,200 @@
+"""Accounts in the DynamoDB table that also holds the sessions (sessions.py).
+
+Items `account#<X user id>`: the handle, the account's X tokens (encrypted), the report
+settings the person saved (`report_settings`, a map of setting name -> text, as typed into
+the settings form and checked by report_settings.saved_form), and the marks other features
+set (`report_refreshed_at`, `token_rejected_at`).
+
+The sparse index `refresh-due` lists account items by `refresh_group` (one constant) and
+`report_refreshed_at` (epoch seconds of the last stored report, 0 before the first). The
+schedule asks it for the accounts whose report is older than the max age, oldest first,
+never with a Scan. One partition is plenty: the X budget lets the fleet refresh about one
+account every two seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import conditional_check_failed, store_failed
+from chalicelib.tokens import TokenCipher
+
+REFRESH_DUE_INDEX = "refresh-due"
+REFRESH_GROUP = "accounts"
+
+
+@dataclass(frozen=True)
+class AccountTokens:
+    account_id: str
+    username: str
+    access_token: str
+    access_token_secret: str
+    refreshed_at: int = 0  # epoch seconds of the last stored report; 0: none yet
+    saved_settings: Mapping[str, str] = field(default_factory=dict)  # report_settings
+
+
+@dataclass(frozen=True)
+class DueAccount:
+    """An account the `refresh-due` index lists as due, as the schedule sees it."""
+
+    account_id: str
+    refreshed_at: int
+    token_rejected: bool
+
+
+def account_key(account_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"account#{account_id}"}}
+
+
+class AccountStore:
+    """The account items: what sign-in saves, what reports and the schedule read and mark,
+    and what a forget deletes."""
+
+    def __init__(self, dynamodb: Any, table_name: str, cipher: TokenCipher) -> None:
+        self._db = dynamodb
+        self._table = table_name
+        self._cipher = cipher
+
+    def save(
+        self, account_id: str, username: str, access_token: str, access_token_secret: str, now: int
+    ) -> None:
+        """Keep what other features stored on the account; clear a mark of rejected tokens."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=account_key(account_id),
+                UpdateExpression=(
+                    "SET kind = :account, account_id = :id, username = :username, "
+                    "access_token = :token, access_token_secret = :secret, signed_in_at = :now, "
+                    "refresh_group = :group, "
+                    "report_refreshed_at = if_not_exists(report_refreshed_at, :never) "
+                    "REMOVE token_rejected_at"
+                ),
+                ExpressionAttributeValues={
+                    ":account": {"S": "account"},
+                    ":id": {"S": account_id},
+                    ":username": {"S": username},
+                    ":token": {"S": self._cipher.encrypt(access_token)},
+                    ":secret": {"S": self._cipher.encrypt(access_token_secret)},
+                    ":now": {"N": str(now)},
+                    ":group": {"S": REFRESH_GROUP},
+                    ":never": {"N": "0"},
+                },
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise store_failed("DynamoDB UpdateItem", error) from error
+
+    def forget(self, account_id: str) -> None:
+        """Delete the account item, its tokens with it."""
+        try:
+            self._db.delete_item(TableName=self._table, Key=account_key(account_id))
+        except (ClientError, BotoCoreError) as error:
+            raise store_failed("DynamoDB DeleteItem", error) from error
+
+    def account_tokens(self, account_id: str) -> AccountTokens | None:
+        try:
+            item = self._db.get_item(TableName=self._table, Key=account_key(account_id)).get("Item")
+        except (ClientError, BotoCoreError) as error:
+            raise store_failed("DynamoDB GetItem", error) from error
+        if item is None or "access_token" not in item or "token_rejected_at" in item:
+            return None
+        return AccountTokens(
+            account_id=account_id,
+            username=item["username"]["S"],
+            access_token=self._cipher.decrypt(item["access_token"]["S"]),
+            access_token_secret=self._cipher.decrypt(item["access_token_secret"]["S"]),
+            refreshed_at=int(item.get("report_refreshed_at", {}).get("N", 0)),
+            saved_settings={
+                name: value["S"]
+                for name, value in item.get("report_settings", {}).get("M", {}).items()
+                if "S" in value
+            },
+        )
+
+    def save_settings(self, account_id: str, values: Mapping[str, str]) -> bool:
+        """Keep the person's report settings on her account (none: the defaults apply);
+        False when the account was forgotten meanwhile (nothing is created for it)."""
+        if not values:
+            return self._update_account(account_id, UpdateExpression="REMOVE report_settings")
+        return self._update_account(
+            account_id,
+            UpdateExpression="SET report_settings = :settings",
+            ExpressionAttributeValues={
+                ":settings": {"M": {name: {"S": text} for name, text in values.items()}}
+            },
+        )
+
+    def mark_token_rejected(self, account_id: str, now: int) -> bool:
+        """X answered 401 for this account: no page or refresh uses its token again until
+        the person signs in anew (save_account clears the mark). True when the account
+        still exists; the caller then ends every session signed in to it
+        (SessionStore.end_account_sessions)."""
+        return self._set_on_account(account_id, "token_rejected_at", now)
+
+    def mark_refreshed(self, account_id: str, at: int) -> None:
+        """A report was stored for the account: it leaves the due range of `refresh-due`
+        until it is older than the max age. An account deleted meanwhile stays deleted."""
+        self._set_on_account(account_id, "report_refreshed_at", at)
+
+    def _set_on_account(self, account_id: str, attribute: str, value: int) -> bool:
+        """Set a number on the account item, if the account still exists (never create a
+        half item for one that was forgotten meanwhile); False when it does not."""
+        return self._update_account(
+            account_id,
+            UpdateExpression="SET #attribute = :value",
+            ExpressionAttributeNames={"#attribute": attribute},
+            ExpressionAttributeValues={":value": {"N": str(value)}},
+        )
+
+    def _update_account(self, account_id: str, **update: Any) -> bool:
+        """One UpdateItem on the account item if it still exists; False when it does not."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=account_key(account_id),
+                ConditionExpression="attribute_exists(pk)",
+                **update,
+            )
+        except ClientError as error:
+            if conditional_check_failed(error):
+                return False
+            raise store_failed("DynamoDB UpdateItem", error) from error
+        except BotoCoreError as error:
+            raise store_failed("DynamoDB UpdateItem", error) from error
+        return True
+
+
+class AccountIndex:
+    """The `refresh-due` index: all the schedule reads. It needs no key to any token."""
+
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._db = dynamodb
+        self._table = table_name
+
+    def due(self, refreshed_by: int) -> Iterator[DueAccount]:
+        """Accounts whose last report was stored at `refreshed_by` or before (or never),
+        oldest first, a Query page (up to 1 MB of index) at a time. Accounts whose token X
+        rejected are listed too, marked, so the schedule can count what it skips."""
+        try:
+            pages = self._db.get_paginator("query").paginate(
+                TableName=self._table,
+                IndexName=REFRESH_DUE_INDEX,
+                KeyConditionExpression="refresh_group = :group AND report_refreshed_at <= :by",
+                ExpressionAttributeValues={
+                    ":group": {"S": REFRESH_GROUP},
+                    ":by": {"N": str(refreshed_by)},
+                },
+            )
+            for page in pages:
+                for item in page["Items"]:
+                    yield DueAccount(
+                        account_id=item["pk"]["S"].removeprefix("account#"),
+                        refreshed_at=int(item["report_refreshed_at"]["N"]),
+                        token_rejected="token_rejected_at" in item,
+                    )
+        except (ClientError, BotoCoreError) as error:
+            raise store_failed("DynamoDB Query", error) from error
