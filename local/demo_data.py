@@ -341,6 +341,7 @@ class _Planner:
         self.rng = rng
         self.now = now
         self.start = now - timedelta(days=HISTORY_DAYS)
+        self.today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         self.posts: list[_Planned] = []
         self.customers = [username for username, _ in CUSTOMERS]
         self.other_brands = [username for username, _ in OTHER_BRANDS]
@@ -362,6 +363,13 @@ class _Planner:
 
     def at(self, key: int) -> datetime:
         return self.posts[key].at
+
+    def weekday_at(self, days_ago: int, hour: int, minute: int) -> datetime:
+        """``hour:minute`` ``days_ago`` days before today; a Saturday or Sunday moves to Friday."""
+        moment = self.today - timedelta(days=days_ago)
+        while moment.weekday() >= 5:
+            moment -= timedelta(days=1)
+        return moment.replace(hour=hour, minute=minute)
 
     def random_time(self, *, office: bool = False) -> datetime:
         rng = self.rng
@@ -559,31 +567,36 @@ class _Planner:
         return self.fill(template, brands[0], " ".join(f"@{h}" for h in named))
 
 
-def _plan(rng: random.Random, now: datetime) -> list[_Planned]:
-    plan = _Planner(rng, now)
-    customers = plan.customers
-
-    # Brand announcements (own posts that are not replies).
+# The plan's phases, in the order _plan runs them. Each draws from the shared RNG, so their
+# order (and the order of draws inside each) fixes every text, time and id.
+def _announcements(plan: _Planner) -> dict[str, list[int]]:
+    """Brand announcements (own posts that are not replies), oldest first per brand."""
     announcements: dict[str, list[int]] = {}
     for brand, count in (("fastbrand", 16), ("slowbrand", 8), ("quietbrand", 6)):
         keys = []
         for _ in range(count):
-            text = plan.fill(rng.choice(_ANNOUNCEMENTS[brand]), brand)
+            text = plan.fill(plan.rng.choice(_ANNOUNCEMENTS[brand]), brand)
             key = plan.add(brand, text, plan.random_time(office=True))
             if key is not None:
                 keys.append(key)
         announcements[brand] = sorted(keys, key=plan.at)
+    return announcements
 
-    # Customer mentions and the brands' answers.
+
+def _customer_mentions(plan: _Planner) -> None:
+    """Customer mentions and the brands' answers."""
     for brand, count, nudge_share in (("fastbrand", 196, 0.08), ("slowbrand", 104, 0.1)):
         for _ in range(count):
             plan.mention(brand, nudge_share)
 
-    # Customers replying to brand announcements (replies mention the brand).
+
+def _announcement_replies(plan: _Planner, announcements: dict[str, list[int]]) -> None:
+    """Customers replying to brand announcements (replies mention the brand)."""
+    rng = plan.rng
     for brand, count in (("fastbrand", 10), ("slowbrand", 4)):
         for _ in range(count):
             parent = rng.choice(announcements[brand])
-            customer = rng.choice(customers)
+            customer = rng.choice(plan.customers)
             at = plan.at(parent) + timedelta(minutes=rng.uniform(3, 600))
             template, topic = rng.choice(_ANNOUNCEMENT_REPLIES)
             bodies = _fast_only(brand, topic)
@@ -591,13 +604,18 @@ def _plan(rng: random.Random, now: datetime) -> list[_Planned]:
             if reply is not None:
                 plan.answer(brand, reply, customer, plan.delay(brand, at), bodies)
 
-    # Retweets: customers retweet brand posts; @fastbrand retweets a customer's praise.
+
+def _retweets(plan: _Planner, announcements: dict[str, list[int]]) -> None:
+    """Retweets: customers retweet brand posts (@fastbrand's retweet is in _emoji_mention)."""
+    rng = plan.rng
     for brand, count in (("fastbrand", 4), ("slowbrand", 1)):
         for original in rng.sample(announcements[brand], count):
             at = plan.at(original) + timedelta(minutes=rng.uniform(10, 300))
-            plan.add(rng.choice(customers), "", at, retweet_of=original)
+            plan.add(rng.choice(plan.customers), "", at, retweet_of=original)
 
-    # Threads a second customer joins.
+
+def _two_customer_threads(plan: _Planner) -> None:
+    """Threads a second customer joins; (answer the first, answer the second) per thread."""
     for brand, answered in (
         ("fastbrand", ((True, True), (True, True), (True, False), (False, True), (True, True))),
         ("slowbrand", ((True, True), (True, False))),
@@ -605,14 +623,17 @@ def _plan(rng: random.Random, now: datetime) -> list[_Planned]:
         for answer_first, answer_second in answered:
             plan.two_customer_thread(brand, answer_first, answer_second)
 
-    # Crowd posts naming the brand among many accounts; one @fastbrand answers anyway.
+
+def _crowd_posts(plan: _Planner) -> None:
+    """Crowd posts naming the brand among many accounts; @fastbrand answers the first anyway."""
+    rng = plan.rng
     for brands, count in (
         (("fastbrand",), 6),
         (("slowbrand",), 3),
         (("fastbrand", "slowbrand"), 1),
     ):
         for number in range(count):
-            author = rng.choice(customers)
+            author = rng.choice(plan.customers)
             at = plan.random_time()
             crowd = plan.add(author, plan.crowd_text(brands, author), at)
             if crowd is not None and brands == ("fastbrand",) and number == 0:
@@ -623,10 +644,14 @@ def _plan(rng: random.Random, now: datetime) -> list[_Planned]:
                     plan.delay("fastbrand", at, always=True),
                     ("@{c} Thanks for the shoutout, that's lovely to hear!",),
                 )
-    # A crowd reply to an announcement: it replies to @fastbrand, so it is a mention to answer.
-    parent = announcements["fastbrand"][len(announcements["fastbrand"]) // 3]
-    author = rng.choice(customers)
-    friends = rng.sample([c for c in customers if c != author], 7)
+
+
+def _crowd_reply(plan: _Planner, fast_announcements: list[int]) -> None:
+    """A crowd reply to an announcement: it replies to @fastbrand, so it is a mention to answer."""
+    rng = plan.rng
+    parent = fast_announcements[len(fast_announcements) // 3]
+    author = rng.choice(plan.customers)
+    friends = rng.sample([c for c in plan.customers if c != author], 7)
     at = plan.at(parent) + timedelta(minutes=rng.uniform(20, 200))
     crowd_reply = plan.add(
         author,
@@ -643,21 +668,15 @@ def _plan(rng: random.Random, now: datetime) -> list[_Planned]:
             ("@{c} Love it, happy shopping everyone! 🛍️",),
         )
 
-    # Fixed specials, placed relative to now so the UI always has them.
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
 
-    def weekday_at(days_ago: int, hour: int, minute: int) -> datetime:
-        moment = day - timedelta(days=days_ago)
-        while moment.weekday() >= 5:
-            moment -= timedelta(days=1)
-        return moment.replace(hour=hour, minute=minute)
-
-    # Friday-evening and weekend mentions @fastbrand answers on Monday morning.
+def _weekend_mentions(plan: _Planner) -> None:
+    """Friday-evening and weekend mentions @fastbrand answers on Monday morning."""
+    rng = plan.rng
     for weeks_ago in (1, 2):
-        friday = day - timedelta(days=(day.weekday() - 4) % 7 + 7 * weeks_ago)
+        friday = plan.today - timedelta(days=(plan.today.weekday() - 4) % 7 + 7 * weeks_ago)
         monday = friday + timedelta(days=3)
         for days, hour, minute in ((0, 18, 25), (0, 21, 40), (1, 10, 15), (2, 19, 5)):
-            customer = rng.choice(customers)
+            customer = rng.choice(plan.customers)
             at = (friday + timedelta(days=days)).replace(hour=hour, minute=minute)
             template, bodies = rng.choice(_QUESTIONS)
             weekend = plan.add(customer, plan.fill(template, "fastbrand"), at)
@@ -666,17 +685,26 @@ def _plan(rng: random.Random, now: datetime) -> list[_Planned]:
             answer = plan.after("fastbrand", at, reply_at - at)
             plan.answer("fastbrand", weekend, customer, answer, bodies)
 
+
+def _html_mention(plan: _Planner) -> None:
+    """A mention full of ``<script>``/HTML characters, answered within 7 minutes."""
     html_mention = plan.add(
         "bobby_tables",
         "@fastbrand <script>alert('xss')</script> checkout shows <b>Error</b> & \"null\" - help?",
-        weekday_at(3, 10, 12),
+        plan.weekday_at(3, 10, 12),
     )
     assert html_mention is not None
     seven = plan.after("fastbrand", plan.at(html_mention), timedelta(minutes=7))
     bodies = ("@{c} Sorry about that! We've fixed the checkout error, please try again.",)
     plan.reply("fastbrand", html_mention, "bobby_tables", seven, bodies)
+
+
+def _emoji_mention(plan: _Planner) -> None:
+    """Praise with emoji, which @fastbrand thanks for and retweets."""
     emoji_mention = plan.add(
-        "zoe_sunflower", "@fastbrand the new app update is 🔥🔥 love it 🎉🙌", weekday_at(5, 14, 40)
+        "zoe_sunflower",
+        "@fastbrand the new app update is 🔥🔥 love it 🎉🙌",
+        plan.weekday_at(5, 14, 40),
     )
     assert emoji_mention is not None
     four = plan.after("fastbrand", plan.at(emoji_mention), timedelta(minutes=4))
@@ -684,26 +712,38 @@ def _plan(rng: random.Random, now: datetime) -> list[_Planned]:
     plan.add(
         "fastbrand", "", plan.at(emoji_mention) + timedelta(minutes=9), retweet_of=emoji_mention
     )
+
+
+def _mention_of_both_brands(plan: _Planner) -> None:
+    """One post mentioning both brands; each answers it, at its own pace."""
     both = plan.add(
         "sofia_lind",
         "@fastbrand @slowbrand which one of you ships faster to Lisbon? 🤔",
-        weekday_at(9, 11, 5),
+        plan.weekday_at(9, 11, 5),
     )
     assert both is not None
     six = plan.after("fastbrand", plan.at(both), timedelta(minutes=6))
     plan.reply("fastbrand", both, "sofia_lind", six, ("@{c} Us, of course! 2-3 days to Lisbon 😉",))
     thirty = plan.after("slowbrand", plan.at(both), timedelta(hours=30))
     plan.reply("slowbrand", both, "sofia_lind", thirty)
+
+
+def _self_mention(plan: _Planner) -> None:
+    """@fastbrand naming itself in its own post (not a mention to answer)."""
     plan.add(
         "fastbrand",
         "Big thanks to everyone who came to the @fastbrand pop-up store in Berlin this weekend!",
-        weekday_at(12, 9, 30),
+        plan.weekday_at(12, 9, 30),
     )
-    # Brand replies to posts that never mentioned the brand.
+
+
+def _unprompted_replies(plan: _Planner) -> None:
+    """Brand replies to posts that never mentioned the brand."""
+    rng = plan.rng
     for brand, days_ago in (("fastbrand", 7), ("fastbrand", 20), ("slowbrand", 15)):
-        customer = rng.choice(customers)
+        customer = rng.choice(plan.customers)
         question = plan.add(
-            customer, plan.fill(rng.choice(_NOISE[:2]), brand), weekday_at(days_ago, 13, 0)
+            customer, plan.fill(rng.choice(_NOISE[:2]), brand), plan.weekday_at(days_ago, 13, 0)
         )
         assert question is not None
         plan.reply(
@@ -713,21 +753,50 @@ def _plan(rng: random.Random, now: datetime) -> list[_Planned]:
             plan.after(brand, plan.at(question), timedelta(minutes=35)),
             ("@{c} We can help with that! Check our store finder or DM us.",),
         )
-    # Ordinary customer chatter, some of it between customers.
+
+
+def _chatter(plan: _Planner) -> None:
+    """Ordinary customer chatter, some of it between customers."""
+    rng = plan.rng
     for _ in range(25):
-        customer = rng.choice(customers)
+        customer = rng.choice(plan.customers)
         text = plan.fill(rng.choice(_NOISE), "nobody")
         if rng.random() < 0.3:
-            text = f"@{rng.choice(customers)} {text}"
+            text = f"@{rng.choice(plan.customers)} {text}"
         plan.add(customer, text, plan.random_time())
-    # Mentions from the last hours that nobody has answered yet.
+
+
+def _waiting_mentions(plan: _Planner) -> None:
+    """Mentions from the last hours that nobody has answered yet."""
+    rng = plan.rng
     for brand, minutes_ago in (("fastbrand", 25), ("fastbrand", 70), ("slowbrand", 140)):
-        customer = rng.choice(customers)
+        customer = rng.choice(plan.customers)
         plan.add(
             customer,
             plan.fill(rng.choice(_QUESTIONS)[0], brand),
-            now - timedelta(minutes=minutes_ago),
+            plan.now - timedelta(minutes=minutes_ago),
         )
+
+
+def _plan(rng: random.Random, now: datetime) -> list[_Planned]:
+    """Every demo post, planned in a fixed order of phases (see above)."""
+    plan = _Planner(rng, now)
+    announcements = _announcements(plan)
+    _customer_mentions(plan)
+    _announcement_replies(plan, announcements)
+    _retweets(plan, announcements)
+    _two_customer_threads(plan)
+    _crowd_posts(plan)
+    _crowd_reply(plan, announcements["fastbrand"])
+    # Fixed specials, placed relative to now so the UI always has them.
+    _weekend_mentions(plan)
+    _html_mention(plan)
+    _emoji_mention(plan)
+    _mention_of_both_brands(plan)
+    _self_mention(plan)
+    _unprompted_replies(plan)
+    _chatter(plan)
+    _waiting_mentions(plan)
     return plan.posts
 
 

@@ -2,6 +2,9 @@
 
 Field names and enums are copied from X's OpenAPI description (shared/x-api/openapi.json,
 info.version 2.159) so the emulator does not need that file at run time.
+
+:func:`parse_query` checks one parameter at a time with the validators in ``_CHECKS``; their
+order is X's order of errors in a 400 body.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -122,14 +125,6 @@ PLACE_FIELDS = [
 ]
 EXCLUDE_VALUES = ["replies", "retweets"]
 
-_LIST_PARAMS: dict[str, list[str]] = {
-    "tweet.fields": TWEET_FIELDS,
-    "user.fields": USER_FIELDS,
-    "media.fields": MEDIA_FIELDS,
-    "poll.fields": POLL_FIELDS,
-    "place.fields": PLACE_FIELDS,
-    "exclude": EXCLUDE_VALUES,
-}
 _TIMELINE_PARAMS = [
     "id",
     "since_id",
@@ -147,6 +142,7 @@ _TIMELINE_PARAMS = [
 ]
 _TWEETS_PARAMS = [*_TIMELINE_PARAMS[:5], "exclude", *_TIMELINE_PARAMS[5:]]
 _ME_PARAMS = ["expansions", "tweet.fields", "user.fields"]
+_ALLOWED_PARAMS = {"mentions": _TIMELINE_PARAMS, "tweets": _TWEETS_PARAMS, "me": _ME_PARAMS}
 _ID_RE = re.compile(r"^[0-9]{1,19}$")
 _RFC3339_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE
@@ -224,6 +220,159 @@ class Query:
     exclude: set[str] = field(default_factory=set)
 
 
+# query validation -----------------------------------------------------------------------
+# Each validator checks one parameter's raw value, stores what it parsed on the Query, and
+# returns X's error for it (or None). ``_CHECKS`` runs them in X's order, which is also the
+# order of ``errors`` in the 400 body.
+_Error = dict[str, Any]
+_Validator = Callable[[str, Query, str], _Error | None]
+
+
+def _not_one_of(name: str, items: list[str], choices: list[str]) -> _Error | None:
+    """X reports only the first value that is not allowed."""
+    bad = [item for item in items if item not in choices]
+    if not bad:
+        return None
+    return _param_error(
+        name,
+        bad[0],
+        f"The `{name}` query parameter value [{bad[0]}] is not one of [{','.join(choices)}]",
+    )
+
+
+def _one_of(name: str, choices: list[str], attr: str | None = None) -> _Validator:
+    """A comma-separated list from ``choices``, kept in ``Query.<attr>`` (even if invalid)."""
+
+    def check(raw: str, query: Query, endpoint: str) -> _Error | None:
+        items = raw.split(",")
+        if attr is not None:
+            setattr(query, attr, set(items))
+        return _not_one_of(name, items, choices)
+
+    return check
+
+
+def _expansions(raw: str, query: Query, endpoint: str) -> _Error | None:
+    """Tweet expansions on the timelines, user expansions on ``users/me``."""
+    choices = USER_EXPANSIONS if endpoint == "me" else TWEET_EXPANSIONS
+    items = raw.split(",")
+    query.expansions = set(items)
+    return _not_one_of("expansions", items, choices)
+
+
+def _max_results(raw: str, query: Query, endpoint: str) -> _Error | None:
+    """An integer (at most 9 digits, as X parses it) between 5 and 100."""
+    if not re.fullmatch(r"-?\d{1,9}", raw):
+        problem = "is not a valid integer"
+    elif not 5 <= int(raw) <= 100:
+        problem = "is not between 5 and 100"
+    else:
+        query.max_results = int(raw)
+        return None
+    return _param_error(
+        "max_results", raw, f"The `max_results` query parameter value [{raw}] {problem}"
+    )
+
+
+def _post_id(name: str) -> _Validator:
+    """``since_id`` / ``until_id``: a post id, kept as an int in ``Query.<name>``."""
+
+    def check(raw: str, query: Query, endpoint: str) -> _Error | None:
+        if not _ID_RE.match(raw):
+            return _param_error(
+                name,
+                raw,
+                f"The `{name}` query parameter value [{raw}] does not match ^[0-9]{{1,19}}$",
+            )
+        setattr(query, name, int(raw))
+        return None
+
+    return check
+
+
+def _date_time(name: str) -> _Validator:
+    """``start_time`` / ``end_time``: RFC 3339, kept as an aware UTC datetime."""
+
+    def check(raw: str, query: Query, endpoint: str) -> _Error | None:
+        parsed = _parse_time(raw)
+        if parsed is None:
+            return _param_error(
+                name,
+                raw,
+                f"The `{name}` query parameter value [{raw}] is not a valid RFC 3339 "
+                "date-time (YYYY-MM-DDTHH:mm:ssZ)",
+            )
+        setattr(query, name, parsed)
+        return None
+
+    return check
+
+
+def _start_before_end(raw: str, query: Query, endpoint: str) -> _Error | None:
+    """A second check of ``start_time``, once both times are parsed; X blames ``start_time``."""
+    if query.start_time and query.end_time and query.start_time >= query.end_time:
+        return _param_error(
+            "start_time",
+            raw,
+            f"Invalid 'start_time':'{raw}'. 'start_time' must be before 'end_time'",
+        )
+    return None
+
+
+def _pagination_token(raw: str, query: Query, endpoint: str) -> _Error | None:
+    """A :class:`Cursor` from an earlier page's ``next_token`` or ``previous_token``."""
+    try:
+        query.cursor = Cursor.decode(raw)
+    except ValueError:
+        return _param_error(
+            "pagination_token",
+            raw,
+            f"The `pagination_token` query parameter value [{raw}] is not valid",
+        )
+    return None
+
+
+# (parameter, validator), run in this order for each parameter the request has.
+_CHECKS: tuple[tuple[str, _Validator], ...] = (
+    ("tweet.fields", _one_of("tweet.fields", TWEET_FIELDS, "tweet_fields")),
+    ("user.fields", _one_of("user.fields", USER_FIELDS, "user_fields")),
+    ("media.fields", _one_of("media.fields", MEDIA_FIELDS)),
+    ("poll.fields", _one_of("poll.fields", POLL_FIELDS)),
+    ("place.fields", _one_of("place.fields", PLACE_FIELDS)),
+    ("exclude", _one_of("exclude", EXCLUDE_VALUES, "exclude")),
+    ("expansions", _expansions),
+    ("max_results", _max_results),
+    ("since_id", _post_id("since_id")),
+    ("until_id", _post_id("until_id")),
+    ("start_time", _date_time("start_time")),
+    ("end_time", _date_time("end_time")),
+    ("start_time", _start_before_end),
+    ("pagination_token", _pagination_token),
+)
+
+
+def _single_values(
+    args: Mapping[str, Sequence[str]], allowed: list[str]
+) -> tuple[dict[str, str], list[_Error]]:
+    """Each allowed parameter's one value, and errors for unknown or repeated ones.
+
+    ``id`` is in the allowed lists only for the error message: it is the path, not a query
+    parameter.
+    """
+    values: dict[str, str] = {}
+    errors: list[_Error] = []
+    for name, given in args.items():
+        if name not in allowed or name == "id":
+            message = f"The query parameter [{name}] is not one of [{','.join(allowed)}]"
+            errors.append(_param_error(name, given[0], message))
+        elif len(given) > 1:
+            message = f"Duplicate parameters are not allowed: the `{name}` query parameter"
+            errors.append({"parameters": {name: list(given)}, "message": message})
+        else:
+            values[name] = given[0]
+    return values, errors
+
+
 def parse_query(
     args: Mapping[str, Sequence[str]], endpoint: str, path_id: str | None = None
 ) -> Query:
@@ -232,143 +381,15 @@ def parse_query(
     ``endpoint`` is ``"mentions"``, ``"tweets"`` or ``"me"``; ``args`` maps a name to all its
     values (werkzeug's ``MultiDict.to_dict(flat=False)``).
     """
-    allowed = {"mentions": _TIMELINE_PARAMS, "tweets": _TWEETS_PARAMS, "me": _ME_PARAMS}[endpoint]
-    errors: list[dict[str, Any]] = []
-    query = Query()
-    values: dict[str, str] = {}
-    for name, given in args.items():
-        if name not in allowed or name == "id":
-            errors.append(
-                _param_error(
-                    name,
-                    given[0],
-                    f"The query parameter [{name}] is not one of [{','.join(allowed)}]",
-                )
-            )
-        elif len(given) > 1:
-            errors.append(
-                {
-                    "parameters": {name: list(given)},
-                    "message": f"Duplicate parameters are not allowed: the `{name}` query "
-                    "parameter",
-                }
-            )
-        else:
-            values[name] = given[0]
+    values, errors = _single_values(args, _ALLOWED_PARAMS[endpoint])
     if path_id is not None and not _ID_RE.match(path_id):
-        errors.append(
-            _param_error("id", path_id, f"The `id` query parameter value [{path_id}] is not valid")
-        )
-
-    for name, choices in _LIST_PARAMS.items():
-        if name in values:
-            items = values[name].split(",")
-            bad = [item for item in items if item not in choices]
-            if bad:
-                errors.append(
-                    _param_error(
-                        name,
-                        bad[0],
-                        f"The `{name}` query parameter value [{bad[0]}] is not one of "
-                        f"[{','.join(choices)}]",
-                    )
-                )
-            chosen = set(items)
-            if name == "tweet.fields":
-                query.tweet_fields = chosen
-            elif name == "user.fields":
-                query.user_fields = chosen
-            elif name == "exclude":
-                query.exclude = chosen
-    if "expansions" in values:
-        choices = USER_EXPANSIONS if endpoint == "me" else TWEET_EXPANSIONS
-        items = values["expansions"].split(",")
-        bad = [item for item in items if item not in choices]
-        if bad:
-            errors.append(
-                _param_error(
-                    "expansions",
-                    bad[0],
-                    f"The `expansions` query parameter value [{bad[0]}] is not one of "
-                    f"[{','.join(choices)}]",
-                )
-            )
-        query.expansions = set(items)
-
-    if "max_results" in values:
-        raw = values["max_results"]
-        if not re.fullmatch(r"-?\d{1,9}", raw):
-            errors.append(
-                _param_error(
-                    "max_results",
-                    raw,
-                    f"The `max_results` query parameter value [{raw}] is not a valid integer",
-                )
-            )
-        elif not 5 <= int(raw) <= 100:
-            errors.append(
-                _param_error(
-                    "max_results",
-                    raw,
-                    f"The `max_results` query parameter value [{raw}] is not between 5 and 100",
-                )
-            )
-        else:
-            query.max_results = int(raw)
-    for name in ("since_id", "until_id"):
-        if name in values:
-            raw = values[name]
-            if not _ID_RE.match(raw):
-                errors.append(
-                    _param_error(
-                        name,
-                        raw,
-                        f"The `{name}` query parameter value [{raw}] does not match "
-                        "^[0-9]{1,19}$",
-                    )
-                )
-            elif name == "since_id":
-                query.since_id = int(raw)
-            else:
-                query.until_id = int(raw)
-    for name in ("start_time", "end_time"):
-        if name in values:
-            raw = values[name]
-            parsed = _parse_time(raw)
-            if parsed is None:
-                errors.append(
-                    _param_error(
-                        name,
-                        raw,
-                        f"The `{name}` query parameter value [{raw}] is not a valid RFC 3339 "
-                        "date-time (YYYY-MM-DDTHH:mm:ssZ)",
-                    )
-                )
-            elif name == "start_time":
-                query.start_time = parsed
-            else:
-                query.end_time = parsed
-    if query.start_time and query.end_time and query.start_time >= query.end_time:
-        errors.append(
-            _param_error(
-                "start_time",
-                values["start_time"],
-                f"Invalid 'start_time':'{values['start_time']}'. 'start_time' must be before "
-                "'end_time'",
-            )
-        )
-    if "pagination_token" in values:
-        raw = values["pagination_token"]
-        try:
-            query.cursor = Cursor.decode(raw)
-        except ValueError:
-            errors.append(
-                _param_error(
-                    "pagination_token",
-                    raw,
-                    f"The `pagination_token` query parameter value [{raw}] is not valid",
-                )
-            )
+        message = f"The `id` query parameter value [{path_id}] is not valid"
+        errors.append(_param_error("id", path_id, message))
+    query = Query()
+    for name, check in _CHECKS:
+        error = check(values[name], query, endpoint) if name in values else None
+        if error is not None:
+            errors.append(error)
     if errors:
         raise InvalidRequest(errors)
     return query
@@ -460,44 +481,52 @@ def render_tweet(post: Post, fields: set[str], store: XStore) -> dict[str, Any]:
     return out
 
 
+def _edit_controls(post: Post, store: XStore) -> dict[str, Any]:
+    return {
+        "edits_remaining": 5,
+        "is_edit_eligible": post.retweet_of is None,
+        "editable_until": format_time(post.created_at + timedelta(hours=1)),
+    }
+
+
+def _public_metrics(post: Post, store: XStore) -> dict[str, Any]:
+    """Real reply and retweet counts; the others are made up from the post id."""
+    return {
+        "retweet_count": store.retweet_count[post.id],
+        "reply_count": store.reply_count[post.id],
+        "like_count": (post.id >> 22) % 17,
+        "quote_count": 0,
+        "bookmark_count": (post.id >> 22) % 3,
+        "impression_count": 40 + (post.id >> 22) % 977,
+    }
+
+
+def _entities(post: Post, store: XStore) -> dict[str, Any] | None:
+    mentions = store.mention_entities(post.text)
+    return {"mentions": mentions} if mentions else None
+
+
+# tweet.fields -> value (None: omitted). Fields this emulator has no data for are missing
+# here and omitted, as X omits empty ones.
+_TWEET_FIELD_VALUES: dict[str, Callable[[Post, XStore], Any]] = {
+    "author_id": lambda post, store: post.author_id,
+    "created_at": lambda post, store: format_time(post.created_at),
+    "conversation_id": lambda post, store: str(post.conversation_id),
+    "in_reply_to_user_id": lambda post, store: post.in_reply_to_user_id,
+    "referenced_tweets": lambda post, store: store.referenced_tweets(post) or None,
+    "lang": lambda post, store: "en",
+    "possibly_sensitive": lambda post, store: False,
+    "reply_settings": lambda post, store: "everyone",
+    "display_text_range": lambda post, store: _display_text_range(post.text),
+    "entities": _entities,
+    "edit_controls": _edit_controls,
+    "public_metrics": _public_metrics,
+}
+
+
 def _tweet_field(post: Post, name: str, store: XStore) -> Any:
-    if name == "author_id":
-        return post.author_id
-    if name == "created_at":
-        return format_time(post.created_at)
-    if name == "conversation_id":
-        return str(post.conversation_id)
-    if name == "in_reply_to_user_id":
-        return post.in_reply_to_user_id
-    if name == "referenced_tweets":
-        return store.referenced_tweets(post) or None
-    if name == "lang":
-        return "en"
-    if name == "possibly_sensitive":
-        return False
-    if name == "reply_settings":
-        return "everyone"
-    if name == "display_text_range":
-        return _display_text_range(post.text)
-    if name == "entities":
-        mentions = store.mention_entities(post.text)
-        return {"mentions": mentions} if mentions else None
-    if name == "edit_controls":
-        return {
-            "edits_remaining": 5,
-            "is_edit_eligible": post.retweet_of is None,
-            "editable_until": format_time(post.created_at + timedelta(hours=1)),
-        }
-    if name == "public_metrics":
-        return {
-            "retweet_count": store.retweet_count[post.id],
-            "reply_count": store.reply_count[post.id],
-            "like_count": (post.id >> 22) % 17,
-            "quote_count": 0,
-            "bookmark_count": (post.id >> 22) % 3,
-            "impression_count": 40 + (post.id >> 22) % 977,
-        }
-    return None  # fields this emulator has no data for are omitted, as X omits empty ones
+    value = _TWEET_FIELD_VALUES.get(name)
+    return None if value is None else value(post, store)
 
 
 def render_user(account: Account, fields: set[str], store: XStore) -> dict[str, Any]:
@@ -534,35 +563,40 @@ def _user_field(account: Account, name: str, store: XStore) -> Any:
     return None
 
 
+def _referenced_posts(post: Post, store: XStore) -> list[Post]:
+    """The stored posts ``post`` replies to or retweets."""
+    found = (store.posts.get(int(ref["id"])) for ref in store.referenced_tweets(post))
+    return [referenced for referenced in found if referenced is not None]
+
+
+def _expanded_user_ids(post: Post, expansions: set[str], store: XStore) -> Iterator[str | None]:
+    """The users ``post`` brings into ``includes.users``, in X's order (maybe repeated)."""
+    if "author_id" in expansions:
+        yield post.author_id
+    if "in_reply_to_user_id" in expansions:
+        yield post.in_reply_to_user_id
+    if "entities.mentions.username" in expansions:
+        for mention in store.mention_entities(post.text):
+            yield str(mention["id"])
+    if "referenced_tweets.id.author_id" in expansions:
+        for referenced in _referenced_posts(post, store):
+            yield referenced.author_id
+
+
 def render_includes(
     posts: list[Post], query: Query, store: XStore
 ) -> dict[str, list[dict[str, Any]]]:
     """``includes`` for tweet expansions (users and referenced tweets)."""
     user_ids: list[str] = []
     tweets: list[Post] = []
-    expansions = query.expansions
-
-    def want_user(user_id: str | None) -> None:
-        if user_id and user_id not in user_ids and user_id in store.accounts:
-            user_ids.append(user_id)
-
     for post in posts:
-        if "author_id" in expansions:
-            want_user(post.author_id)
-        if "in_reply_to_user_id" in expansions:
-            want_user(post.in_reply_to_user_id)
-        if "entities.mentions.username" in expansions:
-            for mention in store.mention_entities(post.text):
-                want_user(str(mention["id"]))
-        if expansions & {"referenced_tweets.id", "referenced_tweets.id.author_id"}:
-            for ref in store.referenced_tweets(post):
-                referenced = store.posts.get(int(ref["id"]))
-                if referenced is None:
-                    continue
-                if "referenced_tweets.id" in expansions and referenced not in tweets:
+        for user_id in _expanded_user_ids(post, query.expansions, store):
+            if user_id and user_id not in user_ids and user_id in store.accounts:
+                user_ids.append(user_id)
+        if "referenced_tweets.id" in query.expansions:
+            for referenced in _referenced_posts(post, store):
+                if referenced not in tweets:
                     tweets.append(referenced)
-                if "referenced_tweets.id.author_id" in expansions:
-                    want_user(referenced.author_id)
     includes: dict[str, list[dict[str, Any]]] = {}
     if user_ids:
         includes["users"] = [
