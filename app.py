@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Chalice, ConvertToMiddleware, Rate, Response
+from chalice.app import Request
 
 from chalicelib import services, web
 from chalicelib.config import (
@@ -23,49 +24,56 @@ app.register_middleware(ConvertToMiddleware(log_metrics))
 app.register_middleware(ConvertToMiddleware(capture_lambda_handler))
 
 
+def current() -> Request:
+    """The request being handled: Chalice sets it before any route runs."""
+    request = app.current_request
+    assert request is not None
+    return request
+
+
 @app.route("/", methods=["GET"])
 def home() -> Response:
-    return web.home(app.current_request)
+    return web.home(current())
 
 
 @app.route("/auth", methods=["GET"])
 def auth() -> Response:
-    return web.auth(app.current_request)
+    return web.auth(current())
 
 
 @app.route("/callback", methods=["GET"])
 def callback() -> Response:
-    return web.callback(app.current_request)
+    return web.callback(current())
 
 
 @app.route("/logout", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
 def logout() -> Response:
-    return web.logout(app.current_request)
+    return web.logout(current())
 
 
 @app.route("/forget", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
 def forget() -> Response:
-    return web.forget(app.current_request)
+    return web.forget(current())
 
 
 @app.route("/settings", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
 def save_settings() -> Response:
-    return web.save_settings(app.current_request)
+    return web.save_settings(current())
 
 
 @app.route("/report", methods=["GET"])
 def report() -> Response:
-    return web.report(app.current_request, "html")
+    return web.report(current(), "html")
 
 
 @app.route("/report.json", methods=["GET"])
 def report_json() -> Response:
-    return web.report(app.current_request, "json")
+    return web.report(current(), "json")
 
 
 @app.route("/report.csv", methods=["GET"])
 def report_csv() -> Response:
-    return web.report(app.current_request, "csv")
+    return web.report(current(), "csv")
 
 
 @app.route("/static/app.css", methods=["GET"])

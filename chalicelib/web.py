@@ -1,12 +1,15 @@
 """What each route does, in terms of the request Chalice hands over. app.py stays a list
-of routes; domain errors become HTTP answers in one place, `error_page`."""
+of routes; domain errors become HTTP answers in one place, `failure` (the ERROR_PAGES
+table, as a page or as JSON); `signed_in_account` is every signed-in route's preamble."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from chalice import Response
+from chalice.app import Request
 
 from chalicelib import observability, services
 from chalicelib.config import settings
@@ -22,6 +25,14 @@ from chalicelib.errors import (
 )
 from chalicelib.observability import logger
 from chalicelib.pages import render, security_headers
+
+if TYPE_CHECKING:
+    from chalicelib.accounts import AccountTokens
+    from chalicelib.analytics import InvalidReportParameter
+    from chalicelib.report_service import ReportView
+    from chalicelib.sessions import SignedIn
+
+Format = Literal["html", "json", "csv"]
 
 # (status, title, message) per domain error; the page always offers a fresh start.
 ERROR_PAGES: dict[type[ResponsetimeError], tuple[int, str, str]] = {
@@ -87,6 +98,16 @@ def error_page(error: ResponsetimeError, **context: Any) -> Response:
     return page("message.html", status, title=title, message=message, retry=True, **context)
 
 
+def failure(fmt: Format, error: ResponsetimeError, **context: Any) -> Response:
+    """A domain error as the answer the format asks for: our page, or `{"error": title}`
+    with the page's status for a script."""
+    if fmt == "json":
+        status, title, _ = _error_entry(error)
+        logger.warning("request failed", extra={"error": type(error).__name__, "status": status})
+        return json_answer({"error": title}, status)
+    return error_page(error, **context)
+
+
 def redirect(location: str, *, status: int = 302, cookie: str | None = None) -> Response:
     """A redirect; a path of this app ("/report") gets the public URL's base path."""
     headers = security_headers(hsts=_hsts())
@@ -96,23 +117,21 @@ def redirect(location: str, *, status: int = 302, cookie: str | None = None) -> 
     return Response(body="", status_code=status, headers=headers)
 
 
-def _session_id(request: Any) -> str | None:
+def _session_id(request: Request) -> str | None:
     return services.cookie_codec().decode(request.headers.get("cookie"))
 
 
-def home(request: Any) -> Response:
-    session_id = _session_id(request)
-    try:
-        signed_in = services.sign_in().current(session_id)
-    except ResponsetimeError as error:
-        return error_page(error)
-    response = page("home.html", signed_in=signed_in)
-    if session_id is not None and signed_in is None:
+def home(request: Request) -> Response:
+    found = signed_in_account(request, required=False)
+    if isinstance(found, Response):
+        return found
+    response = page("home.html", signed_in=found.signed_in)
+    if found.session_id is not None and found.signed_in is None:
         response.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
     return response
 
 
-def auth(request: Any) -> Response:
+def auth(request: Request) -> Response:
     try:
         started = services.sign_in().begin()
     except ResponsetimeError as error:
@@ -126,27 +145,12 @@ def auth(request: Any) -> Response:
     return redirect(started.authorization_url, cookie=cookie)
 
 
-def callback(request: Any) -> Response:
-    query = request.query_params or {}
-    flow = services.sign_in()
+def callback(request: Request) -> Response:
+    query: dict[str, str] = dict(request.query_params or {})
     if "denied" in query:
-        try:
-            flow.cancel(_session_id(request))
-        except ResponsetimeError as error:
-            observability.count(observability.SIGN_IN_FAILED)
-            return error_page(error)
-        logger.info("sign-in cancelled")
-        observability.count(observability.SIGN_IN_CANCELLED)
-        response = page(
-            "message.html",
-            title="Sign-in cancelled",
-            message=("You cancelled the sign-in at X. Nothing was shared with us."),
-            retry=True,
-        )
-        response.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
-        return response
+        return _cancelled(request)
     try:
-        signed_in = flow.complete(
+        signed_in = services.sign_in().complete(
             _session_id(request), query.get("oauth_token"), query.get("oauth_verifier")
         )
     except ResponsetimeError as error:
@@ -160,7 +164,26 @@ def callback(request: Any) -> Response:
     return redirect(SIGNED_IN_HOME, cookie=cookie)
 
 
-def _cross_site(request: Any) -> Response | None:
+def _cancelled(request: Request) -> Response:
+    """`?denied=...`: the person pressed Cancel at X."""
+    try:
+        services.sign_in().cancel(_session_id(request))
+    except ResponsetimeError as error:
+        observability.count(observability.SIGN_IN_FAILED)
+        return error_page(error)
+    logger.info("sign-in cancelled")
+    observability.count(observability.SIGN_IN_CANCELLED)
+    response = page(
+        "message.html",
+        title="Sign-in cancelled",
+        message="You cancelled the sign-in at X. Nothing was shared with us.",
+        retry=True,
+    )
+    response.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
+    return response
+
+
+def _cross_site(request: Request) -> Response | None:
     """A 403 page for a state-changing POST sent from another site (SameSite=Lax already
     keeps the cookie off such requests; the Origin check refuses them outright)."""
     origin = request.headers.get("origin")
@@ -175,7 +198,7 @@ def _cross_site(request: Any) -> Response | None:
     return None
 
 
-def logout(request: Any) -> Response:
+def logout(request: Request) -> Response:
     refused = _cross_site(request)
     if refused is not None:
         return refused
@@ -187,36 +210,36 @@ def logout(request: Any) -> Response:
     return redirect("/", status=303, cookie=services.cookie_codec().clear_cookie())
 
 
-def forget(request: Any) -> Response:
+def forget(request: Request) -> Response:
     """Revoke the token at X, delete everything stored about the account, sign out."""
     refused = _cross_site(request)
     if refused is not None:
         return refused
-    session_id = _session_id(request)
-    flow = services.sign_in()
+    found = signed_in_account(request, required=False)
+    if isinstance(found, Response):
+        return found
+    if found.signed_in is None:
+        return redirect("/", status=303)
     try:
-        signed_in = flow.current(session_id)
-        if signed_in is None:
-            return redirect("/", status=303)
-        forgotten = services.forget().forget(signed_in.account_id, signed_in.username)
+        forgotten = services.forget().forget(found.signed_in.account_id, found.signed_in.username)
     except ResponsetimeError as error:
         return error_page(error)
-    detail = (
-        None
-        if forgotten.revoked_at_x
-        else "X did not answer, so please also remove responsetime under "
-        "Settings > Security and account access > Apps and sessions on X."
-    )
     response = page(
         "message.html",
         title=f"We forgot @{forgotten.username}",
         message="Your tokens, your archive of posts and your report are deleted, "
         "and you are signed out.",
-        detail=detail,
+        detail=None if forgotten.revoked_at_x else REVOKE_AT_X,
         retry=False,
     )
     response.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
     return response
+
+
+REVOKE_AT_X = (
+    "X did not answer, so please also remove responsetime under "
+    "Settings > Security and account access > Apps and sessions on X."
+)
 
 
 def stylesheet() -> Response:
@@ -231,24 +254,36 @@ def stylesheet() -> Response:
     )
 
 
-def _signed_in_account(request: Any) -> tuple[Any, Any] | Response:
-    """(signed_in, account tokens) for the request, or the answer to give instead: an error
-    page, or a redirect home that clears a stale cookie."""
+@dataclass(frozen=True)
+class Visitor:
+    """Who sent the request: the session id of her cookie, and what it signs in to."""
+
+    session_id: str | None
+    signed_in: SignedIn | None
+    account: AccountTokens | None
+
+
+def signed_in_account(request: Request, *, required: bool = True) -> Visitor | Response:
+    """Every signed-in route's preamble: the visitor, or the answer to give instead (an
+    error page when the store fails; with ``required``, a redirect home that clears a stale
+    cookie when nobody is signed in, or her account is gone or its token refused)."""
     session_id = _session_id(request)
     try:
         signed_in = services.sign_in().current(session_id)
         account = (
-            services.account_store().account_tokens(signed_in.account_id) if signed_in else None
+            services.account_store().account_tokens(signed_in.account_id)
+            if signed_in and required
+            else None
         )
     except ResponsetimeError as error:
         return error_page(error)
-    if signed_in is None or account is None:
+    if required and (signed_in is None or account is None):
         cookie = services.cookie_codec().clear_cookie() if session_id else None
         return redirect("/", cookie=cookie)
-    return signed_in, account
+    return Visitor(session_id, signed_in, account)
 
 
-def _bad_parameter(error: Any, fmt: str, signed_in: Any) -> Response:
+def _bad_parameter(error: InvalidReportParameter, fmt: Format, signed_in: Any) -> Response:
     """400 in the shape asked for, naming the parameter."""
     if fmt == "json":
         return json_answer({"error": str(error), "parameter": error.parameter}, 400)
@@ -262,7 +297,7 @@ def _bad_parameter(error: Any, fmt: str, signed_in: Any) -> Response:
     )
 
 
-def _token_rejected(fmt: str) -> Response:
+def _token_rejected(fmt: Format) -> Response:
     """X refused the account's token (the report service has marked the account and ended
     its sessions): say so, and clear this browser's cookie."""
     if fmt == "json":
@@ -282,93 +317,111 @@ def _token_rejected(fmt: str) -> Response:
     return response
 
 
-def report(request: Any, fmt: str) -> Response:
+def report(request: Request, fmt: Format) -> Response:
     """/report, /report.json and /report.csv for the signed-in account, with the settings
     it saved, each overridden by the query when the query names it."""
     from chalicelib.analytics import InvalidReportParameter
     from chalicelib.report_settings import resolve
 
-    found = _signed_in_account(request)
+    found = signed_in_account(request)
     if isinstance(found, Response):
         return found
-    signed_in, account = found
+    assert found.account is not None
     query = dict(request.query_params or {})
     try:
-        report_settings = resolve(query, account.saved_settings)
+        view = services.reports().view(
+            found.account, resolve(query, found.account.saved_settings), need_rows=fmt == "csv"
+        )
     except InvalidReportParameter as error:
-        return _bad_parameter(error, fmt, signed_in)
-    try:
-        view = services.reports().view(account, report_settings, need_rows=fmt == "csv")
+        return _bad_parameter(error, fmt, found.signed_in)
     except XRejected:
         return _token_rejected(fmt)
     except ResponsetimeError as error:
-        if fmt == "json":
-            status, title, _ = _error_entry(error)
-            return json_answer({"error": title}, status)
-        return error_page(error, signed_in=signed_in)
+        return failure(fmt, error, signed_in=found.signed_in)
     observability.report_served(view.cache_state)
-    return _report_answer(view, fmt, signed_in, account.username, query)
+    return RENDERERS[fmt](view, found, query)
 
 
-def _report_answer(view: Any, fmt: str, signed_in: Any, username: str, query: Any) -> Response:
-    if fmt == "json":
-        return json_answer(view.body)
-    if fmt == "csv":
-        from chalicelib.analytics import to_csv
+def _render_json(view: ReportView, visitor: Visitor, query: dict[str, str]) -> Response:
+    return json_answer(view.body)
 
-        assert view.report is not None
-        name = f"responsetime-{username}-{view.body['window']['end'][:10]}.csv"
-        return Response(
-            body=to_csv(view.report),
-            status_code=200,
-            headers={
-                "Content-Type": "text/csv; charset=utf-8",
-                "Content-Disposition": f'attachment; filename="{name}"',
-                **security_headers(hsts=_hsts()),
-            },
-        )
+
+def _render_csv(view: ReportView, visitor: Visitor, query: dict[str, str]) -> Response:
+    from chalicelib.analytics import to_csv
+
+    assert view.report is not None and visitor.account is not None
+    name = f"responsetime-{visitor.account.username}-{view.body['window']['end'][:10]}.csv"
+    return Response(
+        body=to_csv(view.report),
+        status_code=200,
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{name}"',
+            **security_headers(hsts=_hsts()),
+        },
+    )
+
+
+def _render_html(view: ReportView, visitor: Visitor, query: dict[str, str]) -> Response:
     from chalicelib import report_view
 
-    return page("report.html", signed_in=signed_in, **report_view.context(view.body, query))
+    context = report_view.context(view.body, query)
+    return page("report.html", signed_in=visitor.signed_in, **context)
 
 
-def save_settings(request: Any) -> Response:
+RENDERERS = {"json": _render_json, "csv": _render_csv, "html": _render_html}
+
+
+def save_settings(request: Request) -> Response:
     """POST /settings: keep the report settings the person uses every time on her account;
     the next view (and the schedule's refresh, and the exports) use them. Bad values get the
     form back, with what she typed and the parameter named; nothing is saved then."""
-    from urllib.parse import parse_qs
-
-    from chalicelib import report_view
     from chalicelib.analytics import InvalidReportParameter
     from chalicelib.report_settings import saved_form
 
     refused = _cross_site(request)
     if refused is not None:
         return refused
-    found = _signed_in_account(request)
+    found = signed_in_account(request)
     if isinstance(found, Response):
         return found
-    signed_in, account = found
-    raw = request.raw_body or b""
-    fields = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace"), True).items()}
+    assert found.account is not None
+    fields = _form_fields(request)
     try:
         values = saved_form(fields)
+        services.account_store().save_settings(found.account.account_id, values)
     except InvalidReportParameter as error:
-        return page(
-            "settings.html",
-            400,
-            title="Those settings cannot be saved",
-            signed_in=signed_in,
-            error=str(error),
-            invalid=error.parameter,
-            **report_view.settings_form(fields),
-        )
-    try:
-        services.account_store().save_settings(account.account_id, values)
+        return _settings_refused(error, fields, found.signed_in)
     except ResponsetimeError as error:
-        return error_page(error, signed_in=signed_in)
+        return error_page(error, signed_in=found.signed_in)
     logger.info("report settings saved", extra={"settings": sorted(values)})
     return redirect("/report", status=303)
+
+
+def _form_fields(request: Request) -> dict[str, str]:
+    """An urlencoded body as field -> value (the last, when a field comes twice)."""
+    from urllib.parse import parse_qs
+
+    body = request.raw_body or b""
+    raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return {name: values[-1] for name, values in parse_qs(raw, True).items()}
+
+
+def _settings_refused(
+    error: InvalidReportParameter, fields: dict[str, str], signed_in: Any
+) -> Response:
+    """400: the form again, with what she typed, the bad field named and marked."""
+    from chalicelib import report_view
+
+    return page(
+        "settings.html",
+        400,
+        title="Those settings cannot be saved",
+        signed_in=signed_in,
+        error=str(error),
+        invalid=error.parameter,
+        **report_view.settings_form(fields),
+    )
 
 
 def json_answer(body: Any, status: int = 200) -> Response:
