@@ -34,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chalicelib import analytics
+from chalicelib.formats import iso
 
 ACCOUNT_ID = "1000000001"
 USERNAME = "acmesupport"
@@ -91,8 +92,7 @@ def _snowflake(ms: int, seq: int) -> str:
 
 
 def _iso(ms: int) -> str:
-    dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
-    return f"{dt:%Y-%m-%dT%H:%M:%S}.000Z"
+    return iso(datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms))
 
 
 def synthesise(

@@ -62,6 +62,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from chalicelib.business_hours import BusinessClock
+from chalicelib.formats import iso
 
 __all__ = [
     "CSV_HEADER",
@@ -405,7 +406,7 @@ class _Mentions:
             row = self.row(pid)
             yield (
                 row.id,
-                _iso(row.created_at),
+                iso(row.created_at),
                 row.author,
                 "true" if row.answered else "false",
                 row.reply_id or "",
@@ -469,10 +470,10 @@ class Report:
         current = self.current
         return {
             "account": {"id": self.account_id, "username": self.username},
-            "generated_at": _iso(self.generated_at),
+            "generated_at": iso(self.generated_at),
             "window": {
-                "start": _iso(self.window_start),
-                "end": _iso(self.window_end),
+                "start": iso(self.window_start),
+                "end": iso(self.window_end),
                 "days": self.days,
             },
             "target_seconds": self.target_seconds,
@@ -537,7 +538,7 @@ def _brief(stats: ResponseStats | None) -> dict[str, Seconds | None] | None:
 def _previous_json(period: PeriodFigures, complete: bool) -> dict[str, Any]:
     cases = period.cases
     return {
-        "window": {"start": _iso(period.start), "end": _iso(period.end)},
+        "window": {"start": iso(period.start), "end": iso(period.end)},
         "complete": complete,
         "mentions": period.mentions,
         "answered": period.answered,
@@ -578,7 +579,7 @@ def _post_json(row: MentionRow, **extra: Any) -> dict[str, Any]:
         "id": row.id,
         "author": row.author,
         "text": row.text,
-        "created_at": _iso(row.created_at),
+        "created_at": iso(row.created_at),
         **extra,
         "link": row.link,
     }
@@ -607,7 +608,7 @@ def _waiting_json(row: WaitingRow, now: datetime) -> dict[str, Any]:
         "case_id": row.case_id,
         "author": row.author,
         "text": row.text,
-        "started_at": _iso(row.started_at),
+        "started_at": iso(row.started_at),
         "mentions": row.mentions,
         "age_seconds": _age(row.started_at, now),
         "link": row.link,
@@ -630,12 +631,6 @@ def _to_ms(value: datetime) -> int:
 
 def _from_ms(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
-
-
-def _iso(value: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC (sub-millisecond digits are dropped)."""
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.isoformat(timespec="milliseconds")[:-6] + "Z"  # drop "+00:00"
 
 
 def _link(author: str, pid: str) -> str:

@@ -19,6 +19,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from chalicelib.formats import duration
+
 __all__ = ["daily_svg", "heatmap_svg", "histogram_svg"]
 
 EMPTY_TEXT = "No mentions in this window"
@@ -116,18 +118,9 @@ def _nice_duration_max(seconds: float, ticks: int = 4) -> tuple[float, float]:
     return step * max(math.ceil(seconds / step), 1), float(step)
 
 
-def _human(seconds: float) -> str:
-    """A compact duration: 45s, 12m, 1h, 1h20m, 2d, 1d6h."""
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{round(whole / 60)}m"
-    if whole < 86400:
-        hours, minutes = divmod(round(whole / 60), 60)
-        return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
-    days, hours = divmod(round(whole / 3600), 24)
-    return f"{days}d{hours}h" if hours else f"{days}d"
+def _compact(seconds: float) -> str:
+    """A chart label's duration: 45s, 12m, 1h20m, 1d6h."""
+    return duration(seconds, compact=True)
 
 
 def _plural(count: float, word: str) -> str:
@@ -239,7 +232,7 @@ def daily_svg(report: Mapping[str, Any]) -> Markup:
     t_max, t_step = _nice_duration_max(max([m for m in medians if m is not None] + [target]) * 1.1)
 
     parts = _y_grid(left, top, plot_w, plot_h, y_max, step, str)
-    parts += _y_grid(left, top, plot_w, plot_h, t_max, t_step, _human, right_side=True)
+    parts += _y_grid(left, top, plot_w, plot_h, t_max, t_step, _compact, right_side=True)
 
     slot = plot_w / max(len(days), 1)
     bar_w = max(slot * 0.7, 1.0)
@@ -252,7 +245,7 @@ def daily_svg(report: Mapping[str, Any]) -> Markup:
         median = medians[i]
         tip = f"{day_label}: {_plural(counts[i], 'mention')}, {answered:.0f} answered"
         if median is not None:
-            tip += f", median first reply {_human(median)}"
+            tip += f", median first reply {_compact(median)}"
         parts.append(
             f'<rect class="bar" x="{_n(x)}" y="{_n(top + plot_h - h)}" width="{_n(bar_w)}" '
             f'height="{_n(h)}" fill="{BAR_LIGHT}"><title>{_e(tip)}</title></rect>'
@@ -273,7 +266,7 @@ def daily_svg(report: Mapping[str, Any]) -> Markup:
             _text(
                 left + plot_w - 4,
                 y - 5,
-                f"target {_human(target)}",
+                f"target {_compact(target)}",
                 anchor="end",
                 fill=TARGET,
                 stroke="#ffffff",
@@ -315,7 +308,7 @@ def daily_svg(report: Mapping[str, Any]) -> Markup:
 
     first = str(days[0].get("date", "")) if days else ""
     last = str(days[-1].get("date", "")) if days else ""
-    aria = f"{label}, {first} to {last}: {sum(counts):.0f} mentions; target {_human(target)}"
+    aria = f"{label}, {first} to {last}: {sum(counts):.0f} mentions; target {_compact(target)}"
     return _svg(width, height, aria, parts)
 
 

@@ -18,14 +18,10 @@ from chalicelib.errors import (
     XRateLimited,
     XRejected,
 )
+from chalicelib.formats import iso
 from chalicelib.observability import logger
 from chalicelib.report_settings import ResolvedSettings, resolve
 from chalicelib.x_timeline import MENTIONS, OWN_POSTS, XTimeline
-
-
-def _iso(epoch: float) -> str:
-    moment = datetime.fromtimestamp(epoch, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _epoch(iso: str) -> float:
@@ -222,7 +218,7 @@ class ReportService:
             "x_requests": pulled.x_requests,
             "x_posts_read": pulled.x_posts_read,
             "archive_posts": state.post_count,
-            "refreshed_at": _iso(state.refreshed_at or now),
+            "refreshed_at": iso(datetime.fromtimestamp(state.refreshed_at or now, UTC)),
             "stale": pulled.error is not None,
             "reset_time": (
                 pulled.error.reset_at if isinstance(pulled.error, XRateLimited) else None

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from chalicelib.formats import duration
+
 COMMON_ZONES = (
     "UTC",
     "Europe/London",
@@ -36,23 +38,6 @@ COMMON_ZONES = (
     "America/Mexico_City",
     "America/Toronto",
 )
-
-
-def duration(seconds: float | None) -> str:
-    """12 s, 4 min, 1 h 40 min, 3 d 2 h; an em dash when there is no value."""
-    if seconds is None:
-        return "—"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def percent(rate: float | None) -> str:

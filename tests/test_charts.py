@@ -218,7 +218,7 @@ def test_single_mention_and_single_day() -> None:
 
 
 def test_human_durations() -> None:
-    assert [charts._human(s) for s in (0, 45, 60, 899, 3600, 4800, 86400, 108000)] == [
+    assert [charts._compact(s) for s in (0, 45, 60, 899, 3600, 4800, 86400, 108000)] == [
         "0s",
         "45s",
         "1m",

@@ -147,7 +147,8 @@ def figure(page: Any, card: str) -> str:
 def test_sign_in_lands_on_a_report_with_the_json_figures_and_charts(
     new_page: Callable[[], Any], stack: StackProcess
 ) -> None:
-    from chalicelib.report_view import duration, percent
+    from chalicelib.formats import duration
+    from chalicelib.report_view import percent
 
     # GIVEN a person on the home page
     page = new_page()
@@ -200,7 +201,8 @@ def test_sign_in_lands_on_a_report_with_the_json_figures_and_charts(
 def test_the_support_sections_and_saved_settings(
     new_page: Callable[[], Any], stack: StackProcess
 ) -> None:
-    from chalicelib.report_view import duration, percent
+    from chalicelib.formats import duration
+    from chalicelib.report_view import percent
 
     # GIVEN @fastbrand's report (its care team signs its replies; some mentions are crowds)
     page = new_page()
