@@ -58,11 +58,15 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from heapq import nlargest
 from itertools import islice
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from chalicelib.business_hours import BusinessClock
 from chalicelib.formats import iso
+
+if TYPE_CHECKING:
+    from chalicelib import report_body as body
+    from chalicelib.report_body import ReportBody
 
 __all__ = [
     "CSV_HEADER",
@@ -465,9 +469,10 @@ class Report:
     def within_target_rate(self) -> float | None:
         return _rate(self.answered_within_target, self.mentions)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ReportBody:
         """The /report.json body without "source" and "settings": JSON-serialisable."""
         current = self.current
+        business = _business_json(current, current.mentions)
         return {
             "account": {"id": self.account_id, "username": self.username},
             "generated_at": iso(self.generated_at),
@@ -480,14 +485,19 @@ class Report:
             "mentions": self.mentions,
             "answered": self.answered,
             "response_rate": self.response_rate,
-            "first_response_seconds": self.first_response_seconds._asdict(),
+            "first_response_seconds": _stats_json(self.first_response_seconds),
             "answered_within_target": self.answered_within_target,
             "within_target_rate": self.within_target_rate,
-            **_business_json(current, current.mentions),
-            "excluded": current.excluded,
+            "first_response_business_seconds": business[0],
+            "answered_within_target_business": business[1],
+            "within_target_business_rate": business[2],
+            "excluded": {
+                "crowd": current.excluded[CROWD],
+                "not_a_question": current.excluded[NOT_A_QUESTION],
+            },
             "cases": _cases_json(current.cases),
             "previous": _previous_json(self.previous, self.previous_complete),
-            "agents": [agent._asdict() for agent in self.agents],
+            "agents": [_agent_json(agent) for agent in self.agents],
             "histogram": [{"bucket": label, "count": count} for label, count in self.histogram],
             "daily": [_daily_json(d) for d in self.daily],
             "heatmap": {
@@ -509,33 +519,46 @@ def _rate(part: int | None, whole: int) -> float | None:
     return None if part is None or not whole else part / whole
 
 
-def _business_json(figures: PeriodFigures | CaseFigures, whole: int) -> dict[str, Any]:
-    business = figures.business
-    within = figures.answered_within_target_business
+def _stats_json(stats: ResponseStats) -> body.Stats:
     return {
-        "first_response_business_seconds": None if business is None else business._asdict(),
-        "answered_within_target_business": within,
-        "within_target_business_rate": _rate(within, whole),
+        "mean": stats.mean,
+        "median": stats.median,
+        "p90": stats.p90,
+        "min": stats.min,
+        "max": stats.max,
     }
 
 
-def _cases_json(cases: CaseFigures) -> dict[str, Any]:
+def _business_json(
+    figures: PeriodFigures | CaseFigures, whole: int
+) -> tuple[body.Stats | None, int | None, float | None]:
+    """Business-hours stats, answered within target, and its rate (all None without hours)."""
+    business = figures.business
+    within = figures.answered_within_target_business
+    stats = None if business is None else _stats_json(business)
+    return stats, within, _rate(within, whole)
+
+
+def _cases_json(cases: CaseFigures) -> body.Cases:
+    business = _business_json(cases, cases.total)
     return {
         "count": cases.total,
         "answered": cases.answered,
         "response_rate": _rate(cases.answered, cases.total),
-        "first_response_seconds": cases.first_response._asdict(),
+        "first_response_seconds": _stats_json(cases.first_response),
         "answered_within_target": cases.answered_within_target,
         "within_target_rate": _rate(cases.answered_within_target, cases.total),
-        **_business_json(cases, cases.total),
+        "first_response_business_seconds": business[0],
+        "answered_within_target_business": business[1],
+        "within_target_business_rate": business[2],
     }
 
 
-def _brief(stats: ResponseStats | None) -> dict[str, Seconds | None] | None:
+def _brief(stats: ResponseStats | None) -> body.Brief | None:
     return None if stats is None else {"median": stats.median, "p90": stats.p90}
 
 
-def _previous_json(period: PeriodFigures, complete: bool) -> dict[str, Any]:
+def _previous_json(period: PeriodFigures, complete: bool) -> body.Previous:
     cases = period.cases
     return {
         "window": {"start": iso(period.start), "end": iso(period.end)},
@@ -549,7 +572,10 @@ def _previous_json(period: PeriodFigures, complete: bool) -> dict[str, Any]:
         "within_target_business_rate": _rate(
             period.answered_within_target_business, period.mentions
         ),
-        "excluded": period.excluded,
+        "excluded": {
+            "crowd": period.excluded[CROWD],
+            "not_a_question": period.excluded[NOT_A_QUESTION],
+        },
         "cases": {
             "count": cases.total,
             "answered": cases.answered,
@@ -564,7 +590,16 @@ def _previous_json(period: PeriodFigures, complete: bool) -> dict[str, Any]:
     }
 
 
-def _daily_json(day: DailyRow) -> dict[str, Any]:
+def _agent_json(agent: AgentRow) -> body.Agent:
+    return {
+        "signature": agent.signature,
+        "cases": agent.cases,
+        "median_seconds": agent.median_seconds,
+        "median_business_seconds": agent.median_business_seconds,
+    }
+
+
+def _daily_json(day: DailyRow) -> body.Day:
     return {
         "date": day.date.isoformat(),
         "mentions": day.mentions,
@@ -573,37 +608,36 @@ def _daily_json(day: DailyRow) -> dict[str, Any]:
     }
 
 
-def _post_json(row: MentionRow, **extra: Any) -> dict[str, Any]:
-    """A mention as the JSON's lists show it, with what the list adds before its link."""
+def _slowest_json(row: MentionRow) -> body.Slowest:
     return {
         "id": row.id,
         "author": row.author,
         "text": row.text,
         "created_at": iso(row.created_at),
-        **extra,
+        "response_seconds": row.response_seconds,
+        "business_seconds": row.business_seconds,
+        "reply_id": row.reply_id,
+        "signature": row.signature,
         "link": row.link,
     }
-
-
-def _slowest_json(row: MentionRow) -> dict[str, Any]:
-    return _post_json(
-        row,
-        response_seconds=row.response_seconds,
-        business_seconds=row.business_seconds,
-        reply_id=row.reply_id,
-        signature=row.signature,
-    )
 
 
 def _age(since: datetime, now: datetime) -> Seconds:
     return _seconds(max(0, _to_ms(now) - _to_ms(since)))
 
 
-def _unanswered_json(row: MentionRow, now: datetime) -> dict[str, Any]:
-    return _post_json(row, age_seconds=_age(row.created_at, now))
+def _unanswered_json(row: MentionRow, now: datetime) -> body.Unanswered:
+    return {
+        "id": row.id,
+        "author": row.author,
+        "text": row.text,
+        "created_at": iso(row.created_at),
+        "age_seconds": _age(row.created_at, now),
+        "link": row.link,
+    }
 
 
-def _waiting_json(row: WaitingRow, now: datetime) -> dict[str, Any]:
+def _waiting_json(row: WaitingRow, now: datetime) -> body.Waiting:
     return {
         "case_id": row.case_id,
         "author": row.author,
@@ -615,8 +649,15 @@ def _waiting_json(row: WaitingRow, now: datetime) -> dict[str, Any]:
     }
 
 
-def _left_out_json(row: MentionRow) -> dict[str, Any]:
-    return _post_json(row, reason=row.excluded)
+def _left_out_json(row: MentionRow) -> body.LeftOut:
+    return {
+        "id": row.id,
+        "author": row.author,
+        "text": row.text,
+        "created_at": iso(row.created_at),
+        "reason": row.excluded,
+        "link": row.link,
+    }
 
 
 # --------------------------------------------------------------------------- helpers

@@ -16,6 +16,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
 
 from chalicelib.accounts import AccountIndex, AccountStore
@@ -24,12 +25,15 @@ from chalicelib.observability import REFRESH_FAILED, REFRESH_SUCCEEDED, count, l
 from chalicelib.refresh_queue import BATCH_LIMIT, MAX_VISIBILITY_SECONDS, RefreshQueue, account_of
 from chalicelib.report_service import ReportService
 
-# What became of one message.
-REFRESHED = "refreshed"  # a new report is in S3
-FRESH = "fresh"  # refreshed within the max age already (a duplicate): no X request
-SKIPPED = "skipped"  # no account, or its token is marked rejected: nothing to do
-REJECTED = "rejected"  # X answered 401 now: marked, its sessions ended
-DEFERRED = "deferred"  # no budget, or X said 429: handed back until the reset
+
+class Status(StrEnum):
+    """What became of one message (a string in logs and in the worker's answer)."""
+
+    REFRESHED = "refreshed"  # a new report is in S3
+    FRESH = "fresh"  # refreshed within the max age already (a duplicate): no X request
+    SKIPPED = "skipped"  # no account, or its token is marked rejected: nothing to do
+    REJECTED = "rejected"  # X answered 401 now: marked, its sessions ended
+    DEFERRED = "deferred"  # no budget, or X said 429: handed back until the reset
 
 
 @dataclass
@@ -47,8 +51,8 @@ class RoundSummary:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str
-    retry_at: int | None = None  # DEFERRED: the epoch second the budget or X resets
+    status: Status
+    retry_at: int | None = None  # Status.DEFERRED: the epoch second the budget or X resets
     x_requests: int = 0
 
 
@@ -122,21 +126,21 @@ def refresh_account(
     is then redelivered by SQS, and dead-lettered after five receives."""
     account = accounts.account_tokens(account_id)
     if account is None:
-        return Outcome(SKIPPED)
+        return Outcome(Status.SKIPPED)
     if now - account.refreshed_at < max_age_seconds:
-        return Outcome(FRESH)
+        return Outcome(Status.FRESH)
     try:
         view = reports.refresh(account)
     except XRejected:  # the service has marked the account and ended its sessions
-        return Outcome(REJECTED)
+        return Outcome(Status.REJECTED)
     except XRateLimited as error:  # nothing read and nothing to show yet
-        return Outcome(DEFERRED, retry_at=error.reset_at)
+        return Outcome(Status.DEFERRED, retry_at=error.reset_at)
     x_requests = int(view.body["source"]["x_requests"])
     if isinstance(view.error, XRateLimited):  # part read; the rest is a gap for next time
-        return Outcome(DEFERRED, retry_at=view.error.reset_at, x_requests=x_requests)
+        return Outcome(Status.DEFERRED, retry_at=view.error.reset_at, x_requests=x_requests)
     if view.error is not None:
         raise view.error
-    return Outcome(REFRESHED, x_requests=x_requests)
+    return Outcome(Status.REFRESHED, x_requests=x_requests)
 
 
 def _spread(seconds: int) -> int:
@@ -206,11 +210,11 @@ class RefreshWorker:
             "outcome": outcome.status,
             "x_requests": outcome.x_requests,
         }
-        if outcome.status == DEFERRED:
+        if outcome.status == Status.DEFERRED:
             delay = self._queue.hand_back(record.receipt_handle, self.delay(outcome.retry_at, now))
             logger.info("refresh deferred", extra={**log, "delay_seconds": delay})
             raise HandedBack(account_id, delay)
-        if outcome.status == REFRESHED:
+        if outcome.status == Status.REFRESHED:
             count(REFRESH_SUCCEEDED)
         logger.info("refresh done", extra=log)
         return outcome.status

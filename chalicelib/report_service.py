@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from chalicelib import observability
 from chalicelib.accounts import AccountTokens
@@ -20,6 +20,7 @@ from chalicelib.errors import (
 )
 from chalicelib.formats import iso
 from chalicelib.observability import logger
+from chalicelib.report_body import Source, StoredReport
 from chalicelib.report_settings import ResolvedSettings, resolve
 from chalicelib.x_timeline import MENTIONS, OWN_POSTS, XTimeline
 
@@ -39,7 +40,7 @@ class Pulled:
 
 @dataclass
 class ReportView:
-    body: dict[str, Any]  # the /report.json answer, "source" included
+    body: StoredReport  # the /report.json answer, "settings" and "source" included
     report: Report | None  # built in this request (None when the cached body was served)
     error: ResponsetimeError | None = None  # why the top-up from X stopped short, if it did
 
@@ -153,7 +154,7 @@ class ReportService:
         stored_ok = cached is not None and _made_with(cached, saved)
         as_stored = fresh and stored_ok and settings.report == saved.report and not need_rows
         if cached is not None and as_stored:
-            cached["source"].update(x_requests=0, x_posts_read=0)
+            cached["source"]["x_requests"] = cached["source"]["x_posts_read"] = 0
             cached["settings"] = settings.to_json()  # the same values; where each came from
             return ReportView(cached, None)
         return self._rebuild(
@@ -166,12 +167,13 @@ class ReportService:
         saved = resolve({}, account.saved_settings)
         return self._rebuild(account, saved, saved, self._clock(), refresh=True)
 
-    def _cached_report(self, account_id: str) -> dict[str, Any] | None:
+    def _cached_report(self, account_id: str) -> StoredReport | None:
         try:
-            return self._archive.load_report(account_id)
+            stored = self._archive.load_report(account_id)  # what _store wrote, or None
         except StoreUnavailable:
             logger.exception("report cache unavailable; building without it")
             return None
+        return cast("StoredReport | None", stored)
 
     def _load(self, account_id: str) -> tuple[ArchiveState, bool]:
         """The archive, and whether S3 answered (without it, X is read from the start)."""
@@ -214,7 +216,7 @@ class ReportService:
         with them when the stored one was not (``restore``: she changed her settings)."""
         state, archive_ok = self._load(account.account_id)
         pulled = self._top_up(account, state, now, archive_ok) if refresh else Pulled()
-        source = {
+        source: Source = {
             "x_requests": pulled.x_requests,
             "x_posts_read": pulled.x_posts_read,
             "archive_posts": state.post_count,
@@ -227,7 +229,7 @@ class ReportService:
         }
         moment = datetime.fromtimestamp(now, UTC)
         report = self._build(account, state, moment, settings.report)
-        body = {**report.to_dict(), "settings": settings.to_json(), "source": source}
+        body: StoredReport = {**report.to_dict(), "settings": settings.to_json(), "source": source}
         made_with_saved = settings.report == saved.report
         if refresh and pulled.error is None and archive_ok:
             self._store(account, state, moment, body if made_with_saved else None, saved, source)
@@ -246,17 +248,15 @@ class ReportService:
         account: AccountTokens,
         state: ArchiveState,
         moment: datetime,
-        body: dict[str, Any] | None,
+        body: StoredReport | None,
         saved: ResolvedSettings,
-        source: dict[str, Any],
+        source: Source,
     ) -> None:
         """Keep the report made with the account's saved settings (``body`` when the view
         was made with them), which the next plain view serves as it is."""
-        if body is None:
-            report = self._build(account, state, moment, saved.report)
-            body = {**report.to_dict(), "source": source}
-        body = {**body, "settings": saved.to_json()}
-        stored = self._save(self._archive.save_report, account.account_id, body)
+        made = self._build(account, state, moment, saved.report).to_dict() if body is None else body
+        kept: StoredReport = {**made, "settings": saved.to_json(), "source": source}
+        stored = self._save(self._archive.save_report, account.account_id, kept)
         if stored and self._on_refreshed is not None:
             try:
                 self._on_refreshed(account.account_id, int(moment.timestamp()))
@@ -288,7 +288,7 @@ class ReportService:
         return True
 
 
-def _made_with(body: dict[str, Any], settings: ResolvedSettings) -> bool:
+def _made_with(body: StoredReport, settings: ResolvedSettings) -> bool:
     """Whether a stored report was made with these settings' values (one stored before the
     person changed her settings, or before settings existed, was not)."""
     stored = body.get("settings")

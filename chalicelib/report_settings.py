@@ -27,6 +27,7 @@ from chalicelib.analytics import (
     ReportSettings,
     zone,
 )
+from chalicelib.report_body import Setting
 
 DAYS_MIN, DAYS_MAX = 1, 90
 TARGET_MINUTES_MIN, TARGET_MINUTES_MAX = 1, 10080
@@ -231,7 +232,7 @@ class ResolvedSettings:
     values: Mapping[str, Any]  # name -> the value as the JSON shows it
     sources: Mapping[str, Source]  # name -> "saved", "query" or "default"
 
-    def to_json(self) -> dict[str, dict[str, Any]]:
+    def to_json(self) -> dict[str, Setting]:
         return {name: {"value": self.values[name], "source": self.sources[name]} for name in NAMES}
 
     def form_fields(self) -> dict[str, str]:

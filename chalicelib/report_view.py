@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib.formats import duration
+from chalicelib.report_body import StoredReport
 
 COMMON_ZONES = (
     "UTC",
@@ -92,7 +94,7 @@ def time_change(now: float | None, before: float | None, period: str) -> dict[st
     return {"text": f"{duration(delta)} slower than {period}", "trend": "bad", "arrow": "▲"}
 
 
-def _stat(stats: dict[str, Any] | None, name: str) -> float | None:
+def _stat(stats: Mapping[str, Any] | None, name: str) -> float | None:
     return None if stats is None else stats.get(name)
 
 
@@ -109,7 +111,7 @@ def _card(
     }
 
 
-def _cards(body: dict[str, Any]) -> list[dict[str, Any]]:
+def _cards(body: StoredReport) -> list[dict[str, Any]]:
     """The headline figures, people first, then messages; with business hours set, the
     business-hours figures lead and the calendar ones follow. Each beside the previous
     period's figure."""
@@ -183,7 +185,7 @@ def _cards(body: dict[str, Any]) -> list[dict[str, Any]]:
     business_cards = [
         _card(
             "people-median-business",
-            cases["first_response_business_seconds"]["median"],
+            _stat(cases["first_response_business_seconds"], "median"),
             _stat(before["first_response_business_seconds"], "median"),
             "median first reply to a person, in business hours",
             period,
@@ -200,7 +202,7 @@ def _cards(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [people[0], *business_cards, people[1], *message_cards, within_business, within]
 
 
-def _lead(body: dict[str, Any]) -> str:
+def _lead(body: StoredReport) -> str:
     """The sentence above the cards: people first."""
     cases = body["cases"]
     if not cases["count"]:
@@ -215,6 +217,12 @@ def _lead(body: dict[str, Any]) -> str:
         f"{percent(cases['response_rate'])} of people answered, median "
         f"{duration(cases['first_response_seconds']['median'])}"
     )
+
+
+def _excluded(body: StoredReport) -> dict[str, int]:
+    """Left-out mentions by reason, as a plain mapping to look up by name."""
+    counts = body["excluded"]
+    return {"crowd": counts["crowd"], "not_a_question": counts["not_a_question"]}
 
 
 def _days_label(workdays: list[str]) -> str:
@@ -235,14 +243,15 @@ def _days_label(workdays: list[str]) -> str:
     return ", ".join(parts)
 
 
-def _counted(body: dict[str, Any]) -> str:
+def _counted(body: StoredReport) -> str:
     """What was counted and how, in one line."""
     settings: dict[str, Any] = {n: entry["value"] for n, entry in body["settings"].items()}
     parts = [
         f"Counted: {_plural(body['cases']['count'], 'person')} "
         f"in {_plural(body['mentions'], 'mention')}".replace("persons", "people")
     ]
-    for reason, count in body["excluded"].items():
+    excluded = _excluded(body)
+    for reason, count in excluded.items():
         if count:
             parts.append(f"{_plural(count, REASONS[reason])} left out")
     if settings["crowd"] == 0:
@@ -271,7 +280,7 @@ def settings_form(fields: dict[str, str], sources: dict[str, str] | None = None)
     }
 
 
-def context(body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+def context(body: StoredReport, query: dict[str, str]) -> dict[str, Any]:
     from chalicelib.charts import daily_svg, heatmap_svg, histogram_svg
     from chalicelib.report_settings import NAMES, form_text
 
@@ -281,11 +290,12 @@ def context(body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
     suffix = f"?{urlencode(params)}" if params else ""
     reset = source.get("reset_time")
     left_out: dict[str, dict[str, Any]] = {}
+    excluded = _excluded(body)
     for row in body["left_out"]:
-        reason = row["reason"]
+        reason = row["reason"] or ""
         group = left_out.setdefault(
             reason,
-            {"heading": REASON_HEADINGS[reason], "count": body["excluded"][reason], "rows": []},
+            {"heading": REASON_HEADINGS[reason], "count": excluded[reason], "rows": []},
         )
         group["rows"].append(row)
     fields = {name: form_text(name, entry["value"]) for name, entry in body["settings"].items()}

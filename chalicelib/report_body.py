@@ -1,0 +1,194 @@
+"""The shape of the /report.json body, which is also the report stored in S3 and what the
+page, the charts and the schedule read: one set of TypedDicts for every module it crosses.
+
+Pure declarations: no I/O, nothing to run. `analytics.Report.to_dict` makes a `ReportBody`;
+`report_service` adds `settings` and `source` (a `StoredReport`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+Seconds = int | float
+
+
+class Stats(TypedDict):
+    mean: Seconds | None
+    median: Seconds | None
+    p90: Seconds | None
+    min: Seconds | None
+    max: Seconds | None
+
+
+class Brief(TypedDict):
+    median: Seconds | None
+    p90: Seconds | None
+
+
+class Span(TypedDict):
+    start: str
+    end: str
+
+
+class Window(Span):
+    days: int
+
+
+class AccountRef(TypedDict):
+    id: str
+    username: str
+
+
+class Excluded(TypedDict):
+    crowd: int
+    not_a_question: int
+
+
+class Cases(TypedDict):
+    count: int
+    answered: int
+    response_rate: float | None
+    first_response_seconds: Stats
+    answered_within_target: int
+    within_target_rate: float | None
+    first_response_business_seconds: Stats | None
+    answered_within_target_business: int | None
+    within_target_business_rate: float | None
+
+
+class PreviousCases(TypedDict):
+    count: int
+    answered: int
+    response_rate: float | None
+    first_response_seconds: Brief | None
+    within_target_rate: float | None
+    first_response_business_seconds: Brief | None
+    within_target_business_rate: float | None
+
+
+class Previous(TypedDict):
+    window: Span
+    complete: bool
+    mentions: int
+    answered: int
+    response_rate: float | None
+    first_response_seconds: Brief | None
+    within_target_rate: float | None
+    first_response_business_seconds: Brief | None
+    within_target_business_rate: float | None
+    excluded: Excluded
+    cases: PreviousCases
+
+
+class Agent(TypedDict):
+    signature: str | None
+    cases: int
+    median_seconds: Seconds | None
+    median_business_seconds: Seconds | None
+
+
+class Bucket(TypedDict):
+    bucket: str
+    count: int
+
+
+class Day(TypedDict):
+    date: str
+    mentions: int
+    answered: int
+    median_seconds: Seconds | None
+
+
+class Heatmap(TypedDict):
+    tz: str
+    days: list[str]
+    counts: list[list[int]]
+
+
+class Slowest(TypedDict):
+    id: str
+    author: str
+    text: str
+    created_at: str
+    response_seconds: Seconds | None
+    business_seconds: Seconds | None
+    reply_id: str | None
+    signature: str | None
+    link: str
+
+
+class Unanswered(TypedDict):
+    id: str
+    author: str
+    text: str
+    created_at: str
+    age_seconds: Seconds
+    link: str
+
+
+class Waiting(TypedDict):
+    case_id: str
+    author: str
+    text: str
+    started_at: str
+    mentions: int
+    age_seconds: Seconds
+    link: str
+
+
+class LeftOut(TypedDict):
+    id: str
+    author: str
+    text: str
+    created_at: str
+    reason: str | None
+    link: str
+
+
+class ReportBody(TypedDict):
+    account: AccountRef
+    generated_at: str
+    window: Window
+    target_seconds: int
+    mentions: int
+    answered: int
+    response_rate: float | None
+    first_response_seconds: Stats
+    answered_within_target: int
+    within_target_rate: float | None
+    first_response_business_seconds: Stats | None
+    answered_within_target_business: int | None
+    within_target_business_rate: float | None
+    excluded: Excluded
+    cases: Cases
+    previous: Previous
+    agents: list[Agent]
+    histogram: list[Bucket]
+    daily: list[Day]
+    heatmap: Heatmap
+    slowest: list[Slowest]
+    unanswered: list[Unanswered]
+    waiting: list[Waiting]
+    left_out: list[LeftOut]
+
+
+class Setting(TypedDict):
+    value: Any  # as the JSON shows it: 60, "Europe/London", ["mon", ...], None, False
+    source: str  # "saved", "query" or "default"
+
+
+class Source(TypedDict):
+    """What a view cost at X and how fresh the archive is."""
+
+    x_requests: int
+    x_posts_read: int
+    archive_posts: int
+    refreshed_at: str
+    stale: bool
+    reset_time: int | None
+    archive_available: bool
+
+
+class StoredReport(ReportBody):
+    settings: dict[str, Setting]
+    source: Source
