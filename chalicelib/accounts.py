@@ -18,9 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chalicelib.errors import conditional_check_failed, store_failed
+from chalicelib.errors import ConditionFailed, aws_call
 from chalicelib.tokens import TokenCipher
 
 REFRESH_DUE_INDEX = "refresh-due"
@@ -63,7 +61,7 @@ class AccountStore:
         self, account_id: str, username: str, access_token: str, access_token_secret: str, now: int
     ) -> None:
         """Keep what other features stored on the account; clear a mark of rejected tokens."""
-        try:
+        with aws_call("DynamoDB UpdateItem"):
             self._db.update_item(
                 TableName=self._table,
                 Key=account_key(account_id),
@@ -85,21 +83,15 @@ class AccountStore:
                     ":never": {"N": "0"},
                 },
             )
-        except (ClientError, BotoCoreError) as error:
-            raise store_failed("DynamoDB UpdateItem", error) from error
 
     def forget(self, account_id: str) -> None:
         """Delete the account item, its tokens with it."""
-        try:
+        with aws_call("DynamoDB DeleteItem"):
             self._db.delete_item(TableName=self._table, Key=account_key(account_id))
-        except (ClientError, BotoCoreError) as error:
-            raise store_failed("DynamoDB DeleteItem", error) from error
 
     def account_tokens(self, account_id: str) -> AccountTokens | None:
-        try:
+        with aws_call("DynamoDB GetItem"):
             item = self._db.get_item(TableName=self._table, Key=account_key(account_id)).get("Item")
-        except (ClientError, BotoCoreError) as error:
-            raise store_failed("DynamoDB GetItem", error) from error
         if item is None or "access_token" not in item or "token_rejected_at" in item:
             return None
         return AccountTokens(
@@ -153,18 +145,15 @@ class AccountStore:
     def _update_account(self, account_id: str, **update: Any) -> bool:
         """One UpdateItem on the account item if it still exists; False when it does not."""
         try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=account_key(account_id),
-                ConditionExpression="attribute_exists(pk)",
-                **update,
-            )
-        except ClientError as error:
-            if conditional_check_failed(error):
-                return False
-            raise store_failed("DynamoDB UpdateItem", error) from error
-        except BotoCoreError as error:
-            raise store_failed("DynamoDB UpdateItem", error) from error
+            with aws_call("DynamoDB UpdateItem"):
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=account_key(account_id),
+                    ConditionExpression="attribute_exists(pk)",
+                    **update,
+                )
+        except ConditionFailed:
+            return False
         return True
 
 
@@ -179,7 +168,7 @@ class AccountIndex:
         """Accounts whose last report was stored at `refreshed_by` or before (or never),
         oldest first, a Query page (up to 1 MB of index) at a time. Accounts whose token X
         rejected are listed too, marked, so the schedule can count what it skips."""
-        try:
+        with aws_call("DynamoDB Query"):
             pages = self._db.get_paginator("query").paginate(
                 TableName=self._table,
                 IndexName=REFRESH_DUE_INDEX,
@@ -196,5 +185,3 @@ class AccountIndex:
                         refreshed_at=int(item["report_refreshed_at"]["N"]),
                         token_rejected="token_rejected_at" in item,
                     )
-        except (ClientError, BotoCoreError) as error:
-            raise store_failed("DynamoDB Query", error) from error

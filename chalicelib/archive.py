@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chalicelib.errors import store_failed
+from chalicelib.errors import NotFound, aws_call
 
 ARCHIVE_VERSION = 1
 _SNOWFLAKE_EPOCH_MS = 1288834974657  # X's post ids carry their creation time since this
@@ -103,10 +101,6 @@ class ArchiveState:
         )
 
 
-def _missing(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
-
-
 class Archive:
     def __init__(self, s3: Any, bucket: str) -> None:
         self._s3 = s3
@@ -118,21 +112,16 @@ class Archive:
 
     def _get(self, key: str) -> bytes | None:
         try:
-            answer = self._s3.get_object(Bucket=self._bucket, Key=key)
-            body: bytes = answer["Body"].read()
-            return body
-        except ClientError as error:
-            if _missing(error):
-                return None
-            raise store_failed("S3 GetObject", error) from error
-        except BotoCoreError as error:
-            raise store_failed("S3 GetObject", error) from error
+            with aws_call("S3 GetObject"):
+                answer = self._s3.get_object(Bucket=self._bucket, Key=key)
+                body: bytes = answer["Body"].read()
+        except NotFound:
+            return None
+        return body
 
     def _put(self, key: str, body: bytes, **extra: str) -> None:
-        try:
+        with aws_call("S3 PutObject"):
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, **extra)
-        except (ClientError, BotoCoreError) as error:
-            raise store_failed("S3 PutObject", error) from error
 
     def load(self, account_id: str) -> ArchiveState | None:
         body = self._get(self._key(account_id, "archive.json.gz"))
@@ -159,7 +148,5 @@ class Archive:
 
     def delete(self, account_id: str) -> None:
         keys = [{"Key": self._key(account_id, n)} for n in ("archive.json.gz", "report.json")]
-        try:
+        with aws_call("S3 DeleteObjects"):
             self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": keys})
-        except (ClientError, BotoCoreError) as error:
-            raise store_failed("S3 DeleteObjects", error) from error

@@ -25,9 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chalicelib.errors import XRateLimited, conditional_check_failed, store_failed
+from chalicelib.errors import ConditionFailed, XRateLimited, aws_call
 
 # Losing the race to open a window means someone else opened it: take from theirs. More
 # than a few lost races in a row only happens under a storm; the caller comes back later.
@@ -116,55 +114,48 @@ class TokenBucket:
         when there is none) when the window is full, closing, or over."""
         admit_after_ms = now_ms - (limit.window_seconds - limit.margin_seconds) * 1000
         try:
-            answer = self._db.update_item(
-                TableName=self._table,
-                Key=_key(endpoint),
-                UpdateExpression="ADD taken :one",
-                ConditionExpression="window_started_ms > :admit_after AND taken < :capacity",
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":admit_after": {"N": str(admit_after_ms)},
-                    ":capacity": {"N": str(limit.capacity)},
-                },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not conditional_check_failed(error):
-                raise store_failed("DynamoDB UpdateItem", error) from error
-            old = error.response.get("Item") or {}
-            start = old.get("window_started_ms", {}).get("N")
+            with aws_call("DynamoDB UpdateItem"):
+                answer = self._db.update_item(
+                    TableName=self._table,
+                    Key=_key(endpoint),
+                    UpdateExpression="ADD taken :one",
+                    ConditionExpression="window_started_ms > :admit_after AND taken < :capacity",
+                    ExpressionAttributeValues={
+                        ":one": {"N": "1"},
+                        ":admit_after": {"N": str(admit_after_ms)},
+                        ":capacity": {"N": str(limit.capacity)},
+                    },
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+        except ConditionFailed as failed:
+            start = (failed.item or {}).get("window_started_ms", {}).get("N")
             return None, int(start) if start is not None else None
-        except BotoCoreError as error:
-            raise store_failed("DynamoDB UpdateItem", error) from error
-        item = answer["Attributes"]
-        return self._grant(endpoint, limit, item), None
+        return self._grant(endpoint, limit, answer["Attributes"]), None
 
     def _open_window(self, endpoint: str, limit: Limit, now_ms: int) -> Grant | None:
         """Start a window with this take as its first; None when another take did first."""
         ended_before_ms = now_ms - (limit.window_seconds + limit.margin_seconds) * 1000
         try:
-            answer = self._db.update_item(
-                TableName=self._table,
-                Key=_key(endpoint),
-                UpdateExpression="SET kind = :budget, window_started_ms = :now, taken = :one",
-                ConditionExpression=(
-                    "attribute_not_exists(window_started_ms) OR window_started_ms <= :ended_before"
-                ),
-                ExpressionAttributeValues={
-                    ":budget": {"S": "budget"},
-                    ":now": {"N": str(now_ms)},
-                    ":one": {"N": "1"},
-                    ":ended_before": {"N": str(ended_before_ms)},
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if conditional_check_failed(error):
-                return None
-            raise store_failed("DynamoDB UpdateItem", error) from error
-        except BotoCoreError as error:
-            raise store_failed("DynamoDB UpdateItem", error) from error
+            with aws_call("DynamoDB UpdateItem"):
+                answer = self._db.update_item(
+                    TableName=self._table,
+                    Key=_key(endpoint),
+                    UpdateExpression="SET kind = :budget, window_started_ms = :now, taken = :one",
+                    ConditionExpression=(
+                        "attribute_not_exists(window_started_ms)"
+                        " OR window_started_ms <= :ended_before"
+                    ),
+                    ExpressionAttributeValues={
+                        ":budget": {"S": "budget"},
+                        ":now": {"N": str(now_ms)},
+                        ":one": {"N": "1"},
+                        ":ended_before": {"N": str(ended_before_ms)},
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+        except ConditionFailed:
+            return None
         return self._grant(endpoint, limit, answer["Attributes"])
 
     @staticmethod

@@ -11,9 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chalicelib.errors import store_failed
+from chalicelib.errors import aws_call
 
 BATCH_LIMIT = 10  # SendMessageBatch takes at most ten entries
 MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's limit for ChangeMessageVisibility
@@ -53,10 +51,8 @@ class RefreshQueue:
             {"Id": str(index), "MessageBody": message_body(account_id)}
             for index, account_id in enumerate(account_ids)
         ]
-        try:
+        with aws_call("SQS SendMessageBatch"):
             answer = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
-        except (ClientError, BotoCoreError) as error:
-            raise store_failed("SQS SendMessageBatch", error) from error
         failed = {int(entry["Id"]) for entry in answer.get("Failed", [])}
         return Sent(
             queued=[a for i, a in enumerate(account_ids) if i not in failed],
@@ -68,10 +64,8 @@ class RefreshQueue:
         instead of deleting it: it comes back then, to a worker with budget. Returns the
         delay set."""
         delay = max(0, min(int(delay_seconds), MAX_VISIBILITY_SECONDS))
-        try:
+        with aws_call("SQS ChangeMessageVisibility"):
             self._sqs.change_message_visibility(
                 QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
             )
-        except (ClientError, BotoCoreError) as error:
-            raise store_failed("SQS ChangeMessageVisibility", error) from error
         return delay

@@ -17,14 +17,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chalicelib.errors import (
-    SignInExpired,
-    StoreUnavailable,
-    conditional_check_failed,
-    store_failed,
-)
+from chalicelib.errors import ConditionFailed, SignInExpired, StoreUnavailable, aws_call
 from chalicelib.tokens import TokenCipher
 
 
@@ -80,28 +73,23 @@ class SessionStore:
             "request_token_secret": {"S": self._cipher.encrypt(request_token_secret)},
             "expires_at": {"N": str(now + self._lifetimes.pending_seconds)},
         }
-        try:
+        with aws_call("DynamoDB PutItem"):
             self._db.put_item(TableName=self._table, Item=item)
-        except (ClientError, BotoCoreError) as error:
-            raise store_failed("DynamoDB PutItem", error) from error
         return session_id
 
     def consume_pending(self, session_id: str, now: int) -> PendingLogin:
         """Take the pending login once: a second use, or a late one, finds nothing."""
         try:
-            answer = self._db.delete_item(
-                TableName=self._table,
-                Key=_session_key(session_id),
-                ConditionExpression="kind = :pending",
-                ExpressionAttributeValues={":pending": {"S": "pending"}},
-                ReturnValues="ALL_OLD",
-            )
-        except ClientError as error:
-            if conditional_check_failed(error):
-                raise SignInExpired("no pending login for this session") from error
-            raise store_failed("DynamoDB DeleteItem", error) from error
-        except BotoCoreError as error:
-            raise store_failed("DynamoDB DeleteItem", error) from error
+            with aws_call("DynamoDB DeleteItem"):
+                answer = self._db.delete_item(
+                    TableName=self._table,
+                    Key=_session_key(session_id),
+                    ConditionExpression="kind = :pending",
+                    ExpressionAttributeValues={":pending": {"S": "pending"}},
+                    ReturnValues="ALL_OLD",
+                )
+        except ConditionFailed as error:
+            raise SignInExpired("no pending login for this session") from error
         item = answer["Attributes"]
         if int(item["expires_at"]["N"]) <= now:
             raise SignInExpired("the pending login expired")
@@ -122,20 +110,16 @@ class SessionStore:
             "created_at": {"N": str(now)},
             "expires_at": {"N": str(expires_at)},
         }
-        try:
+        with aws_call("DynamoDB PutItem"):
             self._db.put_item(TableName=self._table, Item=item)
-        except (ClientError, BotoCoreError) as error:
-            raise store_failed("DynamoDB PutItem", error) from error
         return SignedIn(session_id, account_id, username, expires_at)
 
     def signed_in(self, session_id: str, now: int) -> SignedIn | None:
         """The live session for this id, or None. Extends the idle limit now and then."""
-        try:
+        with aws_call("DynamoDB GetItem"):
             item = self._db.get_item(TableName=self._table, Key=_session_key(session_id)).get(
                 "Item"
             )
-        except (ClientError, BotoCoreError) as error:
-            raise store_failed("DynamoDB GetItem", error) from error
         if item is None or item["kind"]["S"] != "session":
             return None
         expires_at = int(item["expires_at"]["N"])
@@ -152,33 +136,30 @@ class SessionStore:
         if wanted - session.expires_at < max(limits.idle_seconds // 10, 1):
             return session
         try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=_session_key(session.session_id),
-                UpdateExpression="SET expires_at = :expires",
-                ConditionExpression="kind = :session",
-                ExpressionAttributeValues={
-                    ":expires": {"N": str(wanted)},
-                    ":session": {"S": "session"},
-                },
-            )
-        except ClientError as error:
-            if conditional_check_failed(error):
-                return session  # signed out meanwhile: this request still ends normally
-            raise store_failed("DynamoDB UpdateItem", error) from error
+            with aws_call("DynamoDB UpdateItem"):
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=_session_key(session.session_id),
+                    UpdateExpression="SET expires_at = :expires",
+                    ConditionExpression="kind = :session",
+                    ExpressionAttributeValues={
+                        ":expires": {"N": str(wanted)},
+                        ":session": {"S": "session"},
+                    },
+                )
+        except ConditionFailed:
+            return session  # signed out meanwhile: this request still ends normally
         return SignedIn(session.session_id, session.account_id, session.username, wanted)
 
     def end_session(self, session_id: str) -> None:
-        try:
+        with aws_call("DynamoDB DeleteItem"):
             self._db.delete_item(TableName=self._table, Key=_session_key(session_id))
-        except (ClientError, BotoCoreError) as error:
-            raise store_failed("DynamoDB DeleteItem", error) from error
 
     def end_account_sessions(self, account_id: str) -> int:
         """Delete every session of the account (found through `sessions-by-account`);
         returns how many there were."""
         keys: list[dict[str, Any]] = []
-        try:
+        with aws_call("DynamoDB Query"):
             pages = self._db.get_paginator("query").paginate(
                 TableName=self._table,
                 IndexName=SESSIONS_BY_ACCOUNT_INDEX,
@@ -187,8 +168,6 @@ class SessionStore:
             )
             for page in pages:
                 keys.extend({"pk": item["pk"]} for item in page["Items"])
-        except (ClientError, BotoCoreError) as error:
-            raise store_failed("DynamoDB Query", error) from error
         for start in range(0, len(keys), 25):
             self._delete_all(keys[start : start + 25])
         return len(keys)
@@ -196,10 +175,8 @@ class SessionStore:
     def _delete_all(self, keys: list[dict[str, Any]]) -> None:
         requests = [{"DeleteRequest": {"Key": key}} for key in keys]
         for _ in range(BATCH_WRITE_ATTEMPTS):
-            try:
+            with aws_call("DynamoDB BatchWriteItem"):
                 answer = self._db.batch_write_item(RequestItems={self._table: requests})
-            except (ClientError, BotoCoreError) as error:
-                raise store_failed("DynamoDB BatchWriteItem", error) from error
             requests = answer.get("UnprocessedItems", {}).get(self._table, [])
             if not requests:
                 return
