@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from http.cookies import SimpleCookie
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -9,19 +10,33 @@ from itsdangerous import BadSignature, URLSafeSerializer
 SALT = "responsetime.session"
 
 
-class CookieCodec:
-    """Signs with the newest key and verifies with any, so keys rotate without sign-outs."""
+Keys = Sequence[str] | Callable[[], Sequence[str]]  # newest first; a provider is asked anew
 
-    def __init__(self, keys_newest_first: list[str], *, secure: bool) -> None:
-        # itsdangerous wants oldest to newest: the last key signs.
-        self._serializer = URLSafeSerializer(list(reversed(keys_newest_first)), salt=SALT)
+
+class CookieCodec:
+    """Signs with the newest key and verifies with any, so keys rotate without sign-outs.
+    Given a key provider, it follows a rotation by itself (no object pins an old key)."""
+
+    def __init__(self, keys_newest_first: Keys, *, secure: bool) -> None:
+        self._keys = keys_newest_first
+        self._built_for: tuple[str, ...] | None = None
+        self._built: URLSafeSerializer | None = None
         self.secure = secure
         # The __Host- prefix makes browsers refuse the cookie unless it is Secure, Path=/ and
         # has no Domain: no subdomain can plant or overwrite it.
         self.name = "__Host-session" if secure else "session"
 
+    @property
+    def _serializer(self) -> URLSafeSerializer:
+        keys = tuple(self._keys() if callable(self._keys) else self._keys)
+        if keys != self._built_for or self._built is None:
+            # itsdangerous wants oldest to newest: the last key signs.
+            self._built = URLSafeSerializer(list(reversed(keys)), salt=SALT)
+            self._built_for = keys
+        return self._built
+
     def encode(self, session_id: str) -> str:
-        return self._serializer.dumps(session_id)
+        return str(self._serializer.dumps(session_id))
 
     def decode(self, header: str | None) -> str | None:
         """The session id in a Cookie header, or None when absent or not signed by us."""

@@ -3,16 +3,19 @@
 Nothing is built at import: a cold start pays only for what its request needs, and tests
 can point boto3 at moto before the first client exists.
 
-What is made from a secret (cookie keys, token keys, the X app's credentials) is kept
-only as long as the secret is: each is cached by the value Parameters returns, which is
-reread every SECRETS_MAX_AGE_SECONDS, so a rotated key reaches every warm container.
+Every factory is a plain cache (`cached`, which `reset` knows). What needs a secret (the
+cookie codec, the token cipher, the X app's credentials) is given a provider of it, not its
+value: the provider reads the secret through Parameters' cache, reread every
+SECRETS_MAX_AGE_SECONDS, so a rotated key reaches every warm container and no cached object
+can pin an old one.
 """
 
 from __future__ import annotations
 
 import functools
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.accounts import AccountIndex, AccountStore, AccountTokens
 from chalicelib.config import rotating_keys, settings, x_app_credentials
@@ -21,6 +24,8 @@ from chalicelib.sessions import Lifetimes, SessionStore
 from chalicelib.signin import SignInFlow
 from chalicelib.tokens import TokenCipher
 from chalicelib.x_auth import XAuth
+
+T = TypeVar("T")
 
 # What only the report routes, the schedule and the worker use is imported when first
 # built, so the sign-in legs' cold start does not pay for it.
@@ -34,88 +39,78 @@ if TYPE_CHECKING:
     from chalicelib.x_timeline import XTimeline
 
 
-@functools.cache
+_CACHES: list[Any] = []
+
+
+def cached(factory: Callable[[], T]) -> Callable[[], T]:
+    """A factory whose object is built once and kept for the warm life of the container,
+    registered so that `reset` forgets it: no factory can be left out of the reset."""
+    kept = functools.cache(factory)
+    _CACHES.append(kept)
+    return kept
+
+
+@cached
 def dynamodb() -> Any:
     import boto3
 
     return boto3.client("dynamodb")
 
 
-@functools.cache
+@cached
 def s3() -> Any:
     import boto3
 
     return boto3.client("s3")
 
 
-@functools.cache
+@cached
 def sqs() -> Any:
     import boto3
 
     return boto3.client("sqs")
 
 
+@cached
 def cookie_codec() -> CookieCodec:
     config = settings()
-    return _cookie_codec(tuple(rotating_keys(config.cookie_keys_secret_id)), config.secure_cookies)
+    secret_id = config.cookie_keys_secret_id
+    return CookieCodec(lambda: rotating_keys(secret_id), secure=config.secure_cookies)
 
 
-@functools.lru_cache(maxsize=1)
-def _cookie_codec(keys: tuple[str, ...], secure: bool) -> CookieCodec:
-    return CookieCodec(list(keys), secure=secure)
-
-
+@cached
 def token_cipher() -> TokenCipher:
-    return _token_cipher(tuple(rotating_keys(settings().token_keys_secret_id)))
+    secret_id = settings().token_keys_secret_id
+    return TokenCipher(lambda: rotating_keys(secret_id))
 
 
-@functools.lru_cache(maxsize=1)
-def _token_cipher(keys: tuple[str, ...]) -> TokenCipher:
-    return TokenCipher(list(keys))
-
-
+@cached
 def session_store() -> SessionStore:
-    return _session_store(token_cipher())
-
-
-@functools.lru_cache(maxsize=1)
-def _session_store(cipher: TokenCipher) -> SessionStore:
     config = settings()
     lifetimes = Lifetimes(
         pending_seconds=config.pending_login_seconds,
         idle_seconds=config.session_idle_seconds,
         absolute_seconds=config.session_absolute_seconds,
     )
-    return SessionStore(dynamodb(), config.table_name, cipher, lifetimes)
+    return SessionStore(dynamodb(), config.table_name, token_cipher(), lifetimes)
 
 
+@cached
 def account_store() -> AccountStore:
-    return _account_store(token_cipher())
+    return AccountStore(dynamodb(), settings().table_name, token_cipher())
 
 
-@functools.lru_cache(maxsize=1)
-def _account_store(cipher: TokenCipher) -> AccountStore:
-    return AccountStore(dynamodb(), settings().table_name, cipher)
-
-
+@cached
 def x_auth() -> XAuth:
-    return _x_auth(x_app_credentials())
-
-
-@functools.lru_cache(maxsize=1)
-def _x_auth(credentials: tuple[str, str]) -> XAuth:
     config = settings()
-    consumer_key, consumer_secret = credentials
-    return XAuth(config.x_api_base_url, consumer_key, consumer_secret, config.x_timeout_seconds)
+    return XAuth(config.x_api_base_url, x_app_credentials, config.x_timeout_seconds)
 
 
+@cached
 def sign_in() -> SignInFlow:
-    return _sign_in(session_store(), account_store(), x_auth())
-
-
-@functools.lru_cache(maxsize=1)
-def _sign_in(store: SessionStore, accounts: AccountStore, auth: XAuth) -> SignInFlow:
-    return SignInFlow(store, accounts, auth, settings().callback_url, time.time)
+    return SignInFlow(
+        session_store(), account_store(), x_auth(), settings().callback_url, time.time
+    )
 
 
 def forget() -> ForgetFlow:
@@ -124,14 +119,14 @@ def forget() -> ForgetFlow:
     return ForgetFlow(account_store(), session_store(), archive(), x_auth())
 
 
-@functools.cache
+@cached
 def archive() -> Archive:
     from chalicelib.archive import Archive
 
     return Archive(s3(), settings().bucket_name)
 
 
-@functools.cache
+@cached
 def x_budget() -> TokenBucket:
     """The fleet's X budget. Page views draw from it too: X counts their requests against
     the same app limit, so a budget that ignored them would let the workers draw 429s.
@@ -169,7 +164,7 @@ def _token_rejected(account_id: str, at: int) -> None:
     logger.warning("X rejected the account's token", extra={"account_id": account_id})
 
 
-@functools.cache
+@cached
 def reports() -> ReportService:
     from chalicelib.report_service import ReportService
 
@@ -183,14 +178,14 @@ def reports() -> ReportService:
     )
 
 
-@functools.cache
+@cached
 def refresh_queue() -> RefreshQueue:
     from chalicelib.refresh_queue import RefreshQueue
 
     return RefreshQueue(sqs(), settings().refresh_queue_url)
 
 
-@functools.cache
+@cached
 def scheduler() -> Scheduler:
     from chalicelib.refresh import Scheduler
 
@@ -204,17 +199,13 @@ def scheduler() -> Scheduler:
     )
 
 
+@cached
 def refresh_worker() -> RefreshWorker:
-    return _refresh_worker(account_store())
-
-
-@functools.lru_cache(maxsize=1)
-def _refresh_worker(store: AccountStore) -> RefreshWorker:
     from chalicelib.refresh import RefreshWorker
 
     config = settings()
     return RefreshWorker(
-        store,
+        account_store(),
         reports(),
         refresh_queue(),
         max_age_seconds=config.report_max_age_seconds,
@@ -224,25 +215,9 @@ def _refresh_worker(store: AccountStore) -> RefreshWorker:
 
 
 def reset() -> None:
-    """Drop every cached object (tests swap the environment between cases)."""
+    """Drop every cached object and secret (tests swap the environment between cases)."""
     from chalicelib.config import clear_caches
 
-    for cached in (
-        dynamodb,
-        s3,
-        sqs,
-        x_budget,
-        refresh_queue,
-        scheduler,
-        _refresh_worker,
-        archive,
-        reports,
-        _cookie_codec,
-        _token_cipher,
-        _session_store,
-        _account_store,
-        _x_auth,
-        _sign_in,
-    ):
-        cached.cache_clear()
+    for kept in _CACHES:
+        kept.cache_clear()
     clear_caches()

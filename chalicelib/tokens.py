@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable, Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -25,22 +26,39 @@ def _fernet_key(key_material: str) -> bytes:
     return base64.urlsafe_b64encode(hashlib.sha256(key_material.encode()).digest())
 
 
-class TokenCipher:
-    """Encrypts with the newest key; decrypts with any, so keys rotate in place."""
+Keys = Sequence[str] | Callable[[], Sequence[str]]  # newest first; a provider is asked anew
 
-    def __init__(self, keys_newest_first: list[str]) -> None:
-        if not keys_newest_first:
-            raise ValueError("no token encryption key configured")
-        self._fernet = MultiFernet([Fernet(_fernet_key(k)) for k in keys_newest_first])
+
+class TokenCipher:
+    """Encrypts with the newest key; decrypts with any, so keys rotate in place.
+
+    Given a key provider (services passes one that reads the secret through its cache),
+    the cipher follows a rotation by itself: an object built once can never pin an old key.
+    """
+
+    def __init__(self, keys_newest_first: Keys) -> None:
+        self._keys = keys_newest_first
+        self._built_for: tuple[str, ...] | None = None
+        self._built: MultiFernet | None = None
+        self._fernet()  # no key at all is a configuration error: say so at once
+
+    def _fernet(self) -> MultiFernet:
+        keys = tuple(self._keys() if callable(self._keys) else self._keys)
+        if keys != self._built_for or self._built is None:
+            if not keys:
+                raise ValueError("no token encryption key configured")
+            self._built = MultiFernet([Fernet(_fernet_key(k)) for k in keys])
+            self._built_for = keys
+        return self._built
 
     def encrypt(self, plaintext: str) -> str:
-        return self._fernet.encrypt(plaintext.encode()).decode()
+        return self._fernet().encrypt(plaintext.encode()).decode()
 
     def decrypt(self, ciphertext: str) -> str:
         try:
-            return self._fernet.decrypt(ciphertext.encode()).decode()
+            return self._fernet().decrypt(ciphertext.encode()).decode()
         except InvalidToken as error:
             raise StoreUnavailable("a stored token does not decrypt with any key") from error
 
     def rotate(self, ciphertext: str) -> str:
-        return self._fernet.rotate(ciphertext.encode()).decode()
+        return self._fernet().rotate(ciphertext.encode()).decode()

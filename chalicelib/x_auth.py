@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,23 +49,31 @@ class _Handler(tweepy.OAuth1UserHandler):
         self._oauth = mount_timeout(session, self._timeout)
 
 
-class XAuth:
-    """The app's side of OAuth 1.0a with X, for one consumer key."""
+Credentials = tuple[str, str] | Callable[[], tuple[str, str]]  # consumer key and secret
 
-    def __init__(
-        self, base_url: str, consumer_key: str, consumer_secret: str, timeout: float
-    ) -> None:
+
+class XAuth:
+    """The app's side of OAuth 1.0a with X. Given a provider of the consumer key and
+    secret (services passes one that reads the secret through its cache), each call uses
+    the credentials in force: an object built once never pins rotated ones."""
+
+    def __init__(self, base_url: str, credentials: Credentials, timeout: float) -> None:
         self.base_url = base_url
-        self.consumer_key = consumer_key
-        self.consumer_secret = consumer_secret
+        self._credentials = credentials
         self.timeout = timeout
 
+    @property
+    def consumer(self) -> tuple[str, str]:
+        """The consumer key and secret in force."""
+        return self._credentials() if callable(self._credentials) else self._credentials
+
     def _handler(self, callback: str | None = None, **tokens: str) -> _Handler:
+        consumer_key, consumer_secret = self.consumer
         return _Handler(
             self.base_url,
             self.timeout,
-            self.consumer_key,
-            self.consumer_secret,
+            consumer_key,
+            consumer_secret,
             callback=callback,
             **tokens,
         )
@@ -93,9 +102,10 @@ class XAuth:
     def client(self, access_token: str, access_token_secret: str) -> tweepy.Client:
         """A v2 client acting as the account, through this X's base URL; answers are X's
         JSON as dicts (no model objects to build for thousands of posts)."""
+        consumer_key, consumer_secret = self.consumer
         client = tweepy.Client(
-            consumer_key=self.consumer_key,
-            consumer_secret=self.consumer_secret,
+            consumer_key=consumer_key,
+            consumer_secret=consumer_secret,
             access_token=access_token,
             access_token_secret=access_token_secret,
             return_type=dict,
