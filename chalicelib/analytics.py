@@ -50,6 +50,9 @@ UTC offset is read as UTC.
 
 from __future__ import annotations
 
+import csv
+import html
+import io
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
@@ -139,8 +142,6 @@ _SIGNATURE = re.compile(r"\s[\^\-\u2013~*] ?([^\W\d_]{1,20})\Z")
 def post_text(post: Mapping[str, Any]) -> str:
     """A post's text as its author wrote it. X API v2 sends `&`, `<` and `>` as HTML
     entities; they are decoded once here, and pages escape the text again on output."""
-    import html
-
     return html.unescape(str(post.get("text") or ""))
 
 
@@ -1338,9 +1339,6 @@ def build(
 def to_csv(report: Report) -> str:
     """Every mention in the window, left-out ones too, oldest first, as RFC 4180 CSV
     (``\\r\\n`` line ends)."""
-    import csv
-    import io
-
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)

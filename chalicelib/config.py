@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from aws_lambda_powertools.utilities import parameters
+
 DEFAULT_X_API_BASE_URL = "https://api.x.com"
 
 # How often EventBridge starts a refresh round. A constant, not an environment variable:
@@ -91,8 +93,6 @@ def _public_url(port: str) -> str:
     url = os.environ.get("PUBLIC_URL")
     parameter = os.environ.get("PUBLIC_URL_PARAMETER")
     if not url and parameter:
-        from aws_lambda_powertools.utilities import parameters
-
         url = str(parameters.get_parameter(parameter))
     return (url or f"http://127.0.0.1:{port}").rstrip("/")
 
@@ -126,8 +126,6 @@ def settings() -> Settings:
 
 def secret(secret_id: str) -> dict[str, Any]:
     """A JSON secret from Secrets Manager, cached by Powertools for `secrets_max_age_seconds`."""
-    from aws_lambda_powertools.utilities import parameters
-
     value = parameters.get_secret(
         secret_id, transform="json", max_age=settings().secrets_max_age_seconds
     )
@@ -160,7 +158,5 @@ def x_app_credentials() -> tuple[str, str]:
 
 def clear_caches() -> None:
     """Forget settings and cached secrets (tests change the environment between cases)."""
-    from aws_lambda_powertools.utilities import parameters
-
     settings.cache_clear()
     parameters.clear_caches()

@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.shared.functions import strtobool
 
 SERVICE = "responsetime"
 NAMESPACE = "responsetime"
@@ -69,8 +70,6 @@ def report_served(cache_state: str) -> None:
 def tracing_enabled() -> bool:
     """Powertools' own rule: off when POWERTOOLS_TRACE_DISABLED is true, and off outside
     Lambda or under `chalice local` / SAM local, where no X-Ray daemon listens."""
-    from aws_lambda_powertools.shared.functions import strtobool
-
     if strtobool(os.environ.get("POWERTOOLS_TRACE_DISABLED") or "false"):
         return False
     in_lambda = bool(os.environ.get("LAMBDA_TASK_ROOT"))

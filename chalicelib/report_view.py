@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from chalicelib.charts import daily_svg, heatmap_svg, histogram_svg
 from chalicelib.formats import duration
 from chalicelib.report_body import StoredReport
+from chalicelib.report_settings import NAMES, form_text
 
 COMMON_ZONES = (
     "UTC",
@@ -281,9 +283,6 @@ def settings_form(fields: dict[str, str], sources: dict[str, str] | None = None)
 
 
 def context(body: StoredReport, query: dict[str, str]) -> dict[str, Any]:
-    from chalicelib.charts import daily_svg, heatmap_svg, histogram_svg
-    from chalicelib.report_settings import NAMES, form_text
-
     source = body["source"]
     # An empty value is kept: it sets a saved setting back to its default for this view.
     params = {k: v for k, v in query.items() if k in NAMES}

@@ -3,6 +3,12 @@
 Nothing is built at import: a cold start pays only for what its request needs, and tests
 can point boto3 at moto before the first client exists.
 
+The one rule for imports inside a function, here and in every module of chalicelib: such
+an import is kept only where it keeps a module out of a cold start that does not need it,
+the sign-in legs' (`GET /auth`, `/callback`: no report, refresh, budget or archive module,
+no Jinja2, no Powertools batch utility; tests/test_cold_start.py checks it) or the
+schedule's; every other import stands at the top of its module.
+
 Every factory is a plain cache (`cached`, which `reset` knows). What needs a secret (the
 cookie codec, the token cipher, the X app's credentials) is given a provider of it, not its
 value: the provider reads the secret through Parameters' cache, reread every
@@ -18,8 +24,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.accounts import AccountIndex, AccountStore, AccountTokens
-from chalicelib.config import rotating_keys, settings, x_app_credentials
+from chalicelib.config import clear_caches, rotating_keys, settings, x_app_credentials
 from chalicelib.cookies import CookieCodec
+from chalicelib.observability import logger
 from chalicelib.sessions import Lifetimes, SessionStore
 from chalicelib.signin import SignInFlow
 from chalicelib.tokens import TokenCipher
@@ -157,8 +164,6 @@ def _note_refreshed(account_id: str, at: int) -> None:
 
 def _token_rejected(account_id: str, at: int) -> None:
     """X refused the account's token: mark it, and end every session signed in to it."""
-    from chalicelib.observability import logger
-
     if account_store().mark_token_rejected(account_id, at):
         session_store().end_account_sessions(account_id)
     logger.warning("X rejected the account's token", extra={"account_id": account_id})
@@ -216,8 +221,6 @@ def refresh_worker() -> RefreshWorker:
 
 def reset() -> None:
     """Drop every cached object and secret (tests swap the environment between cases)."""
-    from chalicelib.config import clear_caches
-
     for kept in _CACHES:
         kept.cache_clear()
     clear_caches()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qs
 
 from chalice import Response
 from chalice.app import Request
@@ -400,8 +401,6 @@ def save_settings(request: Request) -> Response:
 
 def _form_fields(request: Request) -> dict[str, str]:
     """An urlencoded body as field -> value (the last, when a field comes twice)."""
-    from urllib.parse import parse_qs
-
     body = request.raw_body or b""
     raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     return {name: values[-1] for name, values in parse_qs(raw, True).items()}

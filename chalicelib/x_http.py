@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import requests
+import tweepy
 from requests.adapters import HTTPAdapter
 
 from chalicelib import observability
@@ -93,8 +94,6 @@ def translate(error: BaseException, what: str) -> Exception:
 @contextlib.contextmanager
 def x_errors(what: str) -> Iterator[None]:
     """Turn any failure of a call to X into XRejected, XRateLimited or XUnavailable."""
-    import tweepy
-
     try:
         yield
     except (tweepy.TweepyException, requests.exceptions.RequestException, ValueError) as error:

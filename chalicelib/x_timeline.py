@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import tweepy
+
 from chalicelib.errors import ResponsetimeError
 from chalicelib.x_http import x_errors
 
@@ -70,8 +72,6 @@ class XTimeline:
         until_id: str | None = None,
     ) -> Fetched:
         """Every post of `timeline` (MENTIONS or OWN_POSTS) in (since_id, until_id)."""
-        import tweepy
-
         method = (
             self._client.get_users_mentions
             if timeline == MENTIONS
