@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format package deploy bench-cost
+.PHONY: run test test-fast lint format package deploy bench-cost
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed" or 0)'
@@ -16,8 +16,15 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 run: $(INSTALLED)
 	$(BIN)/python -m local.stack
 
+# Every test: unit, integration, e2e and deploy (CI runs this). The markers are set by
+# tests/conftest.py from where a test lives; `pytest -m integration` and so on pick one.
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
+
+# The unit layer alone: tests/unit/ and the files of pure code. No moto, no emulator, no
+# network; under 20 s.
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -m unit -q
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

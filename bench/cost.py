@@ -138,7 +138,8 @@ def _add_posts(emulator: Any, username: str, mentions: int, own: int, at: dateti
 def measure() -> tuple[dict[str, Operation], int]:
     """Run each operation once against moto's server and the X emulator; also returns the
     app's report max age (seconds)."""
-    from bench.harness import counting_aws_calls, local_world
+    from bench.harness import local_world
+    from tests.support.aws_calls import counting_aws_calls
 
     ops = {
         name: Operation() for name in ("sign_in", "view_hit", "view_refresh", "schedule", "worker")
@@ -187,6 +188,7 @@ def _run_operations(
     import boto3
 
     from chalicelib import services
+    from tests.support.seed import sign_in_accounts
 
     emulator = world.emulator
     now = datetime.now(UTC)
@@ -210,9 +212,7 @@ def _run_operations(
         op.invocations["api"] += 2
 
     names = [f"costbrand{i}" for i in range(ROUND_ACCOUNTS)]
-    for name in names:
-        emulator.add_account(name)
-        browser(client).sign_in(name)
+    sign_in_accounts(client, emulator, names)
     event = client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
     )

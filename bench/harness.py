@@ -1,16 +1,28 @@
 """What the benchmarks share: moto's server and the X emulator on loopback, the app's
-environment pointed at them, AWS calls counted, and one signed-in browser."""
+environment pointed at them, and figures. AWS calls are counted with the test kit's
+counter (tests/support/aws_calls.py)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import statistics
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from tests.support.aws_calls import counting_aws_calls
+
+__all__ = [
+    "LocalWorld",
+    "counting_aws_calls",  # the kit's, in tests/support/; bench/calls.py takes it from here
+    "local_world",
+    "median",
+    "patched_environ",
+    "percentile",
+    "quiet_app_logs",
+]
 
 HOST = "127.0.0.1"
 CONSUMER_KEY = "bench-consumer-key"
@@ -81,25 +93,6 @@ def local_world() -> Iterator[LocalWorld]:
     finally:
         emulator.stop()
         moto.stop()
-
-
-@contextmanager
-def counting_aws_calls() -> Iterator[Counter[str]]:
-    """Every AWS API call made in this process, as "Service.Operation": count."""
-    from botocore.client import BaseClient
-
-    calls: Counter[str] = Counter()
-    original = BaseClient._make_api_call
-
-    def counted(client: Any, operation_name: str, api_params: Any) -> Any:
-        calls[f"{client.meta.service_model.service_id}.{operation_name}"] += 1
-        return original(client, operation_name, api_params)
-
-    BaseClient._make_api_call = counted
-    try:
-        yield calls
-    finally:
-        BaseClient._make_api_call = original
 
 
 def quiet_app_logs() -> None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.aws_calls import AwsCallCounter, service_calls
+from tests.support.seed import sign_in_accounts
 
 os.environ.update(
     {
@@ -103,31 +106,31 @@ def browser(client: Any) -> Any:
     return Browser(client)
 
 
-class AwsCallCounter:
-    """Counts the API calls a boto3 client makes, through botocore's event hooks."""
-
-    def __init__(self, boto_client: Any) -> None:
-        self.calls: Counter[str] = Counter()
-        self._events = boto_client.meta.events
-        self._events.register("before-call.*.*", self._count)
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
-
-    def reset(self) -> None:
-        self.calls.clear()
-
-    def close(self) -> None:
-        self._events.unregister("before-call.*.*", self._count)
+@pytest.fixture
+def dynamodb_calls(app_env: Any) -> Iterator[AwsCallCounter]:
+    """The calls of the app's DynamoDB client during the test, by operation."""
+    yield from service_calls("dynamodb")
 
 
 @pytest.fixture
-def dynamodb_calls(app_env: Any) -> Iterator[AwsCallCounter]:
-    from chalicelib import services
+def sqs_calls(app_env: Any) -> Iterator[AwsCallCounter]:
+    """The calls of the app's SQS client during the test, by operation."""
+    yield from service_calls("sqs")
 
-    counter = AwsCallCounter(services.dynamodb())
-    yield counter
-    counter.close()
+
+@pytest.fixture
+def people(client: Any, app_env: Any) -> Callable[..., list[str]]:
+    """Sign `count` new accounts in (``<prefix><n>``, numbered on across calls), each with
+    three mentions, the first answered; returns their ids (tests/support/seed.py)."""
+    made: list[str] = []
+
+    def sign_in(count: int, prefix: str = "brand") -> list[str]:
+        usernames = [f"{prefix}{n}" for n in range(len(made), len(made) + count)]
+        ids = sign_in_accounts(client, app_env, usernames, mentions=3, answered=1)
+        made.extend(ids)
+        return ids
+
+    return sign_in
 
 
 # --- No secret in any log line of the whole run -------------------------------------------
@@ -166,3 +169,46 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if leaks:
         print(f"\n{len(leaks)} secret value(s) appeared in log lines during the run")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --- The layers of the suite ---------------------------------------------------------------
+# Each test is marked by where it lives, so that no file needs to say it (pyproject.toml
+# registers the markers; `make test-fast` runs `-m unit`):
+#   unit         tests/unit/ (our fakes, no I/O) and the files of pure code below
+#   integration  the rest: moto, the X emulator over HTTP, the local stack in a subprocess
+#   e2e          headless Chromium against the local stack
+#   deploy       `make package`, the template, and the zip in a bare runtime
+
+TESTS_DIR = Path(__file__).resolve().parent
+PURE_FILES = frozenset(
+    {
+        "test_analytics.py",
+        "test_archive_state.py",
+        "test_charts.py",
+        "test_layers.py",
+        "test_report_settings.py",
+        "test_report_support.py",
+    }
+)
+E2E_FILES = frozenset({"test_e2e_browser.py"})
+DEPLOY_FILES = frozenset({"test_deploy.py"})
+
+
+def layer_of(path: Path) -> str:
+    """The marker of a test file: unit, integration, e2e or deploy."""
+    try:
+        relative = path.resolve().relative_to(TESTS_DIR)
+    except ValueError:
+        return "integration"
+    if relative.parts[:-1] == ("unit",) or relative.name in PURE_FILES:
+        return "unit"
+    if relative.name in E2E_FILES:
+        return "e2e"
+    if relative.name in DEPLOY_FILES:
+        return "deploy"
+    return "integration"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(layer_of(item.path))

@@ -1,9 +1,14 @@
-"""What Lambda hands a function behind API Gateway: a REST proxy event and a context."""
+"""What Lambda hands a function: an API Gateway REST proxy event, an SQS batch, and a
+context (tests/support/lambda_context.py, kept importable from here)."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.support.lambda_context import LambdaContext
+
+__all__ = ["API_URL", "LambdaContext", "api_gateway_event", "sqs_event"]
 
 API_URL = "https://abc123defg.execute-api.us-east-1.amazonaws.com/api"  # stage `api`
 
@@ -47,12 +52,24 @@ def api_gateway_event(
     }
 
 
-class LambdaContext:
-    function_name = "responsetime-api"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:responsetime-api"
-    aws_request_id = "5a7e0c1e-0000-4000-8000-000000000001"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:responsetime-refresh"
 
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
+
+def sqs_event(*messages: tuple[str, str, str]) -> dict[str, Any]:
+    """An SQS event source's batch: one record per (message id, receipt handle, body)."""
+    return {
+        "Records": [
+            {
+                "messageId": message_id,
+                "receiptHandle": receipt_handle,
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": QUEUE_ARN,
+                "awsRegion": "us-east-1",
+            }
+            for message_id, receipt_handle, body in messages
+        ]
+    }

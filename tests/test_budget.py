@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from chalicelib.budget import BudgetExhausted, Grant, Limit, TokenBucket
-from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET, AwsCallCounter
+from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET
+from tests.support.aws_calls import AwsCallCounter
 
 T0 = 1_800_000_000.0
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.browser import Browser
-from tests.conftest import AwsCallCounter
+from tests.support.aws_calls import AwsCallCounter
 
 MENTIONS = "GET /2/users/:id/mentions"
 TWEETS = "GET /2/users/:id/tweets"

@@ -25,7 +25,7 @@ SECRET_LIKE = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL", re.IGNORECASE)
 @pytest.fixture
 def aws_calls() -> Iterator[Counter[str]]:
     """Every AWS call of this process, Powertools' own clients included."""
-    from bench.harness import counting_aws_calls
+    from tests.support.aws_calls import counting_aws_calls
 
     with counting_aws_calls() as calls:
         yield calls

@@ -1,0 +1,213 @@
+"""Small stand-ins for our own classes (never for boto3 or Tweepy), for the unit layer.
+
+Each subclasses the class it replaces and overrides every method the flows call, without
+calling its __init__: no client is ever made, and mypy checks each override against the
+real signature, so a fake cannot drift from what it stands for. Each keeps what happened
+(what X was asked, what was stored, what was sent) for the tests to read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from chalicelib.accounts import AccountIndex, AccountStore, AccountTokens, DueAccount
+from chalicelib.archive import Archive, ArchiveState
+from chalicelib.errors import ResponsetimeError, StoreUnavailable
+from chalicelib.refresh_queue import BATCH_LIMIT, RefreshQueue, Sent
+from chalicelib.x_timeline import MENTIONS, OWN_POSTS, Fetched, XTimeline
+
+Post = dict[str, Any]
+Asked = tuple[str, str | None, str | None]  # (timeline, since_id, until_id)
+
+
+class Clock:
+    """Epoch seconds that a test sets."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class ScriptedTimeline(XTimeline):
+    """One account's two timelines at X, read as XTimeline.fetch reads them: the posts in
+    (since_id, until_id), newest first, `page_size` to a request (an empty answer is one
+    request too). A failure scripted with `fail` ends the next read of that timeline part
+    way, as X's 429 or 503 does: the pages before it are returned with the error."""
+
+    def __init__(
+        self,
+        mentions: Iterable[Post] = (),
+        own_posts: Iterable[Post] = (),
+        *,
+        users: Mapping[str, str] | None = None,
+        page_size: int = 2,
+    ) -> None:
+        self.posts: dict[str, list[Post]] = {MENTIONS: list(mentions), OWN_POSTS: list(own_posts)}
+        self.users = dict(users or {})  # author id -> username, as X's includes.users
+        self.page_size = page_size
+        self.asked: list[Asked] = []
+        self._failures: dict[str, tuple[int, ResponsetimeError]] = {}
+
+    def fail(self, timeline: str, error: ResponsetimeError, *, after_pages: int = 0) -> None:
+        """The next read of `timeline` fails with `error` once `after_pages` pages are read."""
+        self._failures[timeline] = (after_pages, error)
+
+    def fetch(
+        self,
+        timeline: str,
+        account_id: str,
+        *,
+        since_id: str | None = None,
+        until_id: str | None = None,
+    ) -> Fetched:
+        self.asked.append((timeline, since_id, until_id))
+        wanted = sorted(
+            (
+                post
+                for post in self.posts[timeline]
+                if (since_id is None or int(post["id"]) > int(since_id))
+                and (until_id is None or int(post["id"]) < int(until_id))
+            ),
+            key=lambda post: int(post["id"]),
+            reverse=True,
+        )
+        size = self.page_size
+        pages = [wanted[i : i + size] for i in range(0, len(wanted), size)] or [[]]
+        fetched = Fetched()
+        failure = self._failures.get(timeline)
+        for number, page in enumerate(pages):
+            if failure is not None and number == failure[0]:
+                del self._failures[timeline]
+                fetched.error = failure[1]
+                return fetched
+            fetched.requests += 1
+            fetched.posts.extend(page)
+            if timeline == MENTIONS:
+                authors = {post.get("author_id") for post in page}
+                fetched.users.update({k: v for k, v in self.users.items() if k in authors})
+        return fetched
+
+
+class FakeArchive(Archive):
+    """The S3 archive as a dict of the JSON it would hold: what is loaded is a copy of
+    what was saved, as it is with S3. `unavailable` makes every call fail as S3 can."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, str] = {}  # account id -> the archive's JSON
+        self.reports: dict[str, str] = {}  # account id -> the report's JSON
+        self.unavailable = False
+        self.saves = 0
+        self.report_saves = 0
+
+    def _check(self, call: str) -> None:
+        if self.unavailable:
+            raise StoreUnavailable(f"{call} failed: EndpointConnectionError")
+
+    def holding(
+        self, account_id: str, state: ArchiveState | None = None, report: Any = None
+    ) -> FakeArchive:
+        """Put an archive and a stored report in place before a test (not counted)."""
+        if state is not None:
+            self.states[account_id] = json.dumps(state.to_json())
+        if report is not None:
+            self.reports[account_id] = json.dumps(report)
+        return self
+
+    def stored(self, account_id: str) -> ArchiveState:
+        return ArchiveState.from_json(json.loads(self.states[account_id]))
+
+    def stored_report(self, account_id: str) -> dict[str, Any]:
+        report: dict[str, Any] = json.loads(self.reports[account_id])
+        return report
+
+    def load(self, account_id: str) -> ArchiveState | None:
+        self._check("S3 GetObject")
+        return self.stored(account_id) if account_id in self.states else None
+
+    def save(self, account_id: str, state: ArchiveState) -> None:
+        self._check("S3 PutObject")
+        self.saves += 1
+        self.states[account_id] = json.dumps(state.to_json())
+
+    def load_report(self, account_id: str) -> dict[str, Any] | None:
+        self._check("S3 GetObject")
+        return self.stored_report(account_id) if account_id in self.reports else None
+
+    def save_report(self, account_id: str, report: dict[str, Any]) -> None:
+        self._check("S3 PutObject")
+        self.report_saves += 1
+        self.reports[account_id] = json.dumps(report)
+
+    def delete(self, account_id: str) -> None:
+        self._check("S3 DeleteObjects")
+        self.states.pop(account_id, None)
+        self.reports.pop(account_id, None)
+
+
+class FakeAccountIndex(AccountIndex):
+    """The `refresh-due` index over a list: due accounts oldest first."""
+
+    def __init__(self, accounts: Iterable[DueAccount]) -> None:
+        self.accounts = list(accounts)
+        self.asked: list[int] = []  # each `refreshed_by` the schedule asked for
+
+    def due(self, refreshed_by: int) -> Iterator[DueAccount]:
+        self.asked.append(refreshed_by)
+        listed = [a for a in self.accounts if a.refreshed_at <= refreshed_by]
+        yield from sorted(listed, key=lambda account: account.refreshed_at)
+
+
+class FakeQueue(RefreshQueue):
+    """The refresh queue: keeps each batch sent and each message handed back. SQS refuses
+    the entries of the accounts in `refuse`, and takes the others of their batch."""
+
+    def __init__(self, refuse: Iterable[str] = ()) -> None:
+        self.refuse = set(refuse)
+        self.batches: list[list[str]] = []
+        self.handed_back: list[tuple[str, int]] = []  # (receipt handle, delay seconds)
+
+    @property
+    def queued(self) -> list[str]:
+        return [a for batch in self.batches for a in batch if a not in self.refuse]
+
+    def send(self, account_ids: Sequence[str]) -> Sent:
+        if not 0 < len(account_ids) <= BATCH_LIMIT:
+            raise ValueError(f"a batch holds 1 to {BATCH_LIMIT} messages")
+        self.batches.append(list(account_ids))
+        return Sent(
+            queued=[a for a in account_ids if a not in self.refuse],
+            failed=[a for a in account_ids if a in self.refuse],
+        )
+
+    def hand_back(self, receipt_handle: str, delay_seconds: int) -> int:
+        self.handed_back.append((receipt_handle, delay_seconds))
+        return delay_seconds
+
+
+class FakeAccountStore(AccountStore):
+    """Account items in a dict. A marked token is not handed out again, as with the
+    table's `token_rejected_at`."""
+
+    def __init__(self, *accounts: AccountTokens) -> None:
+        self.accounts = {account.account_id: account for account in accounts}
+        self.rejected: list[tuple[str, int]] = []  # (account id, epoch seconds)
+        self.refreshed: list[tuple[str, int]] = []
+
+    def account_tokens(self, account_id: str) -> AccountTokens | None:
+        if any(rejected == account_id for rejected, _ in self.rejected):
+            return None
+        return self.accounts.get(account_id)
+
+    def mark_token_rejected(self, account_id: str, now: int) -> bool:
+        self.rejected.append((account_id, now))
+        return account_id in self.accounts
+
+    def mark_refreshed(self, account_id: str, at: int) -> None:
+        self.refreshed.append((account_id, at))
+        if account_id in self.accounts:
+            self.accounts[account_id] = replace(self.accounts[account_id], refreshed_at=at)
