@@ -35,6 +35,8 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.support.aws_calls import AwsCallCounter
+
 HOST = "127.0.0.1"
 CONSUMER_KEY = "bench-consumer-key"
 CONSUMER_SECRET = "bench-consumer-secret"
@@ -56,17 +58,6 @@ class SimClock:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._now += seconds
-
-
-class CallCounter:
-    """API calls of one boto3 client, through botocore's event hooks."""
-
-    def __init__(self, client: Any) -> None:
-        self.calls: Counter[str] = Counter()
-        client.meta.events.register("before-call.*.*", self._count)
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
 
 
 def _environment() -> None:
@@ -182,8 +173,8 @@ def fan_out(endpoint: str, accounts: int) -> dict[str, Any]:
     _write_accounts(accounts)
     setup = time.perf_counter() - started
     scheduler = services.scheduler()
-    dynamodb_calls = CallCounter(services.dynamodb())
-    sqs_calls = CallCounter(services.sqs())
+    dynamodb_calls = AwsCallCounter(services.dynamodb())
+    sqs_calls = AwsCallCounter(services.sqs())
     keeper = QueueKeeper(services.sqs(), env["REFRESH_QUEUE_URL"])
 
     started = time.perf_counter()

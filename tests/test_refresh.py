@@ -5,7 +5,7 @@ and in the count of requests X received."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,55 +18,6 @@ TWEETS = "GET /2/users/:id/tweets"
 
 
 # --- Fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def people(client: Any, app_env: Any) -> Callable[..., list[str]]:
-    """Sign `count` new accounts in, each with a few mentions, one answered; return ids."""
-    made: list[str] = []
-
-    def sign_in(count: int, prefix: str = "brand") -> list[str]:
-        ids = []
-        start = datetime.now(UTC) - timedelta(days=3)
-        for n in range(len(made), len(made) + count):
-            username = f"{prefix}{n}"
-            account_id = app_env.add_account(username)
-            fan = app_env.add_account(f"{username}_fan")
-            for i in range(3):
-                mention = app_env.add_post(
-                    fan, f"@{username} hello {i}", start + timedelta(hours=i), mentions=[account_id]
-                )
-                if i == 0:
-                    app_env.add_post(
-                        account_id,
-                        "@fan hi",
-                        start + timedelta(hours=i, minutes=5),
-                        reply_to=mention,
-                    )
-            assert Browser(client).sign_in(username).status_code == 302
-            ids.append(account_id)
-        made.extend(ids)
-        return ids
-
-    return sign_in
-
-
-@pytest.fixture
-def sqs_calls(app_env: Any) -> Iterator[AwsCallCounter]:
-    from chalicelib import services
-
-    counter = AwsCallCounter(services.sqs())
-    yield counter
-    counter.close()
-
-
-@pytest.fixture
-def table_calls(app_env: Any) -> Iterator[AwsCallCounter]:
-    from chalicelib import services
-
-    counter = AwsCallCounter(services.dynamodb())
-    yield counter
-    counter.close()
 
 
 @pytest.fixture
@@ -186,17 +137,17 @@ def test_25_accounts_go_out_in_3_batches_and_come_back_as_25_reports(
     people: Callable[..., list[str]],
     event_source: Workers,
     sqs_calls: AwsCallCounter,
-    table_calls: AwsCallCounter,
+    dynamodb_calls: AwsCallCounter,
 ) -> None:
     ids = people(25)
     app_env.reset_counters()
-    table_calls.reset()
+    dynamodb_calls.reset()
 
     summary = run_round(client)
 
     assert summary["seen"] == 25 and summary["queued"] == 25 and summary["skipped"] == 0
     assert sqs_calls.calls["SendMessageBatch"] == 3
-    assert dict(table_calls.calls) == {"Query": 1}  # the due index; never a Scan
+    assert dict(dynamodb_calls.calls) == {"Query": 1}  # the due index; never a Scan
     assert queue_depth(aws) == (25, 0)
 
     delivered = event_source.drain()
