@@ -88,8 +88,9 @@ print("BENCH " + json.dumps({"import_s": imported - started, "request_s": answer
 """
 
 
-def _run(code: str, env: dict[str, str]) -> tuple[float, dict[str, float]]:
-    """Wall time of a fresh `python -c code`, and the figures it printed, if any."""
+def run_fresh(code: str, env: dict[str, str]) -> tuple[float, str]:
+    """Wall time and output of a fresh `python -c code` in the project; raises when it
+    fails."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -103,11 +104,21 @@ def _run(code: str, env: dict[str, str]) -> tuple[float, dict[str, float]]:
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"cold start run failed:\n{done.stdout}\n{done.stderr}")
-    figures: dict[str, float] = {}
-    for line in done.stdout.splitlines():
-        if line.startswith("BENCH "):
-            figures = json.loads(line.removeprefix("BENCH "))
-    return wall, figures
+    return wall, done.stdout
+
+
+def printed(output: str, tag: str) -> Any:
+    """The JSON a fresh process printed on its line starting with `tag`, else None."""
+    for line in output.splitlines():
+        if line.startswith(tag + " "):
+            return json.loads(line.removeprefix(tag + " "))
+    return None
+
+
+def _run(code: str, env: dict[str, str]) -> tuple[float, dict[str, float]]:
+    """Wall time of a fresh `python -c code`, and the figures it printed, if any."""
+    wall, output = run_fresh(code, env)
+    return wall, printed(output, "BENCH") or {}
 
 
 def main(runs: int = 7, quiet: bool = False) -> dict[str, Any]:

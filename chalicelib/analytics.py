@@ -609,17 +609,23 @@ def _daily_json(day: DailyRow) -> body.Day:
     }
 
 
-def _slowest_json(row: MentionRow) -> body.Slowest:
+def _post_json(row: MentionRow) -> body.PostRef:
     return {
         "id": row.id,
         "author": row.author,
         "text": row.text,
         "created_at": iso(row.created_at),
+        "link": row.link,
+    }
+
+
+def _slowest_json(row: MentionRow) -> body.Slowest:
+    return {
+        **_post_json(row),
         "response_seconds": row.response_seconds,
         "business_seconds": row.business_seconds,
         "reply_id": row.reply_id,
         "signature": row.signature,
-        "link": row.link,
     }
 
 
@@ -628,14 +634,7 @@ def _age(since: datetime, now: datetime) -> Seconds:
 
 
 def _unanswered_json(row: MentionRow, now: datetime) -> body.Unanswered:
-    return {
-        "id": row.id,
-        "author": row.author,
-        "text": row.text,
-        "created_at": iso(row.created_at),
-        "age_seconds": _age(row.created_at, now),
-        "link": row.link,
-    }
+    return {**_post_json(row), "age_seconds": _age(row.created_at, now)}
 
 
 def _waiting_json(row: WaitingRow, now: datetime) -> body.Waiting:
@@ -651,14 +650,7 @@ def _waiting_json(row: WaitingRow, now: datetime) -> body.Waiting:
 
 
 def _left_out_json(row: MentionRow) -> body.LeftOut:
-    return {
-        "id": row.id,
-        "author": row.author,
-        "text": row.text,
-        "created_at": iso(row.created_at),
-        "reason": row.excluded,
-        "link": row.link,
-    }
+    return {**_post_json(row), "reason": row.excluded}
 
 
 # --------------------------------------------------------------------------- helpers

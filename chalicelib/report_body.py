@@ -105,25 +105,25 @@ class Heatmap(TypedDict):
     counts: list[list[int]]
 
 
-class Slowest(TypedDict):
+class PostRef(TypedDict):
+    """A mention as every list of the body shows it."""
+
     id: str
     author: str
     text: str
     created_at: str
+    link: str
+
+
+class Slowest(PostRef):
     response_seconds: Seconds | None
     business_seconds: Seconds | None
     reply_id: str | None
     signature: str | None
-    link: str
 
 
-class Unanswered(TypedDict):
-    id: str
-    author: str
-    text: str
-    created_at: str
+class Unanswered(PostRef):
     age_seconds: Seconds
-    link: str
 
 
 class Waiting(TypedDict):
@@ -136,13 +136,8 @@ class Waiting(TypedDict):
     link: str
 
 
-class LeftOut(TypedDict):
-    id: str
-    author: str
-    text: str
-    created_at: str
+class LeftOut(PostRef):
     reason: str | None
-    link: str
 
 
 class ReportBody(TypedDict):

@@ -4,12 +4,9 @@ need. services.py's docstring has the rule; this test keeps it."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
-from bench.coldstart import APP_COLD_START, PROJECT_DIR
+from bench.coldstart import APP_COLD_START, printed, run_fresh
 from bench.harness import local_world
 
 # Loaded by a report view, the schedule or a page, never by the sign-in's first leg.
@@ -37,19 +34,9 @@ def test_a_cold_sign_in_loads_nothing_it_does_not_need() -> None:
     # GIVEN moto's server and the X emulator, and a fresh Python process
     with local_world() as world:
         env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1", **world.env}
-        # WHEN it imports app and answers GET /auth
-        done = subprocess.run(
-            [sys.executable, "-c", APP_COLD_START + LOADED],
-            cwd=PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        # WHEN it imports app and answers GET /auth (run_fresh raises if it fails)
+        _, output = run_fresh(APP_COLD_START + LOADED, env)
     # THEN the sign-in started (a 302 to X), and none of those modules was loaded
-    assert done.returncode == 0, done.stderr[-2000:]
-    line = next(x for x in done.stdout.splitlines() if x.startswith("LOADED "))
-    loaded = set(json.loads(line.removeprefix("LOADED ")))
+    loaded = set(printed(output, "LOADED"))
     assert "app" in loaded and "chalicelib.signin" in loaded
     assert sorted(loaded & set(NOT_AT_SIGN_IN)) == []
