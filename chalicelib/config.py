@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
 from aws_lambda_powertools.utilities import parameters
 
 DEFAULT_X_API_BASE_URL = "https://api.x.com"
@@ -93,7 +94,7 @@ def _public_url(port: str) -> str:
     url = os.environ.get("PUBLIC_URL")
     parameter = os.environ.get("PUBLIC_URL_PARAMETER")
     if not url and parameter:
-        url = str(parameters.get_parameter(parameter))
+        url = str(_ssm().get(parameter))
     return (url or f"http://127.0.0.1:{port}").rstrip("/")
 
 
@@ -124,11 +125,22 @@ def settings() -> Settings:
     )
 
 
+@functools.cache
+def _secrets() -> parameters.SecretsProvider:
+    """Powertools' provider over a client of boto3's default session, the one every other
+    client of the app uses: Powertools' own default makes a session of its own, and loading
+    botocore's data for a second session costs a cold start about 50 ms."""
+    return parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager"))
+
+
+@functools.cache
+def _ssm() -> parameters.SSMProvider:
+    return parameters.SSMProvider(boto3_client=boto3.client("ssm"))
+
+
 def secret(secret_id: str) -> dict[str, Any]:
     """A JSON secret from Secrets Manager, cached by Powertools for `secrets_max_age_seconds`."""
-    value = parameters.get_secret(
-        secret_id, transform="json", max_age=settings().secrets_max_age_seconds
-    )
+    value = _secrets().get(secret_id, transform="json", max_age=settings().secrets_max_age_seconds)
     if not isinstance(value, dict):
         raise ValueError(f"secret {secret_id} is not a JSON object")
     return value
@@ -159,4 +171,8 @@ def x_app_credentials() -> tuple[str, str]:
 def clear_caches() -> None:
     """Forget settings and cached secrets (tests change the environment between cases)."""
     settings.cache_clear()
+    for provider in (_secrets, _ssm):
+        if provider.cache_info().currsize:
+            provider().clear_cache()
+        provider.cache_clear()
     parameters.clear_caches()

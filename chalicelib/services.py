@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import boto3
+
 from chalicelib.accounts import AccountIndex, AccountStore, AccountTokens
 from chalicelib.config import clear_caches, rotating_keys, settings, x_app_credentials
 from chalicelib.cookies import CookieCodec
@@ -59,22 +61,16 @@ def cached(factory: Callable[[], T]) -> Callable[[], T]:
 
 @cached
 def dynamodb() -> Any:
-    import boto3
-
     return boto3.client("dynamodb")
 
 
 @cached
 def s3() -> Any:
-    import boto3
-
     return boto3.client("s3")
 
 
 @cached
 def sqs() -> Any:
-    import boto3
-
     return boto3.client("sqs")
 
 
