@@ -609,13 +609,12 @@ def _daily_json(day: DailyRow) -> body.Day:
     }
 
 
-def _post_json(row: MentionRow) -> body.PostRef:
+def _post_json(row: MentionRow) -> body.PostHead:
     return {
         "id": row.id,
         "author": row.author,
         "text": row.text,
         "created_at": iso(row.created_at),
-        "link": row.link,
     }
 
 
@@ -626,6 +625,7 @@ def _slowest_json(row: MentionRow) -> body.Slowest:
         "business_seconds": row.business_seconds,
         "reply_id": row.reply_id,
         "signature": row.signature,
+        "link": row.link,
     }
 
 
@@ -634,7 +634,7 @@ def _age(since: datetime, now: datetime) -> Seconds:
 
 
 def _unanswered_json(row: MentionRow, now: datetime) -> body.Unanswered:
-    return {**_post_json(row), "age_seconds": _age(row.created_at, now)}
+    return {**_post_json(row), "age_seconds": _age(row.created_at, now), "link": row.link}
 
 
 def _waiting_json(row: WaitingRow, now: datetime) -> body.Waiting:
@@ -650,7 +650,7 @@ def _waiting_json(row: WaitingRow, now: datetime) -> body.Waiting:
 
 
 def _left_out_json(row: MentionRow) -> body.LeftOut:
-    return {**_post_json(row), "reason": row.excluded}
+    return {**_post_json(row), "reason": row.excluded, "link": row.link}
 
 
 # --------------------------------------------------------------------------- helpers

@@ -16,29 +16,33 @@ def iso(moment: datetime) -> str:
 
 
 def duration(seconds: float | None, *, compact: bool = False) -> str:
-    """To the nearest unit that matters: 12 s, 4 min, 1 h 40 min, 3 d 2 h (``compact``, for
-    chart labels: 12s, 4m, 1h40m, 3d2h); an em dash when there is no value."""
+    """12 s, 4 min, 1 h 40 min, 3 d 2 h: whole units, the remainder dropped (a page says
+    "59 min" until the hour is full). ``compact``, for chart labels, rounds to the nearest
+    unit instead: 12s, 4m, 1h40m, 1h05m, 3d2h. An em dash when there is no value."""
     if seconds is None:
         return "—"
     whole = round(seconds)
+    if compact:
+        return _compact(whole)
     if whole < 60:
-        return _join(((whole, "s"),), compact)
+        return f"{whole} s"
+    minutes = whole // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def _compact(whole: int) -> str:
+    if whole < 60:
+        return f"{whole}s"
     if whole < 3600:
-        return _join(((round(whole / 60), "min"),), compact)
+        return f"{round(whole / 60)}m"
     if whole < 86400:
         hours, minutes = divmod(round(whole / 60), 60)
-        return _join(((hours, "h"), (minutes, "min")), compact)
+        return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
     days, hours = divmod(round(whole / 3600), 24)
-    return _join(((days, "d"), (hours, "h")), compact)
-
-
-def _join(parts: tuple[tuple[int, str], ...], compact: bool) -> str:
-    """The leading part always, the second only when it is not zero."""
-    shown = [parts[0], *(part for part in parts[1:] if part[0])]
-    if not compact:
-        return " ".join(f"{value} {unit}" for value, unit in shown)
-    text = f"{shown[0][0]}{shown[0][1][0] if shown[0][1] == 'min' else shown[0][1]}"
-    if len(shown) == 2:  # 1h05m, 2d3h
-        value, unit = shown[1]
-        text += f"{value:02d}m" if unit == "min" else f"{value}{unit}"
-    return text
+    return f"{days}d{hours}h" if hours else f"{days}d"

@@ -105,13 +105,16 @@ class Heatmap(TypedDict):
     counts: list[list[int]]
 
 
-class PostRef(TypedDict):
-    """A mention as every list of the body shows it."""
+class PostHead(TypedDict):
+    """A mention as every list of the body starts it (then its own fields, then `link`)."""
 
     id: str
     author: str
     text: str
     created_at: str
+
+
+class PostRef(PostHead):
     link: str
 
 

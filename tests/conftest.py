@@ -185,6 +185,8 @@ PURE_FILES = frozenset(
         "test_analytics.py",
         "test_archive_state.py",
         "test_charts.py",
+        "test_formats.py",
+        "test_key_providers.py",
         "test_layers.py",
         "test_report_settings.py",
         "test_report_support.py",
