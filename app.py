@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Chalice, ConvertToMiddleware, Rate, Response
 from chalice.app import Request
 
-from chalicelib import services, web
+from chalicelib import web
 from chalicelib.config import (
     REFRESH_BATCH_SIZE,
     REFRESH_QUEUE_NAME,
@@ -87,7 +87,7 @@ def stylesheet() -> Response:
     description="Queue a refresh for every account whose report is older than the max age",
 )
 def schedule_refresh(event: Any) -> dict[str, Any]:
-    return services.scheduler().run_round().as_dict()
+    return web.schedule_round(event)
 
 
 @app.on_sqs_message(
@@ -97,4 +97,4 @@ def schedule_refresh(event: Any) -> dict[str, Any]:
     name="refresh_worker",
 )
 def refresh_worker(event: Any) -> dict[str, Any]:
-    return services.refresh_worker().process(event.to_dict(), event.context)
+    return web.refresh_batch(event)

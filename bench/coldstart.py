@@ -2,7 +2,9 @@
 moto's server and the X emulator), against the least that job can be: a hand-written
 handler doing the same I/O (read the three secrets, one OAuth 1.0a request-token POST with
 requests-oauthlib, one PutItem), each in a fresh process; and, for reference, a process
-that only imports chalice and boto3. Runs alternate, and each side's median is kept.
+that only imports chalice and boto3. Runs alternate; the ratio is the median of each app
+run over the minimum run right after it (neighbours in time share the machine's load, which
+on a shared machine swings more than the difference measured).
 
 The app's process does what a Lambda cold start does: import the handler module, then
 answer one API Gateway event. The goal is a ratio to the hand-written minimum of at most 1.3.
@@ -61,14 +63,7 @@ started = time.perf_counter()
 import app
 imported = time.perf_counter()
 
-class LambdaContext:
-    function_name = "responsetime-local-api_handler"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:api_handler"
-    aws_request_id = "cold-start-bench"
-    def get_remaining_time_in_millis(self):
-        return 30000
+from tests.support.lambda_context import LambdaContext  # after `imported`: not app's cost
 
 event = {
     "resource": "/auth", "path": "/auth", "httpMethod": "GET",
@@ -81,7 +76,8 @@ event = {
         "identity": {"sourceIp": "127.0.0.1"},
     },
 }
-response = app.app(event, LambdaContext())
+context = LambdaContext(function_name="responsetime-local-api_handler", aws_request_id="cold")
+response = app.app(event, context)
 answered = time.perf_counter()
 assert response["statusCode"] == 302, response
 print("BENCH " + json.dumps({"import_s": imported - started, "request_s": answered - imported}))
@@ -154,8 +150,10 @@ def main(runs: int = 7, quiet: bool = False) -> dict[str, Any]:
         "baseline_s": median(base_walls),
         "minimum_s": median(minimum_walls),
     }
-    figures["ratio"] = figures["app_s"] / figures["minimum_s"]
-    figures["ratio_to_imports"] = figures["app_s"] / figures["baseline_s"]
+    figures["ratio"] = median([a / m for a, m in zip(app_walls, minimum_walls, strict=True)])
+    figures["ratio_to_imports"] = median(
+        [a / b for a, b in zip(app_walls, base_walls, strict=True)]
+    )
     if not quiet:
         for measure, value, goal in rows(figures):
             print(f"{measure:62} {value:>8}  {goal}")
@@ -178,7 +176,11 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
             "",
         ),
         ("fresh process: import chalice, boto3", _ms(figures["baseline_s"]), ""),
-        ("ratio to the minimum", f"{figures['ratio']:.2f}", _goal(figures["ratio"], GOAL)),
+        (
+            "ratio to the minimum (median of run pairs)",
+            f"{figures['ratio']:.2f}",
+            _goal(figures["ratio"], GOAL),
+        ),
         ("ratio to importing chalice and boto3", f"{figures['ratio_to_imports']:.2f}", ""),
     ]
 

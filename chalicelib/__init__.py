@@ -4,7 +4,7 @@ A module imports from its own row or the rows below it:
 
     web             the routes: a request in, a page, JSON or CSV out (app.py lists them)
     services        the wiring: every client, store and flow built once from config
-    ◆ only app.py, web and services import services
+    ◆ only web and services import services (app.py reaches them through web)
     ──────────────────────────────────────────────────────────────────────────────────
     flows           report_service (archive + X + analytics), refresh (the schedule and
                     its workers), signin, forget: they take what they work with as

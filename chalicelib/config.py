@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import boto3
 from aws_lambda_powertools.utilities import parameters
 
+from chalicelib.errors import StoreUnavailable
+
 DEFAULT_X_API_BASE_URL = "https://api.x.com"
 
 # How often EventBridge starts a refresh round. A constant, not an environment variable:
@@ -140,7 +142,19 @@ def _ssm() -> parameters.SSMProvider:
 
 def secret(secret_id: str) -> dict[str, Any]:
     """A JSON secret from Secrets Manager, cached by Powertools for `secrets_max_age_seconds`."""
-    value = _secrets().get(secret_id, transform="json", max_age=settings().secrets_max_age_seconds)
+    try:
+        value = _secrets().get(
+            secret_id, transform="json", max_age=settings().secrets_max_age_seconds
+        )
+    except (
+        parameters.exceptions.GetParameterError,
+        parameters.exceptions.TransformParameterError,
+    ) as error:
+        # Powertools wraps what boto3 raised (or a secret that is not JSON): our store error,
+        # so every route answers our 503 page, never a bare 500.
+        raise StoreUnavailable(
+            f"Secrets Manager GetSecretValue failed: {type(error).__name__}"
+        ) from error
     if not isinstance(value, dict):
         raise ValueError(f"secret {secret_id} is not a JSON object")
     return value

@@ -1,6 +1,7 @@
-"""What each route does, in terms of the request Chalice hands over. app.py stays a list
-of routes; domain errors become HTTP answers in one place, `failure` (the ERROR_PAGES
-table, as a page or as JSON); `signed_in_account` is every signed-in route's preamble."""
+"""What each route (and the schedule's and the worker's function) does, in terms of what
+Chalice hands over. app.py stays a list of routes; domain errors become HTTP answers in one
+place, `failure` (the ERROR_PAGES table, as a page or as JSON); `signed_in_account` is every
+signed-in route's preamble."""
 
 from __future__ import annotations
 
@@ -135,14 +136,14 @@ def home(request: Request) -> Response:
 def auth(request: Request) -> Response:
     try:
         started = services.sign_in().begin()
+        cookie = services.cookie_codec().set_cookie(
+            started.session_id, settings().pending_login_seconds
+        )
     except ResponsetimeError as error:
         observability.count(observability.SIGN_IN_FAILED)
         return error_page(error)
     logger.info("sign-in started")
     observability.count(observability.SIGN_IN_STARTED)
-    cookie = services.cookie_codec().set_cookie(
-        started.session_id, settings().pending_login_seconds
-    )
     return redirect(started.authorization_url, cookie=cookie)
 
 
@@ -268,8 +269,9 @@ def signed_in_account(request: Request, *, required: bool = True) -> Visitor | R
     """Every signed-in route's preamble: the visitor, or the answer to give instead (an
     error page when the store fails; with ``required``, a redirect home that clears a stale
     cookie when nobody is signed in, or her account is gone or its token refused)."""
-    session_id = _session_id(request)
+    session_id: str | None = None
     try:
+        session_id = _session_id(request)
         signed_in = services.sign_in().current(session_id)
         account = (
             services.account_store().account_tokens(signed_in.account_id)
@@ -421,6 +423,16 @@ def _settings_refused(
         invalid=error.parameter,
         **report_view.settings_form(fields),
     )
+
+
+def schedule_round(event: Any) -> dict[str, Any]:
+    """The schedule's function: queue a refresh for every account that is due."""
+    return services.scheduler().run_round().as_dict()
+
+
+def refresh_batch(event: Any) -> dict[str, Any]:
+    """The refresh worker's function: one SQS batch, partial failures reported."""
+    return services.refresh_worker().process(event.to_dict(), event.context)
 
 
 def json_answer(body: Any, status: int = 200) -> Response:

@@ -8,7 +8,7 @@ tests hold are marked ◆):
     app.py          Lambda's entry points: the routes, the schedule and the worker
     web             the routes: a request in, a page, JSON or CSV out
     services        the wiring: every client, store and flow built once from config
-    ◆ only app.py, web and services import services
+    ◆ only web and services import services (app.py reaches them through web)
     ─────────────────────────────────────────────────────────────────────────────────────
     flows           report_service, refresh, signin, forget: take what they work with as
                     arguments (tests/unit/ hands them fakes)
@@ -65,7 +65,7 @@ IO_LIBRARIES = frozenset(
     }
 )
 SERVICES = f"{PACKAGE}.services"
-MAY_IMPORT_SERVICES = frozenset({"app", f"{PACKAGE}.web", SERVICES})
+MAY_IMPORT_SERVICES = frozenset({f"{PACKAGE}.web", SERVICES})
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def test_pure_modules_import_only_pure_modules_and_no_io_library() -> None:
     assert impure == [], "pure modules reaching out: " + "; ".join(impure)
 
 
-def test_only_app_web_and_services_import_services() -> None:
+def test_only_web_and_services_import_services() -> None:
     strays = [
         str(found)
         for found in chalicelib_imports()

@@ -6,7 +6,7 @@
 - lambda_context: `LambdaContext`, what Lambda hands a handler besides its event.
 - seed: `sign_in_accounts`, accounts at the X emulator, signed in through the real flow.
 
-Nothing here imports pytest: a benchmark runs without it. Two copies stay outside on purpose:
-tests/zip_runtime.py and bench/coldstart.py each run in a bare process (only the deployment
-zip and boto3 on the path; a timed cold start) and spell out their own LambdaContext.
+Nothing here imports pytest: a benchmark runs without it. One copy stays outside on purpose:
+tests/zip_runtime.py runs in a bare process (only the deployment zip and boto3 on the path)
+and spells out its own LambdaContext.
 """
