@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from chalicelib.formats import iso
+
 TWITTER_EPOCH_MS = 1288834974657
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SEQUENCE_BITS = 22
@@ -42,9 +44,9 @@ def id_floor(value: datetime) -> int:
 
 
 def format_time(value: datetime) -> str:
-    """X's timestamp format, e.g. ``2026-11-28T15:05:14.000Z``."""
-    value = as_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    """X's timestamp format, e.g. ``2026-11-28T15:05:14.000Z`` (the app's own formats.iso:
+    what the emulator sends is what the app writes)."""
+    return iso(value)
 
 
 @dataclass(frozen=True)
