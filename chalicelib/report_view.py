@@ -208,7 +208,7 @@ def _lead(body: StoredReport) -> str:
     """The sentence above the cards: people first."""
     cases = body["cases"]
     if not cases["count"]:
-        return "Nobody mentioned the account in this window."
+        return f"Nobody mentioned @{body['account']['username']} in this window."
     business = cases["first_response_business_seconds"]
     if business is not None:
         return (
@@ -314,6 +314,7 @@ def context(body: StoredReport, query: dict[str, str]) -> dict[str, Any]:
             "heatmap": heatmap_svg(body),
         },
         "updated": ago(source["refreshed_at"], time.time()),
+        "as_of": datetime.fromisoformat(source["refreshed_at"]).strftime("%Y-%m-%d %H:%M UTC"),
         "stale": source["stale"],
         "come_back_at": (
             datetime.fromtimestamp(reset, UTC).strftime("%H:%M UTC") if reset else None

@@ -213,7 +213,8 @@ def logout(request: Request) -> Response:
 
 
 def forget(request: Request) -> Response:
-    """Revoke the token at X, delete everything stored about the account, sign out."""
+    """Revoke the token at X, delete everything stored about the account, sign out; only
+    with `confirm=yes`: without it, a page says what would be deleted and asks."""
     refused = _cross_site(request)
     if refused is not None:
         return refused
@@ -222,6 +223,8 @@ def forget(request: Request) -> Response:
         return found
     if found.signed_in is None:
         return redirect("/", status=303)
+    if _form_fields(request).get("confirm") != "yes":
+        return page("forget.html", title="Forget your account?", signed_in=found.signed_in)
     try:
         forgotten = services.forget().forget(found.signed_in.account_id, found.signed_in.username)
     except ResponsetimeError as error:
@@ -328,6 +331,12 @@ def report(request: Request, fmt: Format) -> Response:
 
     found = signed_in_account(request)
     if isinstance(found, Response):
+        if fmt == "json" and found.status_code == 302:  # a script gets a status, not a page
+            answer = json_answer({"error": "Not signed in"}, 401)
+            cookie = found.headers.get("Set-Cookie")
+            if cookie:
+                answer.headers["Set-Cookie"] = cookie
+            return answer
         return found
     assert found.account is not None
     query = dict(request.query_params or {})

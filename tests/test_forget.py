@@ -36,7 +36,9 @@ def test_forget_revokes_deletes_and_signs_out(
     assert stored_keys(aws) != []
 
     # WHEN she asks us to forget her
-    response = browser.post("/forget", headers={"origin": "http://127.0.0.1:8000"})
+    response = browser.post(
+        "/forget", headers={"origin": "http://127.0.0.1:8000"}, body="confirm=yes"
+    )
 
     # THEN the page says so, the cookie is cleared, nothing of hers is stored any more,
     # and X no longer accepts the token
@@ -62,7 +64,7 @@ def test_forget_signs_out_every_browser_of_the_account(
     phone.sign_in("fastbrand")
 
     # WHEN she asks us to forget her from the laptop
-    browser.post("/forget")
+    browser.post("/forget", body="confirm=yes")
 
     # THEN the phone is signed out too
     assert "Sign in with X" in phone.get("/").body.decode()
@@ -75,7 +77,7 @@ def test_forget_when_x_is_down_still_deletes_and_says_what_to_do(
     browser.sign_in("slowbrand")
     app_env.fail("POST /1.1/oauth/invalidate_token", "503")
 
-    response = browser.post("/forget")
+    response = browser.post("/forget", body="confirm=yes")
 
     assert response.status_code == 200
     assert "Apps and sessions" in response.body.decode()
@@ -85,7 +87,32 @@ def test_forget_when_x_is_down_still_deletes_and_says_what_to_do(
 def test_forget_from_another_site_is_refused(browser: Browser, aws: dict[str, str]) -> None:
     browser.sign_in("fastbrand")
 
-    response = browser.post("/forget", headers={"origin": "https://evil.example"})
+    response = browser.post(
+        "/forget", headers={"origin": "https://evil.example"}, body="confirm=yes"
+    )
 
     assert response.status_code == 403
     assert table_kinds(aws) == ["account", "session"]
+
+
+def test_forget_asks_first_and_deletes_nothing_until_confirmed(
+    browser: Browser, app_env: Any, aws: dict[str, str]
+) -> None:
+    # GIVEN a signed-in account with a report
+    browser.sign_in("fastbrand")
+    assert browser.get("/report").status_code == 200
+    kept = stored_keys(aws)
+
+    # WHEN she presses "Forget my account" (the form sends no confirmation)
+    response = browser.post("/forget")
+
+    # THEN a page says what would be deleted and asks; nothing is deleted or revoked
+    page = response.body.decode()
+    assert response.status_code == 200
+    assert "Forget @fastbrand?" in page
+    assert "the archive of every post we read" in page and "report settings you saved" in page
+    assert 'name="confirm" value="yes"' in page
+    assert stored_keys(aws) == kept != []
+    assert table_kinds(aws) == ["account", "session"]
+    assert app_env.calls["POST /1.1/oauth/invalidate_token"] == 0
+    assert browser.get("/report").status_code == 200

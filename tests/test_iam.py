@@ -216,7 +216,7 @@ def test_each_function_calls_exactly_what_its_policy_file_grants(
     for path in ("/", "/report", "/report.json", "/report.csv", "/static/app.css"):
         assert api(functools.partial(person.get, path)).status_code == 200, path
     api(lambda: person.post("/logout", headers=origin))
-    api(lambda: signed_in("slowbrand").post("/forget", headers=origin))
+    api(lambda: signed_in("slowbrand").post("/forget", headers=origin, body="confirm=yes"))
     revoked = signed_in("fastbrand")
     app_env.revoke("fastbrand")
     assert api(lambda: revoked.get("/report")).status_code == 401

@@ -50,10 +50,14 @@ def report_json(browser: Browser, query: str = "") -> dict[str, Any]:
 
 
 def test_signed_out_report_redirects_home(browser: Browser) -> None:
-    for path in ("/report", "/report.json", "/report.csv"):
+    for path in ("/report", "/report.csv"):
         response = browser.get(path)
         assert response.status_code == 302
         assert response.headers["location"] == "/"
+    # a script asking for JSON gets a status and JSON, not a page
+    answer = browser.get("/report.json")
+    assert answer.status_code == 401
+    assert answer.json_body == {"error": "Not signed in"}
 
 
 def test_first_build_reads_each_post_once_and_gets_the_figures_right(
@@ -181,7 +185,9 @@ def test_rate_limited_shows_the_last_report_marked_stale(
     assert body["source"]["stale"] is True
     assert isinstance(body["source"]["reset_time"], int)
     assert body["mentions"] == 30
-    assert "X did not answer just now" in page
+    # what happened, and when the figures are from (not "updated just now")
+    assert "X is limiting how often we may read it" in page
+    assert "this report shows what we had read by" in page and " UTC" in page
     assert "X asked us to wait until" in page
 
 
@@ -196,6 +202,9 @@ def test_x_down_with_no_report_yet_is_a_clear_503(
 
     assert response.status_code == 503
     assert "X is not answering" in response.body.decode()
+    # she is signed in: offered another try, not a sign-in
+    assert 'href="/report">Try again</a>' in response.body.decode()
+    assert "Sign in with X" not in response.body.decode()
 
 
 def test_revoked_token_signs_the_person_out(
@@ -557,3 +566,19 @@ def test_a_failed_refresh_keeps_the_stored_report(
     # THEN she sees the archive's report marked stale, and the stored one is untouched
     assert body["source"]["stale"] is True and body["target_seconds"] == 1800
     assert stored_report(aws, account_id) == before
+
+
+def test_an_empty_window_says_so_and_a_day_reads_as_24_hours(
+    browser: Browser, app_env: Any
+) -> None:
+    # GIVEN an account nobody mentioned
+    app_env.add_account("hush", name="Hush")
+    browser.sign_in("hush")
+
+    # WHEN she reads her report of the last day
+    page = browser.get("/report?days=1").body.decode()
+
+    # THEN the page says nobody mentioned her, not that everybody got an answer
+    assert "Last 24 hours" in page and "Last 1 days" not in page
+    assert "Nobody mentioned @hush in this window" in page
+    assert "Every person in this window got an answer" not in page
