@@ -129,6 +129,8 @@ CSV_HEADER: tuple[str, ...] = (
     "excluded",
     "business_seconds",
     "signature",
+    "response_hms",  # the same durations as h:mm:ss, which a spreadsheet reads as a time
+    "business_hms",
 )
 # A cell starting with one of these is a formula to a spreadsheet (and "@acme ..." is how
 # most mentions start): such text gets a leading apostrophe, as OWASP advises for CSV.
@@ -422,11 +424,22 @@ class _Mentions:
                 row.excluded or "",
                 _blank(row.business_seconds),
                 _spreadsheet_safe(row.signature or ""),
+                _hms(row.response_seconds),
+                _hms(row.business_seconds),
             )
 
 
 def _blank(value: object) -> object:
     return "" if value is None else value
+
+
+def _hms(seconds: Seconds | None) -> str:
+    """A duration as h:mm:ss (hours past 24 keep counting: 50:00:00), "" for none."""
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 @dataclass

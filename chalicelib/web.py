@@ -363,8 +363,9 @@ def _render_csv(view: ReportView, visitor: Visitor, query: dict[str, str]) -> Re
 
     assert view.report is not None and visitor.account is not None
     name = f"responsetime-{visitor.account.username}-{view.body['window']['end'][:10]}.csv"
+    # A byte order mark first: Excel reads UTF-8 (names like "María", emoji) only with one.
     return Response(
-        body=to_csv(view.report),
+        body="\ufeff" + to_csv(view.report),
         status_code=200,
         headers={
             "Content-Type": "text/csv; charset=utf-8",

@@ -76,7 +76,7 @@ def test_no_mentions_gives_empty_but_complete_report() -> None:
     assert result.rows == []
     assert to_csv(result) == (
         "id,created_at,author,answered,reply_id,response_seconds,link,text,"
-        "case_id,excluded,business_seconds,signature\r\n"
+        "case_id,excluded,business_seconds,signature,response_hms,business_hms\r\n"
     )
 
 
@@ -534,7 +534,7 @@ def test_csv_columns_and_quoting() -> None:
     # THEN RFC 4180: CRLF line ends, quoted fields, true/false, empty cells
     assert text.startswith(
         "id,created_at,author,answered,reply_id,response_seconds,link,text,"
-        "case_id,excluded,business_seconds,signature\r\n"
+        "case_id,excluded,business_seconds,signature,response_hms,business_hms\r\n"
     )
     assert '"we,ird ""name""\nline"' in text
     assert text.endswith("\r\n")
@@ -554,6 +554,8 @@ def test_csv_columns_and_quoting() -> None:
             "",  # not left out
             "",  # no business hours set
             "",  # the reply is not signed
+            "0:01:30",
+            "",
         ],
         # text a spreadsheet would read as a formula is neutralised with an apostrophe
         [
@@ -566,6 +568,8 @@ def test_csv_columns_and_quoting() -> None:
             "https://x.com/201/status/11",
             "'@acme =1+1",
             "11",
+            "",
+            "",
             "",
             "",
             "",

@@ -270,7 +270,9 @@ def test_csv_has_one_row_per_mention_and_opens_cleanly(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.body.decode())))
+    # a byte order mark first, so Excel reads UTF-8; a spreadsheet decodes it as utf-8-sig
+    assert response.body.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(response.body.decode("utf-8-sig"))))
     assert len(rows) == 7
     assert rows[0].keys() >= {
         "id",
@@ -282,6 +284,8 @@ def test_csv_has_one_row_per_mention_and_opens_cleanly(
         "link",
     }
     assert sum(row["answered"] == "true" for row in rows) == 3
+    # durations also as h:mm:ss: every other mention is answered after 10 minutes
+    assert {row["response_hms"] for row in rows if row["answered"] == "true"} == {"0:10:00"}
 
 
 def test_report_page_reads_well_and_escapes_text_from_x(
@@ -391,7 +395,7 @@ def test_saved_settings_are_the_defaults_of_every_view_and_cost_no_x_request(
     page = browser.get("/report").body.decode()
     assert "business hours Mon-Fri 09:00-17:00 Europe/London" in page
     assert 'value="09:00-17:00"' in page
-    rows = list(csv.DictReader(io.StringIO(browser.get("/report.csv").body.decode())))
+    rows = list(csv.DictReader(io.StringIO(browser.get("/report.csv").body.decode("utf-8-sig"))))
     assert all(row["business_seconds"] != "" for row in rows if row["answered"] == "true")
     assert app_env.timeline_reads() == 0
     # AND the stored report is now the one made with them, so later views serve it as it is
