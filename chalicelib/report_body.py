@@ -185,6 +185,7 @@ class Source(TypedDict):
     stale: bool
     reset_time: int | None
     archive_available: bool
+    complete_since: str | None  # the archive holds every mention X let us read since then
 
 
 class StoredReport(ReportBody):

@@ -216,6 +216,7 @@ class ReportService:
         with them when the stored one was not (``restore``: she changed her settings)."""
         state, archive_ok = self._load(account.account_id)
         pulled = self._top_up(account, state, now, archive_ok) if refresh else Pulled()
+        since = state.mentions_complete_since()
         source: Source = {
             "x_requests": pulled.x_requests,
             "x_posts_read": pulled.x_posts_read,
@@ -226,9 +227,10 @@ class ReportService:
                 pulled.error.reset_at if isinstance(pulled.error, XRateLimited) else None
             ),
             "archive_available": archive_ok,
+            "complete_since": None if since is None else iso(since),
         }
         moment = datetime.fromtimestamp(now, UTC)
-        report = self._build(account, state, moment, settings.report)
+        report = self._build(account, state, moment, settings.report, since)
         body: StoredReport = {**report.to_dict(), "settings": settings.to_json(), "source": source}
         made_with_saved = settings.report == saved.report
         if refresh and pulled.error is None and archive_ok:
@@ -254,7 +256,12 @@ class ReportService:
     ) -> None:
         """Keep the report made with the account's saved settings (``body`` when the view
         was made with them), which the next plain view serves as it is."""
-        made = self._build(account, state, moment, saved.report).to_dict() if body is None else body
+        since = state.mentions_complete_since() if body is None else None
+        made = (
+            self._build(account, state, moment, saved.report, since).to_dict()
+            if body is None
+            else body
+        )
         kept: StoredReport = {**made, "settings": saved.to_json(), "source": source}
         stored = self._save(self._archive.save_report, account.account_id, kept)
         if stored and self._on_refreshed is not None:
@@ -265,7 +272,11 @@ class ReportService:
 
     @staticmethod
     def _build(
-        account: AccountTokens, state: ArchiveState, now: datetime, settings: ReportSettings
+        account: AccountTokens,
+        state: ArchiveState,
+        now: datetime,
+        settings: ReportSettings,
+        since: datetime | None,
     ) -> Report:
         return build(
             account.account_id,
@@ -275,7 +286,7 @@ class ReportService:
             state.users,
             now,
             settings,
-            state.mentions_complete_since(),
+            since,
         )
 
     @staticmethod

@@ -269,6 +269,15 @@ def _counted(body: StoredReport) -> str:
     return "; ".join(parts)
 
 
+def _data_begins(body: StoredReport) -> str | None:
+    """The day the archive's complete record begins, when that is inside the window (so its
+    first days are empty for want of data, not of mentions); None otherwise."""
+    since = body["source"].get("complete_since")
+    if not since or since <= body["window"]["start"]:
+        return None
+    return datetime.fromisoformat(since).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def settings_form(fields: dict[str, str], sources: dict[str, str] | None = None) -> dict[str, Any]:
     """The settings form's context: each field's text, and what each value came from."""
     named = {name: source for name, source in (sources or {}).items() if source != "default"}
@@ -314,6 +323,7 @@ def context(body: StoredReport, query: dict[str, str]) -> dict[str, Any]:
             "heatmap": heatmap_svg(body),
         },
         "updated": ago(source["refreshed_at"], time.time()),
+        "data_begins": _data_begins(body),
         "as_of": datetime.fromisoformat(source["refreshed_at"]).strftime("%Y-%m-%d %H:%M UTC"),
         "stale": source["stale"],
         "come_back_at": (

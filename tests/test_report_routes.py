@@ -586,3 +586,22 @@ def test_an_empty_window_says_so_and_a_day_reads_as_24_hours(
     assert "Last 24 hours" in page and "Last 1 days" not in page
     assert "Nobody mentioned @hush in this window" in page
     assert "Every person in this window got an answer" not in page
+
+
+def test_a_window_longer_than_the_archive_says_where_the_data_begins(
+    browser: Browser, brand: Callable[..., str]
+) -> None:
+    # GIVEN mentions from 20 days ago on (the brand fixture's first one is 20 days old)
+    brand("acme", mentions=4)
+    browser.sign_in("acme")
+
+    # WHEN she reads 90 days, then 7
+    wide = browser.get("/report?days=90").body.decode()
+    narrow = browser.get("/report?days=7").body.decode()
+    body = report_json(browser, "?days=90")
+
+    # THEN the wide window says the archive begins inside it; the narrow one does not
+    begins = datetime.fromisoformat(body["source"]["complete_since"])
+    assert timedelta(days=19) < datetime.now(UTC) - begins < timedelta(days=21)
+    assert f"Our archive of your mentions begins {begins:%Y-%m-%d}" in wide
+    assert "Our archive of your mentions begins" not in narrow
