@@ -13,6 +13,7 @@ time, deleting those the worker does not name in batchItemFailures, as Lambda do
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import signal
 import socket
@@ -324,6 +325,39 @@ def running_stack(port: int, *, quiet: bool = False) -> Iterator[Stack]:
         moto.stop()
 
 
+class MetricsAside(io.TextIOBase):
+    """`make run`'s stdout: Powertools' EMF metric lines (a JSON object with "_aws", meant
+    for CloudWatch) go to a file, so the console shows what a person reads; every other
+    line passes through."""
+
+    def __init__(self, console: Any, path: Path) -> None:
+        self._console = console
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8")
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._pending += text
+            *lines, self._pending = self._pending.split("\n")
+            for line in lines:
+                target = self._file if line.startswith('{"_aws"') else self._console
+                target.write(line + "\n")
+            self._file.flush()
+            self._console.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._console.flush()
+            self._file.flush()
+
+
+def metrics_file() -> Path:
+    return Path(os.environ.get("LOCAL_METRICS_FILE") or PROJECT_DIR / "build" / "metrics.jsonl")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
@@ -331,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(PROJECT_DIR))
     import logging
 
+    sys.stdout = MetricsAside(sys.stdout, metrics_file())
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     # moto's per-request lines and botocore's credential notes drown the app's own lines.
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
@@ -346,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             rounds = refresh_seconds()
             every = f"every {rounds:g} s" if rounds > 0 else "off"
             print(f"Refresh rounds: {every} (LOCAL_REFRESH_SECONDS)", flush=True)
+            print(f"Metrics (EMF, as CloudWatch would get them): {metrics_file()}", flush=True)
             print(f"responsetime is running: open {stack.url}  (Ctrl-C stops it)", flush=True)
             stopping.wait()
             print("stopping...", flush=True)

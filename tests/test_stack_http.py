@@ -9,12 +9,13 @@ import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from tests.stack_fixture import StackProcess, stack
+from tests.stack_fixture import StackProcess, local_stack_process, stack
 
 __all__ = ["stack"]  # the module-scoped fixture, imported so pytest finds it here
 
@@ -215,3 +216,24 @@ def test_the_stack_output_holds_no_secret(stack: StackProcess) -> None:
     assert len(SECRETS) >= 4
     leaked = sorted(secret for secret in SECRETS if secret in output)
     assert leaked == [], f"{len(leaked)} secret value(s) in the stack's output"
+
+
+def test_metrics_go_to_a_file_and_the_console_shows_what_a_person_reads(
+    tmp_path: Path,
+) -> None:
+
+    # GIVEN `make run` with its metrics file named
+    metrics = tmp_path / "metrics.jsonl"
+    with local_stack_process(LOCAL_METRICS_FILE=str(metrics)) as running:
+        # WHEN a person opens the home page and starts a sign-in (each counts a metric)
+        requests.get(running.url + "/", timeout=10)
+        requests.get(running.url + "/auth", timeout=10, allow_redirects=False)
+        output = running.output()
+    # THEN the console says where the metrics are and prints none of them
+    assert f"Metrics (EMF, as CloudWatch would get them): {metrics}" in output
+    assert '{"_aws"' not in output
+    # AND the file holds them, one JSON object a line
+    lines = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert any("SignInStarted" in line for line in lines if "_aws" in line), (
+        "no SignInStarted metric in the file"
+    )
