@@ -270,6 +270,8 @@ def test_the_support_sections_and_saved_settings(
     screenshot(page, "report-business-hours-390")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways at 390 px ({width} px wide)"
+    first, second = (page.locator(".cards .card").nth(i).bounding_box() for i in (0, 1))
+    assert first and second and first["y"] == second["y"], "two cards a row on a phone"
 
     # Leave @fastbrand as the other tests expect it: no saved settings.
     with page.expect_navigation():

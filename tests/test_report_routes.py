@@ -310,6 +310,9 @@ def test_report_page_reads_well_and_escapes_text_from_x(
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert 'href="/report.csv"' in page and 'href="/report.json"' in page
     assert "updated just now" in page
+    # a skip link to the content, and tables a screen reader can name
+    assert '<a class="skip" href="#main">Skip to the content</a>' in page
+    assert '<main id="main">' in page and page.count("<caption") >= 2
 
 
 def test_report_json_answers_errors_in_json(
