@@ -36,6 +36,7 @@ TARGET = "#16a34a"
 HEAT_EMPTY = "#f3f4f6"
 HEAT_LOW = (219, 234, 254)  # #dbeafe
 HEAT_HIGH = (30, 64, 175)  # #1e40af
+PARTIAL_OUTLINE = "#2563eb"  # the dashed outline of a day the window covers only in part
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -213,6 +214,40 @@ def _short_date(value: str) -> str:
     return f"{MONTHS[day.month - 1]} {day.day}"
 
 
+def _partial_days(report: Mapping[str, Any], count: int) -> set[int]:
+    """The first and last day rows when the window starts or ends inside them: the window is
+    the last days x 24 hours, so it touches one date more than it has days."""
+    window = report.get("window")
+    if not isinstance(window, Mapping) or not count:
+        return set()
+    midnight = "T00:00:00.000Z"
+    partial = set()
+    if not str(window.get("start", "")).endswith(midnight):
+        partial.add(0)
+    if not str(window.get("end", "")).endswith(midnight):
+        partial.add(count - 1)
+    return partial
+
+
+def _day_tip(day: Mapping[str, Any], count: float, median: float | None) -> str:
+    answered = _num(day.get("answered"))
+    tip = f"{day.get('date', '')}: {_plural(count, 'mention')}, {answered:.0f} answered"
+    return tip if median is None else tip + f", median first reply {_compact(median)}"
+
+
+def _day_bar(x: float, y: float, width: float, height: float, tip: str, partial: bool) -> str:
+    """One day's bar; a day the window covers only in part is drawn paler, with a dashed
+    outline (no pattern: a chart references nothing, not even a fragment of itself)."""
+    extra = ""
+    if partial:
+        tip += " (part of the day: the window starts or ends inside it)"
+        extra = f' fill-opacity="0.45" stroke="{PARTIAL_OUTLINE}" stroke-dasharray="3 2"'
+    return (
+        f'<rect class="bar" x="{_n(x)}" y="{_n(y)}" width="{_n(width)}" height="{_n(height)}" '
+        f'fill="{BAR_LIGHT}"{extra}><title>{_e(tip)}</title></rect>'
+    )
+
+
 def daily_svg(report: Mapping[str, Any]) -> Markup:
     """Bars of mentions per UTC day, a line of the daily median time to first reply (right
     axis) and a dashed line at the target."""
@@ -237,18 +272,15 @@ def daily_svg(report: Mapping[str, Any]) -> Markup:
     slot = plot_w / max(len(days), 1)
     bar_w = max(slot * 0.7, 1.0)
     every = max(1, -(-len(days) // 8))  # at most ~8 date labels
+    partial = _partial_days(report, len(days))
     for i, d in enumerate(days):
         x = left + i * slot + (slot - bar_w) / 2
         h = plot_h * counts[i] / y_max
         day_label = str(d.get("date", ""))
-        answered = _num(d.get("answered"))
-        median = medians[i]
-        tip = f"{day_label}: {_plural(counts[i], 'mention')}, {answered:.0f} answered"
-        if median is not None:
-            tip += f", median first reply {_compact(median)}"
         parts.append(
-            f'<rect class="bar" x="{_n(x)}" y="{_n(top + plot_h - h)}" width="{_n(bar_w)}" '
-            f'height="{_n(h)}" fill="{BAR_LIGHT}"><title>{_e(tip)}</title></rect>'
+            _day_bar(
+                x, top + plot_h - h, bar_w, h, _day_tip(d, counts[i], medians[i]), i in partial
+            )
         )
         if i % every == 0:
             parts.append(_text(x + bar_w / 2, top + plot_h + 18, _short_date(day_label)))

@@ -234,3 +234,24 @@ def test_human_durations() -> None:
         "1d",
         "1d6h",
     ]
+
+
+def test_the_first_and_last_days_are_marked_partial() -> None:
+    # GIVEN a 28-day window ending at NOW, which is not midnight: it touches 29 UTC dates
+    body = sample_report()
+    assert len(body["daily"]) == 29
+    # WHEN drawn
+    bars = by_class(parse(charts.daily_svg(body)), "bar")
+    # THEN only the first and the last bar are drawn as partial days, and say so
+    dashed = [i for i, bar in enumerate(bars) if bar.get("stroke-dasharray")]
+    assert dashed == [0, 28]
+    titles = [bar.find(f"{SVG}title").text or "" for bar in bars]  # type: ignore[union-attr]
+    assert "part of the day" in titles[0] and "part of the day" not in titles[1]
+
+
+def test_a_window_from_midnight_to_midnight_has_no_partial_day() -> None:
+    body = sample_report()
+    body["window"] = {**body["window"], "start": "2026-10-31T00:00:00.000Z"}
+    body["window"]["end"] = "2026-11-28T00:00:00.000Z"
+    bars = by_class(parse(charts.daily_svg(body)), "bar")
+    assert not any(bar.get("stroke-dasharray") for bar in bars)
