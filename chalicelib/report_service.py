@@ -233,16 +233,12 @@ class ReportService:
         report = self._build(account, state, moment, settings.report, since)
         body: StoredReport = {**report.to_dict(), "settings": settings.to_json(), "source": source}
         made_with_saved = settings.report == saved.report
-        if refresh and pulled.error is None and archive_ok:
-            self._store(account, state, moment, body if made_with_saved else None, saved, source)
-        elif restore and made_with_saved and archive_ok and pulled.error is None:
-            # The stored report was made with settings she has since changed: keep this one,
-            # so her next views are served as they are (no X request either way).
-            self._save(
-                self._archive.save_report,
-                account.account_id,
-                {**body, "settings": saved.to_json()},
-            )
+        # A good refresh keeps the report made with the saved settings; so does a view made
+        # with them when the stored one was made with settings she has since changed (no X
+        # request either way), so her next views are served as they are.
+        if archive_ok and pulled.error is None and (refresh or (restore and made_with_saved)):
+            kept = body if made_with_saved else None
+            self._store(account, state, moment, kept, saved, source, since, refreshed=refresh)
         return ReportView(body, report, pulled.error)
 
     def _store(
@@ -253,10 +249,13 @@ class ReportService:
         body: StoredReport | None,
         saved: ResolvedSettings,
         source: Source,
+        since: datetime | None,
+        *,
+        refreshed: bool,
     ) -> None:
         """Keep the report made with the account's saved settings (``body`` when the view
-        was made with them), which the next plain view serves as it is."""
-        since = state.mentions_complete_since() if body is None else None
+        was made with them), which the next plain view serves as it is; after a refresh
+        from X, tell `on_refreshed`."""
         made = (
             self._build(account, state, moment, saved.report, since).to_dict()
             if body is None
@@ -264,7 +263,7 @@ class ReportService:
         )
         kept: StoredReport = {**made, "settings": saved.to_json(), "source": source}
         stored = self._save(self._archive.save_report, account.account_id, kept)
-        if stored and self._on_refreshed is not None:
+        if stored and refreshed and self._on_refreshed is not None:
             try:
                 self._on_refreshed(account.account_id, int(moment.timestamp()))
             except StoreUnavailable:
