@@ -127,17 +127,22 @@ def settings() -> Settings:
     )
 
 
+def aws_client(service: str) -> Any:
+    """A boto3 client of the default session, the one every client of the app shares."""
+    return boto3.client(service)
+
+
 @functools.cache
 def _secrets() -> parameters.SecretsProvider:
     """Powertools' provider over a client of boto3's default session, the one every other
     client of the app uses: Powertools' own default makes a session of its own, and loading
     botocore's data for a second session costs a cold start about 50 ms."""
-    return parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager"))
+    return parameters.SecretsProvider(boto3_client=aws_client("secretsmanager"))
 
 
 @functools.cache
 def _ssm() -> parameters.SSMProvider:
-    return parameters.SSMProvider(boto3_client=boto3.client("ssm"))
+    return parameters.SSMProvider(boto3_client=aws_client("ssm"))
 
 
 def secret(secret_id: str) -> dict[str, Any]:

@@ -23,10 +23,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import boto3
-
 from chalicelib.accounts import AccountIndex, AccountStore, AccountTokens
-from chalicelib.config import clear_caches, rotating_keys, settings, x_app_credentials
+from chalicelib.config import (
+    aws_client,
+    clear_caches,
+    rotating_keys,
+    settings,
+    x_app_credentials,
+)
 from chalicelib.cookies import CookieCodec
 from chalicelib.observability import logger
 from chalicelib.sessions import Lifetimes, SessionStore
@@ -61,17 +65,17 @@ def cached(factory: Callable[[], T]) -> Callable[[], T]:
 
 @cached
 def dynamodb() -> Any:
-    return boto3.client("dynamodb")
+    return aws_client("dynamodb")
 
 
 @cached
 def s3() -> Any:
-    return boto3.client("s3")
+    return aws_client("s3")
 
 
 @cached
 def sqs() -> Any:
-    return boto3.client("sqs")
+    return aws_client("sqs")
 
 
 @cached
