@@ -57,10 +57,14 @@ def _invalid(parameter: str, message: str) -> InvalidReportParameter:
 
 
 def _whole_number(value: str, name: str, low: int, high: int) -> int:
+    # Leading zeros aside, no number in range has more digits than `high`; checking the
+    # length first keeps int() from a 5,000-digit value (Python refuses past 4,300 digits).
     text = value.strip()
-    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+    digits = text.lstrip("0") or "0"
+    fits = text.isascii() and text.isdigit() and len(digits) <= len(str(high))
+    if not fits or not low <= int(digits) <= high:
         raise _invalid(name, f"{name} must be a whole number from {low} to {high}.")
-    return int(text)
+    return int(digits)
 
 
 def parse_days(value: str | None) -> int:

@@ -10,6 +10,10 @@ import tweepy
 
 from chalicelib.x_http import XApiSession, mount_timeout, x_errors
 
+# The fleet budget's name for POST oauth/request_token (budget.TokenBucket), the one X call
+# an anonymous visitor can make happen.
+REQUEST_TOKEN = "oauth/request_token"
+
 
 @dataclass(frozen=True)
 class XUser:

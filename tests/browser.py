@@ -18,11 +18,15 @@ class Browser:
     client: Any  # chalice.test.Client
     cookies: dict[str, str] = field(default_factory=dict)
     last: Any = None
+    # Cookies other code set (the site's scripts, a parent domain), sent before ours as raw
+    # `name=value` text: the jar holds one cookie per name, and only ones it can parse.
+    foreign_cookies: list[str] = field(default_factory=list)
 
     def cookie_header(self) -> dict[str, str]:
-        if not self.cookies:
+        pairs = [*self.foreign_cookies, *(f"{k}={v}" for k, v in self.cookies.items())]
+        if not pairs:
             return {}
-        return {"cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        return {"cookie": "; ".join(pairs)}
 
     def _remember(self, response: Any) -> None:
         # HTTP header names are case-insensitive; tests read them in lower case.

@@ -156,3 +156,13 @@ def test_a_bad_form_field_saves_nothing_and_names_the_field() -> None:
         saved_form({"target": "30", "workdays": "funday"})
     assert caught.value.parameter == "workdays"
     assert saved_form({"target": "", "hours": " "}) == {}
+
+
+def test_a_number_longer_than_any_in_range_is_refused_before_it_is_read() -> None:
+    # Python's int() refuses more than 4,300 digits; leading zeros do not count against one
+    from chalicelib.analytics import InvalidReportParameter
+    from chalicelib.report_settings import parse_days
+
+    with pytest.raises(InvalidReportParameter):
+        parse_days("9" * 5000)
+    assert parse_days("0" * 5000 + "28") == 28

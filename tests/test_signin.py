@@ -134,9 +134,18 @@ def test_sign_out_from_another_site_is_refused(browser: Browser, aws: dict[str, 
 def test_calls_per_request(browser: Browser, app_env: Any, dynamodb_calls: Any) -> None:
     app_env.reset_counters()
     authorize_url = browser.start_sign_in()
-    assert dict(dynamodb_calls.calls) == {"PutItem": 1}
+    # Before X is asked, a token is taken from the fleet's sign-in bucket: the first take of
+    # a window is two UpdateItems (it finds no open window, then opens one with itself as
+    # the first), every later one a single UpdateItem. Then the pending login's PutItem.
+    assert dict(dynamodb_calls.calls) == {"UpdateItem": 2, "PutItem": 1}
     assert sum(app_env.calls.values()) == 1
     assert app_env.calls["POST /oauth/request_token"] == 1
+
+    dynamodb_calls.reset()
+    app_env.reset_counters()
+    Browser(browser.client).start_sign_in()  # someone else, in the same window
+    assert dict(dynamodb_calls.calls) == {"UpdateItem": 1, "PutItem": 1}
+    assert dict(app_env.calls) == {"POST /oauth/request_token": 1}
 
     callback = approve(authorize_url, "fastbrand")
     dynamodb_calls.reset()
@@ -272,6 +281,8 @@ def test_cancel_at_x_shows_a_friendly_page_and_deletes_the_pending_login(
     body = response.body.decode()
     assert "Sign-in cancelled" in body and 'href="/auth"' in body
     assert items_of_kind(aws, "pending") == []
+    assert "Max-Age=0" in response.headers["set-cookie"]  # its pending login is gone
+    assert browser.cookies == {}
 
 
 def test_x_refuses_the_access_token(browser: Browser, app_env: Any) -> None:
