@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 from aws_lambda_powertools.utilities import parameters
+from botocore.config import Config
 
-from chalicelib.errors import StoreUnavailable
+from chalicelib.errors import AwsTimeouts, StoreUnavailable, guard_client
 
 DEFAULT_X_API_BASE_URL = "https://api.x.com"
 
@@ -28,6 +30,7 @@ REFRESH_QUEUE_NAME = "responsetime-refresh"
 REFRESH_BATCH_SIZE = 10  # one SendMessageBatch, one worker invocation
 REFRESH_WORKER_CONCURRENCY = 5  # workers at once; the X budget, not Lambda, sets the pace
 X_WINDOW_SECONDS = 15 * 60
+DEFAULT_AWS_DEADLINE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,24 @@ class Settings:
     refresh_max_per_round: int = 0  # 0: as many as the X budget admits in one round
     x_budget_mentions: int = 450  # X's app limit per window for GET /2/users/:id/mentions
     x_budget_tweets: int = 10_000  # and for GET /2/users/:id/tweets
+    # Sign-ins started (POST oauth/request_token) per window, fleet-wide: /auth is anonymous,
+    # so this keeps a flood of it from spending the app's request-token limit at X (and
+    # writing a pending login per request) at everyone's expense.
+    x_budget_request_tokens: int = 150
+    # A forget deletes again this long after (refresh_queue, at most SQS's 900 s): longer
+    # than a refresh worker can run (its Lambda timeout, 300 s), so no writer that read the
+    # account before the forget is still writing then.
+    purge_delay_seconds: int = 900
+    # How long one page view may spend reading X (a first report of a heavy account takes
+    # 40 requests); what is left is read by a refresh worker, within its own budget, which
+    # fits its Lambda timeout (300 s) with the AWS deadline to spare.
+    view_x_budget_seconds: float = 12.0
+    worker_x_budget_seconds: float = 240.0
     x_budget_window_seconds: int = X_WINDOW_SECONDS
     x_budget_margin_seconds: int = 10
+    # The most a request spends waiting on AWS, all its calls together (errors.AwsBudget);
+    # every client's timeouts follow from it (errors.AwsTimeouts.for_deadline).
+    aws_deadline_seconds: float = DEFAULT_AWS_DEADLINE_SECONDS
 
     @property
     def refresh_round_cap(self) -> int:
@@ -92,12 +111,28 @@ def _public_url(port: str) -> str:
     """PUBLIC_URL when set (a custom domain, the local stack). Otherwise, deployed, the API's
     own https URL, which CloudFormation writes to the SSM parameter PUBLIC_URL_PARAMETER
     names: the API refers to the function, so the function's environment cannot refer to
-    the API. It never changes for a stack, so it is read once per container."""
+    the API. It never changes for a stack, so it is read once per container (settings() is
+    cached; a failed read is not, and raises StoreUnavailable: observability's log_context
+    reads the settings before any route runs and answers that with our 503)."""
     url = os.environ.get("PUBLIC_URL")
     parameter = os.environ.get("PUBLIC_URL_PARAMETER")
     if not url and parameter:
-        url = str(_ssm().get(parameter))
+        url = str(_parameter("SSM GetParameter", lambda: _ssm().get(parameter)))
     return (url or f"http://127.0.0.1:{port}").rstrip("/")
+
+
+@functools.cache
+def aws_deadline_seconds() -> float:
+    """AWS_DEADLINE_SECONDS: read apart from settings(), which itself may call SSM under the
+    deadline."""
+    deadline = float(os.environ.get("AWS_DEADLINE_SECONDS") or DEFAULT_AWS_DEADLINE_SECONDS)
+    if not deadline > 0:
+        raise ValueError("AWS_DEADLINE_SECONDS must be a positive number of seconds")
+    return deadline
+
+
+def aws_timeouts() -> AwsTimeouts:
+    return AwsTimeouts.for_deadline(aws_deadline_seconds())
 
 
 @functools.cache
@@ -122,14 +157,28 @@ def settings() -> Settings:
         refresh_max_per_round=_int("REFRESH_MAX_PER_ROUND", 0),
         x_budget_mentions=_int("X_BUDGET_MENTIONS", 450),
         x_budget_tweets=_int("X_BUDGET_TWEETS", 10_000),
+        x_budget_request_tokens=_int("X_BUDGET_REQUEST_TOKENS", 150),
+        purge_delay_seconds=_int("PURGE_DELAY_SECONDS", 900),
+        view_x_budget_seconds=float(os.environ.get("VIEW_X_BUDGET_SECONDS") or 12),
+        worker_x_budget_seconds=float(os.environ.get("WORKER_X_BUDGET_SECONDS") or 240),
         x_budget_window_seconds=_int("X_BUDGET_WINDOW_SECONDS", X_WINDOW_SECONDS),
         x_budget_margin_seconds=_int("X_BUDGET_MARGIN_SECONDS", 10),
+        aws_deadline_seconds=aws_deadline_seconds(),
     )
 
 
 def aws_client(service: str) -> Any:
-    """A boto3 client of the default session, the one every client of the app shares."""
-    return boto3.client(service)
+    """A boto3 client of the default session, the one every client of the app shares, with
+    timeouts and retries that fit AWS_DEADLINE_SECONDS (boto3's own, 60 s to connect, 60 s
+    to read and three or four attempts, held a page past 90 s when AWS hung), and each call
+    under the invocation's AWS budget (errors.guard_client)."""
+    timeouts = aws_timeouts()
+    config = Config(
+        connect_timeout=timeouts.connect,
+        read_timeout=timeouts.read,
+        retries={"mode": "standard", "total_max_attempts": timeouts.attempts},
+    )
+    return guard_client(boto3.client(service, config=config))
 
 
 @functools.cache
@@ -145,21 +194,31 @@ def _ssm() -> parameters.SSMProvider:
     return parameters.SSMProvider(boto3_client=aws_client("ssm"))
 
 
-def secret(secret_id: str) -> dict[str, Any]:
-    """A JSON secret from Secrets Manager, cached by Powertools for `secrets_max_age_seconds`."""
+def _parameter(call: str, read: Callable[[], Any]) -> Any:
+    """What a Powertools provider read (or had cached), or StoreUnavailable.
+
+    Powertools wraps whatever boto3 raised (or a value that is not JSON) in its own error;
+    it becomes our store error, so every route answers our 503 page, never a bare 500. When
+    the client's budget hooks refused the call (errors.AwsBudget), their words are kept."""
     try:
-        value = _secrets().get(
-            secret_id, transform="json", max_age=settings().secrets_max_age_seconds
-        )
+        return read()
     except (
         parameters.exceptions.GetParameterError,
         parameters.exceptions.TransformParameterError,
     ) as error:
-        # Powertools wraps what boto3 raised (or a secret that is not JSON): our store error,
-        # so every route answers our 503 page, never a bare 500.
-        raise StoreUnavailable(
-            f"Secrets Manager GetSecretValue failed: {type(error).__name__}"
-        ) from error
+        refused = error.__context__
+        if isinstance(refused, StoreUnavailable):
+            raise StoreUnavailable(str(refused)) from error
+        raise StoreUnavailable(f"{call} failed: {type(error).__name__}") from error
+
+
+def secret(secret_id: str) -> dict[str, Any]:
+    """A JSON secret from Secrets Manager, cached by Powertools for `secrets_max_age_seconds`."""
+    max_age = settings().secrets_max_age_seconds
+    value = _parameter(
+        "Secrets Manager GetSecretValue",
+        lambda: _secrets().get(secret_id, transform="json", max_age=max_age),
+    )
     if not isinstance(value, dict):
         raise ValueError(f"secret {secret_id} is not a JSON object")
     return value
@@ -190,6 +249,7 @@ def x_app_credentials() -> tuple[str, str]:
 def clear_caches() -> None:
     """Forget settings and cached secrets (tests change the environment between cases)."""
     settings.cache_clear()
+    aws_deadline_seconds.cache_clear()
     for provider in (_secrets, _ssm):
         if provider.cache_info().currsize:
             provider().clear_cache()

@@ -1,6 +1,10 @@
 """Powertools Logger, Metrics and Tracer, each wired once: app.py registers them as Chalice
 middleware. Log lines carry ids and outcomes, never a token, secret, verifier or cookie
 value. Metrics go to CloudWatch as EMF lines on stdout, flushed after every invocation.
+
+The first middleware, `log_context`, is also where an invocation starts: it opens the
+invocation's AWS budget (errors.aws_budget) and, for a request, reads the settings before
+any route runs.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.shared.functions import strtobool
+from chalice import Response
+
+from chalicelib import config, pages
+from chalicelib.errors import StoreUnavailable, aws_budget
 
 SERVICE = "responsetime"
 NAMESPACE = "responsetime"
@@ -43,10 +51,80 @@ for _name in ("requests_oauthlib", "oauthlib", "tweepy", "urllib3", "botocore", 
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 # Middleware, in the order app.py registers them (the first wraps the others).
-log_context = logger.inject_lambda_context(
+_inject_log_context = logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
 log_metrics = metrics.log_metrics(capture_cold_start_metric=True)
+
+
+def log_context(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Powertools' log context (the request id as correlation id, a fresh state) around
+    `handler`, in a fresh AWS budget: AWS_DEADLINE_SECONDS for a request. An event function
+    (the schedule, the worker) has no deadline of its own: a round may well spend more
+    time in AWS than a page view, and Lambda's timeout bounds it; its calls keep their
+    timeouts, and a service that did not answer is not asked again in the invocation."""
+    logged = _inject_log_context(_settled(handler))
+
+    @functools.wraps(handler)
+    def invocation(event: Any, context: Any) -> Any:
+        deadline = config.aws_deadline_seconds() if _is_request(event) else None
+        with aws_budget(deadline, config.aws_timeouts()):
+            return logged(event, context)
+
+    return invocation
+
+
+def _is_request(event: Any) -> bool:
+    return isinstance(event, dict) and "httpMethod" in (event.get("requestContext") or {})
+
+
+def _settled(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """For a request, the settings first: deployed, they read the public URL from SSM, and
+    every page (our 503 page too) needs it, so a failed read is answered here, where no
+    page depends on it."""
+
+    @functools.wraps(handler)
+    def settled(event: Any, context: Any) -> Any:
+        if _is_request(event):
+            try:
+                config.settings()
+            except StoreUnavailable as error:
+                return _store_unavailable(event, error)
+        return handler(event, context)
+
+    return settled
+
+
+# The words of web.ERROR_PAGES[StoreUnavailable] (web is a layer above this module; a test
+# holds the two equal).
+STORE_UNAVAILABLE_ANSWER = (
+    503,
+    "Something on our side failed",
+    "Our storage did not answer. Please try again in a moment.",
+)
+
+
+def _store_unavailable(event: dict[str, Any], error: StoreUnavailable) -> Response:
+    """Our 503, as web.failure words it, without the settings: links under the API stage's
+    path (the public URL the parameter holds is the API's own, https://<api>/<stage>), and
+    no HSTS header (the scheme is not known; what earlier pages set stays in force)."""
+    status, title, message = STORE_UNAVAILABLE_ANSWER
+    logger.warning("request failed", extra={"error": type(error).__name__, "status": status})
+    request = event.get("requestContext") or {}
+    if str(request.get("resourcePath", "")).endswith(".json"):
+        headers = {"Content-Type": "application/json", **pages.security_headers(hsts=False)}
+        return Response(body={"error": title}, status_code=status, headers=headers)
+    stage = request.get("stage")
+    base_path = f"/{stage}" if stage else ""
+    return pages.render(
+        "message.html",
+        status,
+        hsts=False,
+        base_path=base_path,
+        title=title,
+        message=message,
+        retry=True,
+    )
 
 
 def count(name: str, value: float = 1) -> None:

@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.stub import Stubber
 
 from chalicelib.accounts import AccountIndex, AccountStore
-from chalicelib.archive import Archive, ArchiveState
+from chalicelib.archive import Archive, ArchiveState, Written
 from chalicelib.errors import (
     ConditionFailed,
     NotFound,
@@ -264,7 +264,12 @@ STORE_CALLS: list[tuple[str, StoreCall]] = [
     ("S3 GetObject", lambda db, s3, sqs: Archive(s3, SECRET).load_report(SECRET)),
     ("S3 PutObject", lambda db, s3, sqs: Archive(s3, SECRET).save(SECRET, ArchiveState())),
     ("S3 PutObject", lambda db, s3, sqs: Archive(s3, SECRET).save_report(SECRET, {})),
-    ("S3 DeleteObjects", lambda db, s3, sqs: Archive(s3, SECRET).delete(SECRET)),
+    ("S3 ListObjectVersions", lambda db, s3, sqs: Archive(s3, SECRET).delete(SECRET)),
+    (
+        "S3 DeleteObjects",
+        lambda db, s3, sqs: Archive(s3, SECRET).delete_written([Written(SECRET, SECRET)]),
+    ),
+    ("S3 ListObjectVersions", lambda db, s3, sqs: list(Archive(s3, SECRET).account_folders())),
     ("SQS SendMessageBatch", lambda db, s3, sqs: RefreshQueue(sqs, SECRET).send(["42"])),
     (
         "SQS ChangeMessageVisibility",
@@ -352,3 +357,58 @@ def test_the_outcomes_stores_make_of_a_false_condition_and_a_missing_key(
     assert archive.load("404404") is None
     assert archive.load_report("404404") is None
     assert db.scan(TableName=name)["Items"] == []  # nothing was created for the absent
+
+
+# --- the invocation's AWS budget, over real sockets ----------------------------------------
+# (The arithmetic, on a fake clock: tests/unit/test_aws_deadline.py.)
+
+
+def test_every_client_of_the_app_has_the_deadline_s_timeouts(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import config, services
+
+    monkeypatch.setenv("AWS_DEADLINE_SECONDS", "4")
+    services.reset()
+    clients = [services.dynamodb(), services.s3(), services.sqs()]
+    clients += [config._secrets().client, config._ssm().client]
+    for app_client in clients:
+        # 4/20 s to connect, 4/10 s to read, two attempts in botocore's standard mode
+        assert (app_client.meta.config.connect_timeout, app_client.meta.config.read_timeout) == (
+            0.2,
+            0.4,
+        )
+        assert app_client.meta.config.retries == {"mode": "standard", "total_max_attempts": 2}
+
+
+def test_a_hung_store_costs_one_read_timeout_then_fails_at_once(
+    closed_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from chalicelib import config
+    from chalicelib.errors import aws_budget
+    from tests.support.forwarder import Forwarder
+
+    monkeypatch.setenv("AWS_DEADLINE_SECONDS", "2")  # 0.1 s to connect, 0.2 s to read
+    config.clear_caches()
+    with Forwarder(("127.0.0.1", closed_port)) as hung:
+        hung.mode = "hang"
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", hung.url)
+        sessions = SessionStore(config.aws_client("dynamodb"), SECRET, cipher(), LIFETIMES)
+        # GIVEN an invocation, and DynamoDB accepting connections and never answering
+        with aws_budget(2, config.aws_timeouts()) as budget:
+            started = time.monotonic()
+            # WHEN a store calls it THEN one attempt times out (no retry), in 0.2 s
+            with pytest.raises(StoreUnavailable) as hung_call:
+                sessions.signed_in(SECRET, NOW)
+            timed_out = time.monotonic() - started
+            # AND the next call fails at once, without a connection
+            with pytest.raises(StoreUnavailable) as next_call:
+                sessions.end_session(SECRET)
+            refused_in = time.monotonic() - started - timed_out
+        assert hung.accepted["hang"] == 1
+    assert_store_unavailable(hung_call, "DynamoDB GetItem", BotoCoreError, "ReadTimeoutError")
+    assert 0.2 <= timed_out < 1.0 and budget.spent == pytest.approx(timed_out, abs=0.05)
+    assert "did not answer earlier" in str(next_call.value) and refused_in < 0.1
+    config.clear_caches()
