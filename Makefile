@@ -55,13 +55,15 @@ package: $(INSTALLED)
 
 # DEPLOY_BUCKET: an S3 bucket of yours that holds the uploaded code. PUBLIC_URL, given on
 # the command line, sets the stack's PublicUrl (a custom domain); left out, it keeps its value.
+# PARAMETERS: more of the template's parameters, "Name=value Name=value" (README, Deploy).
+OVERRIDES = $(strip $(if $(filter command line,$(origin PUBLIC_URL)),PublicUrl=$(PUBLIC_URL)) $(PARAMETERS))
 deploy: package
 	@test -n "$(DEPLOY_BUCKET)" || { echo "usage: make deploy DEPLOY_BUCKET=<an S3 bucket of yours> [STACK=responsetime] [PUBLIC_URL=https://...]" >&2; exit 2; }
 	aws cloudformation package --template-file build/sam.json --s3-bucket $(DEPLOY_BUCKET) \
 		--s3-prefix $(STACK) --use-json --output-template-file build/packaged.json
 	aws cloudformation deploy --template-file build/packaged.json --stack-name $(STACK) \
 		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
-		$(if $(filter command line,$(origin PUBLIC_URL)),--parameter-overrides PublicUrl=$(PUBLIC_URL))
+		$(if $(OVERRIDES),--parameter-overrides $(OVERRIDES))
 	aws cloudformation describe-stacks --stack-name $(STACK) --query 'Stacks[0].Outputs' --output table
 
 # The monthly cost of 1,000 accounts, from the AWS and X calls counted in one run.

@@ -8,7 +8,9 @@ time, shared by tests/test_deploy.py and CI:
 - no resource depends on itself through Ref, GetAtt, Sub or DependsOn (a cycle that
   cfn-lint does not see when it runs through the API's OpenAPI body);
 - every IAM grant is least privilege: no `*` action, no `*` resource, every resource one
-  of this stack's, a wildcard only as the last segment under it (`<bucket>/accounts/*`).
+  of this stack's, a wildcard only as the last segment under it (`<bucket>/accounts/*`);
+- every bucket and every queue refuses requests made without TLS, whoever makes them (a
+  bucket or queue policy that denies `aws:SecureTransport` false).
 """
 
 from __future__ import annotations
@@ -18,14 +20,18 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from local.resources import SUB_NAME, references
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 POLICY_FILES = sorted((PROJECT_DIR / ".chalice").glob("policy-*.json"))
 PLACEHOLDER_CODE_URI = "s3://deployment-bucket/responsetime/deployment.zip"
-_SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
+TLS_ONLY_CONDITIONS = (
+    {"Bool": {"aws:SecureTransport": "false"}},
+    {"Bool": {"aws:SecureTransport": False}},
+)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -49,29 +55,6 @@ def translate(template: dict[str, Any]) -> dict[str, Any]:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     translated: dict[str, Any] = transform(fragment, {}, NoManagedPolicies())
     return translated
-
-
-def references(node: Any) -> Iterator[str]:
-    """The names a piece of template refers to: Ref, GetAtt, ${...} in Sub, DependsOn."""
-    if isinstance(node, list):
-        for item in node:
-            yield from references(item)
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Ref" and isinstance(value, str):
-                yield value
-            elif key == "Fn::GetAtt":
-                yield value[0] if isinstance(value, list) else str(value).split(".")[0]
-            elif key == "Fn::Sub":
-                text, variables = (value, {}) if isinstance(value, str) else value
-                for name in _SUB_NAME.findall(text):
-                    if name.split(".")[0] not in variables:
-                        yield name.split(".")[0]
-                yield from references(variables)
-            elif key == "DependsOn":
-                yield from [value] if isinstance(value, str) else value
-            else:
-                yield from references(value)
 
 
 def dependency_cycle(template: dict[str, Any]) -> list[str] | None:
@@ -114,7 +97,7 @@ def render(value: Any) -> str:
         return f"<{'.'.join(target) if isinstance(target, list) else target}>"
     if isinstance(value, dict) and "Fn::Sub" in value:
         text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
-        return _SUB_NAME.sub(lambda match: f"<{match.group(1)}>", text)
+        return SUB_NAME.sub(lambda match: f"<{match.group(1)}>", text)
     return json.dumps(value)
 
 
@@ -176,6 +159,51 @@ def role_problems(translated: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _refuses_plain_http(document: dict[str, Any], action: str, covered: set[str]) -> bool:
+    """Whether a resource policy denies `action` on every one of `covered` to anyone who
+    comes without TLS."""
+    for statement in _as_list(document.get("Statement", [])):
+        condition = statement.get("Condition")
+        if (
+            statement.get("Effect") == "Deny"
+            and statement.get("Principal") in ("*", {"AWS": "*"})
+            and action in _as_list(statement.get("Action", []))
+            and condition in TLS_ONLY_CONDITIONS
+            and covered <= {render(resource) for resource in _as_list(statement["Resource"])}
+        ):
+            return True
+    return False
+
+
+def transport_problems(template: dict[str, Any]) -> list[str]:
+    """Each bucket and queue that a request without TLS could still reach; empty when none."""
+    resources = template["Resources"]
+    problems = []
+    for name, body in resources.items():
+        kind = body.get("Type")
+        if kind == "AWS::S3::Bucket":
+            documents = [
+                policy["Properties"]["PolicyDocument"]
+                for policy in resources.values()
+                if policy.get("Type") == "AWS::S3::BucketPolicy"
+                and policy["Properties"]["Bucket"] == {"Ref": name}
+            ]
+            covered, action = {f"<{name}.Arn>", f"<{name}.Arn>/*"}, "s3:*"
+        elif kind == "AWS::SQS::Queue":
+            documents = [
+                policy["Properties"]["PolicyDocument"]
+                for policy in resources.values()
+                if policy.get("Type") == "AWS::SQS::QueuePolicy"
+                and {"Ref": name} in policy["Properties"]["Queues"]
+            ]
+            covered, action = {f"<{name}.Arn>"}, "sqs:*"
+        else:
+            continue
+        if not any(_refuses_plain_http(document, action, covered) for document in documents):
+            problems.append(f"{name}: no {kind} policy refuses requests without TLS")
+    return problems
+
+
 def main(argv: list[str]) -> int:
     path = Path(argv[0] if argv else "build/sam.json")
     template = load(path)
@@ -187,7 +215,7 @@ def main(argv: list[str]) -> int:
         f"{path}: aws-sam-translator made {len(translated['Resources'])} resources, "
         f"{len(functions)} functions ({', '.join(functions)})"
     )
-    problems = role_problems(translated)
+    problems = role_problems(translated) + transport_problems(translated)
     cycle = dependency_cycle(translated)
     if cycle:
         problems.append("dependency cycle: " + " -> ".join(cycle))

@@ -35,6 +35,7 @@ BUILD = PROJECT_DIR / "build"
 RUNTIME = PROJECT_DIR / "tests" / "zip_runtime.py"
 BIN = Path(sys.executable).parent  # the virtualenv's scripts: cfn-lint, chalice
 MAX_ZIP_BYTES = 10_000_000
+API_GATEWAY_TIMEOUT_SECONDS = 29  # a REST API's integration timeout, by default
 # What Lambda's Python runtime puts beside a function's code: boto3 and its dependencies.
 LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six")
 STACK = "responsetime-test"
@@ -45,6 +46,7 @@ FUNCTIONS = {  # chalice name -> logical id in the template
     "api_handler": "APIHandler",
     "schedule_refresh": "ScheduleRefresh",
     "refresh_worker": "RefreshWorker",
+    "sweep_archive": "SweepArchive",
 }
 
 
@@ -122,6 +124,9 @@ def test_sam_translates_the_template_into_the_stack(translated: dict[str, Any]) 
         "AWS::SecretsManager::Secret",
         "AWS::SSM::Parameter",
         "AWS::Logs::LogGroup",
+        "AWS::S3::BucketPolicy",
+        "AWS::SQS::QueuePolicy",
+        "AWS::ApiGateway::Stage",
     } <= kinds
     assert template_checks.dependency_cycle(translated) is None
     [mapping] = [b for b in resources.values() if b["Type"] == "AWS::Lambda::EventSourceMapping"]
@@ -131,6 +136,38 @@ def test_sam_translates_the_template_into_the_stack(translated: dict[str, Any]) 
         logging_config = resources[logical_id]["Properties"]["LoggingConfig"]
         groups.add(logging_config["LogGroup"]["Ref"])
     assert len(groups) == len(FUNCTIONS)  # each function logs to a group of its own
+
+
+def test_the_packaged_functions_stop_before_what_waits_for_them(
+    translated: dict[str, Any],
+) -> None:
+    resources = translated["Resources"]
+    # API Gateway gives up on the API function at 29 s: the function stops first
+    assert resources["APIHandler"]["Properties"]["Timeout"] < API_GATEWAY_TIMEOUT_SECONDS
+    # A refresh message stays invisible for six worker timeouts, Lambda's guidance for an
+    # SQS event source, so a retried batch is not run twice at once
+    worker = resources["RefreshWorker"]["Properties"]["Timeout"]
+    visibility = resources["RefreshQueue"]["Properties"]["VisibilityTimeout"]
+    assert worker * 6 <= visibility
+
+
+def test_the_packaged_api_logs_its_access_and_throttles(translated: dict[str, Any]) -> None:
+    resources = translated["Resources"]
+    [stage] = [b for b in resources.values() if b["Type"] == "AWS::ApiGateway::Stage"]
+    props = stage["Properties"]
+    assert props["StageName"] == "api"
+    # ... to its own log group, in JSON
+    assert "ApiAccessLogGroup" in set(template_checks.references(props["AccessLogSetting"]))
+    assert resources["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == 30
+    assert "requestId" in json.loads(props["AccessLogSetting"]["Format"])
+    # ... every route throttled by the stack's parameters
+    [setting] = props["MethodSettings"]
+    assert setting["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    assert setting["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+    reservation = resources["APIHandler"]["Properties"]["ReservedConcurrentExecutions"]
+    assert {"Ref": "ApiReservedConcurrency"} in reservation["Fn::If"]
+    # ... and every bucket and queue refuses plain HTTP
+    assert template_checks.transport_problems(translated) == []
 
 
 def test_the_checker_catches_broad_grants() -> None:
@@ -425,7 +462,8 @@ def test_the_zip_alone_signs_a_person_in_behind_api_gateway(
     assert auth.headers["strict-transport-security"].startswith("max-age=")
     assert "frame-ancestors 'none'" in auth.headers["content-security-policy"]
     table = next(n for n in boto3.client("dynamodb").list_tables()["TableNames"] if "Sessions" in n)
-    assert len(boto3.client("dynamodb").scan(TableName=table)["Items"]) == 1
+    items = boto3.client("dynamodb").scan(TableName=table)["Items"]
+    assert [item["kind"]["S"] for item in items].count("pending") == 1  # her pending login
     # ... and the operator's CloudWatch gets a JSON log line and EMF metrics for it
     [started] = [line for line in auth.json_lines() if line.get("message") == "sign-in started"]
     assert started["correlation_id"] == "req-auth-0001"
@@ -527,6 +565,19 @@ def test_make_deploy_runs_the_readme_s_cloudformation_commands(
     assert outputs.startswith("cloudformation describe-stacks --stack-name rt-test")
     assert (BUILD / "sam.json").is_file() and (BUILD / "deployment.zip").is_file()
 
+    # WHEN she deploys again with load parameters of her own and no domain
+    calls.unlink()
+    done = make_deploy(
+        "DEPLOY_BUCKET=my-artifacts",
+        "PARAMETERS=ApiThrottlingRateLimit=50 ApiReservedConcurrency=0",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    # THEN exactly those go to CloudFormation (PublicUrl keeps its value)
+    deploy = calls.read_text().splitlines()[1]
+    assert deploy.endswith(
+        "--parameter-overrides ApiThrottlingRateLimit=50 ApiReservedConcurrency=0"
+    ), deploy
+
 
 def test_a_custom_domain_packages_and_lints(packaged: Path, tmp_path: Path) -> None:
     # GIVEN the project with a custom domain for prod, as the README's "Custom domain" says
@@ -579,6 +630,7 @@ def test_a_custom_domain_packages_and_lints(packaged: Path, tmp_path: Path) -> N
     domain_translated = template_checks.translate(domain_template)
     assert template_checks.dependency_cycle(domain_translated) is None
     assert template_checks.role_problems(domain_translated) == []
+    assert template_checks.transport_problems(domain_translated) == []
 
 
 def test_public_url_parameter_accepts_what_the_readme_says() -> None:

@@ -10,11 +10,12 @@ import fnmatch
 import functools
 import json
 import re
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -28,6 +29,7 @@ PUBLIC_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/api"
 DONE_BY_LAMBDA = {
     "api_handler": {"logs:CreateLogStream", "logs:PutLogEvents"},
     "schedule_refresh": {"logs:CreateLogStream", "logs:PutLogEvents"},
+    "sweep_archive": {"logs:CreateLogStream", "logs:PutLogEvents"},
     "refresh_worker": {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -40,17 +42,37 @@ DONE_BY_LAMBDA = {
 ACTION_OF = {
     "SendMessageBatch": "SendMessage",
     "DeleteObjects": "DeleteObject",
+    "HeadObject": "GetObject",
+    "ListObjects": "ListBucket",
     "ListObjectsV2": "ListBucket",
+    "ListObjectVersions": "ListBucketVersions",
     "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
 }
+# An S3 object operation that names a version needs the action's ...Version form.
+VERSIONED_ACTION = {
+    "s3:GetObject": "s3:GetObjectVersion",
+    "s3:DeleteObject": "s3:DeleteObjectVersion",
+}
+# The listings whose request carries the `s3:prefix` condition key (Prefix, when given).
+LISTINGS = {"s3:ListBucket", "s3:ListBucketVersions"}
 SERVICE_PREFIX = {"DynamoDB": "dynamodb", "S3": "s3", "Secrets Manager": "secretsmanager"}
 
 
+class Call(NamedTuple):
+    """What IAM is asked for one AWS call: an action on a resource, and for a listing the
+    `s3:prefix` it names (None: it names none, or no one knows which, as for the implicit
+    s3:ListBucket of a GetObject)."""
+
+    action: str
+    resource: str
+    prefix: str | None = None
+
+
 class CallLog:
-    """The (action, resource) pairs of every AWS call, by the function making it."""
+    """The calls IAM judges, of every AWS call, by the function making it."""
 
     def __init__(self) -> None:
-        self.by_function: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self.by_function: dict[str, set[Call]] = defaultdict(set)
         self.current: str | None = None
         self.queue_arns: dict[str, str] = {}
 
@@ -67,24 +89,34 @@ class CallLog:
             return  # the test's own calls, or Lambda's event source standing in
         prefix = SERVICE_PREFIX.get(service, service.lower())
         action = f"{prefix}:{ACTION_OF.get(operation, operation)}"
-        for resource in self.resources(prefix, operation, params):
-            self.by_function[self.current].add((action, resource))
-            if (prefix, operation) == ("s3", "GetObject"):
+        calls = self.by_function[self.current]
+        for resource, version in self.resources(prefix, operation, params):
+            named = VERSIONED_ACTION.get(action, action) if version else action
+            calls.add(Call(named, resource, params.get("Prefix") if action in LISTINGS else None))
+            if action == "s3:GetObject":
                 # A missing object answers 404 only to whom may list the bucket; the archive
-                # counts on the 404.
-                bucket = resource.split("/", 1)[0]
-                self.by_function[self.current].add(("s3:ListBucket", bucket))
+                # counts on the 404. Which s3:prefix that check sees AWS does not say.
+                calls.add(Call("s3:ListBucket", resource.split("/", 1)[0]))
 
-    def resources(self, prefix: str, operation: str, params: dict[str, Any]) -> list[str]:
+    def resources(
+        self, prefix: str, operation: str, params: dict[str, Any]
+    ) -> list[tuple[str, bool]]:
+        """Each resource a call acts on, and whether it names an object's version."""
+        if prefix == "s3":
+            bucket = f"arn:aws:s3:::{params['Bucket']}"
+            if operation == "DeleteObjects":
+                objects = params["Delete"]["Objects"]
+                return [(f"{bucket}/{o['Key']}", "VersionId" in o) for o in objects]
+            if "Key" in params:
+                return [(f"{bucket}/{params['Key']}", "VersionId" in params)]
+            return [(bucket, False)]
+        return [(resource, False) for resource in self.unversioned(prefix, operation, params)]
+
+    def unversioned(self, prefix: str, operation: str, params: dict[str, Any]) -> list[str]:
         if prefix == "dynamodb":
             tables = list(params.get("RequestItems", {})) or [params["TableName"]]
             index = f"/index/{params['IndexName']}" if "IndexName" in params else ""
             return [f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}{index}" for t in tables]
-        if prefix == "s3":
-            bucket = f"arn:aws:s3:::{params['Bucket']}"
-            if operation == "DeleteObjects":
-                return [f"{bucket}/{o['Key']}" for o in params["Delete"]["Objects"]]
-            return [f"{bucket}/{params['Key']}"] if "Key" in params else [bucket]
         if prefix == "secretsmanager":
             return [params["SecretId"]]
         if prefix == "ssm":
@@ -142,10 +174,28 @@ def stack_arns(aws: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     return refs, arns
 
 
-def granted(
-    policy: dict[str, Any], refs: dict[str, str], arns: dict[str, str]
-) -> list[tuple[set[str], list[str]]]:
-    """Each statement as (actions, resource patterns) with this stack's names filled in."""
+class Grant(NamedTuple):
+    """One statement: its actions, its resource patterns with this stack's names filled in,
+    and the `s3:prefix` patterns its condition admits (None: no condition)."""
+
+    actions: set[str]
+    resources: list[str]
+    prefixes: list[str] | None = None
+
+
+def prefix_condition(statement: dict[str, Any]) -> list[str] | None:
+    """The `s3:prefix` patterns of a `StringLike` condition, the one condition judged here."""
+    condition = statement.get("Condition")
+    if condition is None:
+        return None
+    if set(condition) == {"StringLike"} and set(condition["StringLike"]) == {"s3:prefix"}:
+        patterns = condition["StringLike"]["s3:prefix"]
+        return patterns if isinstance(patterns, list) else [patterns]
+    raise AssertionError(f"{statement.get('Sid')}: no rule here to judge {condition}")
+
+
+def granted(policy: dict[str, Any], refs: dict[str, str], arns: dict[str, str]) -> list[Grant]:
+    """Each statement as a Grant, with this stack's names filled in."""
     pseudo = {
         "AWS::Partition": "aws",
         "AWS::Region": REGION,
@@ -170,15 +220,31 @@ def granted(
         return re.sub(r"\$\{([^}]+)\}", fill, value["Fn::Sub"])
 
     return [
-        (set(statement["Action"]), [render(resource) for resource in statement["Resource"]])
+        Grant(
+            set(statement["Action"]),
+            [render(resource) for resource in statement["Resource"]],
+            prefix_condition(statement),
+        )
         for statement in policy["Statement"]
     ]
 
 
-def allowed(statements: list[tuple[set[str], list[str]]], action: str, resource: str) -> bool:
+def allowed(grants: list[Grant], call: Call) -> bool:
+    """Whether a grant allows the call. A condition on s3:prefix admits only a listing that
+    names a matching prefix: IAM's StringLike is false for a key the request lacks."""
+
+    def admits(grant: Grant) -> bool:
+        if grant.prefixes is None:
+            return True
+        return call.prefix is not None and any(
+            fnmatch.fnmatchcase(call.prefix, pattern) for pattern in grant.prefixes
+        )
+
     return any(
-        action in actions and any(fnmatch.fnmatchcase(resource, pattern) for pattern in patterns)
-        for actions, patterns in statements
+        call.action in grant.actions
+        and any(fnmatch.fnmatchcase(call.resource, pattern) for pattern in grant.resources)
+        and admits(grant)
+        for grant in grants
     )
 
 
@@ -196,7 +262,13 @@ def test_each_function_calls_exactly_what_its_policy_file_grants(
     # The deployed way to the public URL: the SSM parameter CloudFormation writes.
     parameter = f"/{STACK}/public-url"
     boto3.client("ssm").put_parameter(Name=parameter, Value=PUBLIC_URL, Type="String")
-    configure(PUBLIC_URL="", PUBLIC_URL_PARAMETER=parameter, REPORT_MAX_AGE_SECONDS=0)
+    # A forget's purge is delivered at once, so the worker below runs it too.
+    configure(
+        PUBLIC_URL="",
+        PUBLIC_URL_PARAMETER=parameter,
+        REPORT_MAX_AGE_SECONDS=0,
+        PURGE_DELAY_SECONDS=0,
+    )
     refs, arns = stack_arns(aws)
     call_log.queue_arns = {aws["REFRESH_QUEUE_URL"]: arns["RefreshQueue"]}
     origin = {"origin": "https://abc123.execute-api.us-east-1.amazonaws.com"}
@@ -216,7 +288,13 @@ def test_each_function_calls_exactly_what_its_policy_file_grants(
     for path in ("/", "/report", "/report.json", "/report.csv", "/static/app.css"):
         assert api(functools.partial(person.get, path)).status_code == 200, path
     api(lambda: person.post("/logout", headers=origin))
-    api(lambda: signed_in("slowbrand").post("/forget", headers=origin, body="confirm=yes"))
+    # ... forgetting an account whose archive and report are stored, in versions
+    forgetting = signed_in("slowbrand")
+    assert api(functools.partial(forgetting.get, "/report")).status_code == 200
+    api(lambda: forgetting.post("/forget", headers=origin, body="confirm=yes"))
+    # ... and a report a refresh still running then writes after it, for the purge to find
+    late = f"accounts/{app_env.account_id('slowbrand')}/report.json"
+    boto3.client("s3").put_object(Bucket=aws["BUCKET_NAME"], Key=late, Body=b"{}")
     revoked = signed_in("fastbrand")
     app_env.revoke("fastbrand")
     assert api(lambda: revoked.get("/report")).status_code == 401
@@ -252,6 +330,27 @@ def test_each_function_calls_exactly_what_its_policy_file_grants(
     configure(X_BUDGET_MENTIONS=1)  # the window's one token is gone: messages go back
     refresh_round()
 
+    # The daily sweep: a forget stuck for two hours (its account item never deleted) of an
+    # account still signed in somewhere, whose report is in S3
+    configure(REPORT_MAX_AGE_SECONDS=900, X_BUDGET_MENTIONS=450)
+    app_env.add_account("brand_c")
+    stuck = signed_in("brand_c")
+    assert api(functools.partial(stuck.get, "/report")).status_code == 200
+    boto3.client("dynamodb").update_item(
+        TableName=aws["TABLE_NAME"],
+        Key={"pk": {"S": f"account#{app_env.account_id('brand_c')}"}},
+        UpdateExpression="SET forgetting_at = :then",
+        ExpressionAttributeValues={":then": {"N": str(int(time.time()) - 7200)}},
+    )
+    with call_log.function("sweep_archive"):
+        swept = client.lambda_.invoke(
+            "sweep_archive",
+            client.events.generate_cw_event(
+                source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+            ),
+        ).payload
+    assert swept["forgets_finished"] == 1, swept
+
     # THEN each call was allowed, and each grant was used
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
     for function, done_by_lambda in DONE_BY_LAMBDA.items():
@@ -261,8 +360,51 @@ def test_each_function_calls_exactly_what_its_policy_file_grants(
         )
         calls = call_log.by_function[function]
         assert calls, f"{function} made no AWS call here"
-        denied = sorted(call for call in calls if not allowed(statements, *call))
+        denied = sorted((c for c in calls if not allowed(statements, c)), key=str)
         assert denied == [], f"{policy_file} does not allow what {function} does"
-        used = {action for action, _ in calls} | done_by_lambda
-        unused = {action for actions, _ in statements for action in actions} - used
+        used = {call.action for call in calls} | done_by_lambda
+        unused = {action for grant in statements for action in grant.actions} - used
         assert unused == set(), f"{policy_file} grants what {function} never does"
+
+
+def test_the_judge_names_versioned_calls_and_weighs_a_prefix_condition() -> None:
+    """What the test above asks IAM, for the calls forgetting an archive's versions makes:
+    ListObjectVersions is s3:ListBucketVersions, a delete naming a version is
+    s3:DeleteObjectVersion, and a grant conditioned on `s3:prefix` admits only listings
+    that name a prefix it matches."""
+    log = CallLog()
+    bucket = "arn:aws:s3:::archive"
+    with log.function("api_handler"):
+        log.record("S3", "ListObjectVersions", {"Bucket": "archive", "Prefix": "accounts/42/"})
+        log.record("S3", "ListObjectVersions", {"Bucket": "archive"})
+        log.record(
+            "S3",
+            "DeleteObjects",
+            {
+                "Bucket": "archive",
+                "Delete": {"Objects": [{"Key": "accounts/42/a", "VersionId": "v1"}]},
+            },
+        )
+        log.record("S3", "GetObject", {"Bucket": "archive", "Key": "accounts/42/a"})
+    assert log.by_function["api_handler"] == {
+        Call("s3:ListBucketVersions", bucket, "accounts/42/"),
+        Call("s3:ListBucketVersions", bucket, None),
+        Call("s3:DeleteObjectVersion", f"{bucket}/accounts/42/a"),
+        Call("s3:GetObject", f"{bucket}/accounts/42/a"),
+        Call("s3:ListBucket", bucket),
+    }
+
+    versions = {
+        "Action": ["s3:ListBucketVersions", "s3:ListBucket"],
+        "Resource": [bucket],
+        "Condition": {"StringLike": {"s3:prefix": "accounts/*"}},
+    }
+    grants = [
+        Grant({"s3:ListBucketVersions", "s3:ListBucket"}, [bucket], prefix_condition(versions))
+    ]
+    assert allowed(grants, Call("s3:ListBucketVersions", bucket, "accounts/42/"))
+    assert not allowed(grants, Call("s3:ListBucketVersions", bucket, "other/"))
+    assert not allowed(grants, Call("s3:ListBucketVersions", bucket, None))  # the whole bucket
+    assert not allowed(grants, Call("s3:ListBucket", bucket))  # GetObject's implicit check
+    with pytest.raises(AssertionError, match="no rule here"):
+        prefix_condition({"Sid": "X", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}})
