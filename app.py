@@ -90,6 +90,15 @@ def schedule_refresh(event: Any) -> dict[str, Any]:
     return web.schedule_round(event)
 
 
+@app.schedule(
+    Rate(1, unit=Rate.DAYS),
+    name="sweep_archive",
+    description="Delete every archive folder whose account is gone (the net under forget)",
+)
+def sweep_archive(event: Any) -> dict[str, Any]:
+    return web.sweep_archive(event)
+
+
 @app.on_sqs_message(
     queue=REFRESH_QUEUE_NAME,
     batch_size=REFRESH_BATCH_SIZE,

@@ -267,7 +267,7 @@ def _simulated_worker(clock: SimClock) -> Any:
         timeline_for,
         config.report_max_age_seconds,
         clock,
-        on_refreshed=store.mark_refreshed,
+        on_written=store.confirm_written,
     )
     return RefreshWorker(
         store,

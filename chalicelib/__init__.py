@@ -7,8 +7,9 @@ A module imports from its own row or the rows below it:
     ◆ only web and services import services (app.py reaches them through web)
     ──────────────────────────────────────────────────────────────────────────────────
     flows           report_service (archive + X + analytics), refresh (the schedule and
-                    its workers), signin, forget: they take what they work with as
-                    arguments, clocks included (tests/unit/ hands them fakes)
+                    its workers), signin, forget, sweep (the archive's daily net under
+                    forget): they take what they work with as arguments, clocks
+                    included (tests/unit/ hands them fakes)
     X               x_timeline (v2 reads), x_auth (OAuth 1.0a), x_http (X's errors made
                     ours): through Tweepy
     stores          accounts, sessions (DynamoDB), archive (S3), budget (the fleet's X

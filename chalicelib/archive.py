@@ -3,6 +3,14 @@
 Objects: `accounts/<id>/archive.json.gz` (posts, authors' handles, and per timeline the
 newest id read plus any gaps left by an interrupted read) and `accounts/<id>/report.json`
 (the report made with the settings the account saved, with its `settings` and `source`).
+
+Two writers may hold the same account at once (a page view and the schedule's worker).
+The archive is written only over the version it was read from (`If-Match` its ETag, or
+`If-None-Match: *` when there was none): a writer that lost the race reloads, merges what
+it read from X into what the other wrote (`ArchiveState.merge`), and writes again, so no
+post read is ever lost to the last writer. The bucket is versioned: each write answers
+the version it made (`Written`), which a writer deletes again, exactly, when it learns the
+account was forgotten meanwhile; a forget deletes every version of every object.
 """
 
 from __future__ import annotations
@@ -11,11 +19,23 @@ import gzip
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.errors import NotFound, aws_call
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import NotFound, StoreUnavailable, aws_call
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ARCHIVE_VERSION = 1
+ARCHIVE, REPORT = "archive.json.gz", "report.json"
+ACCOUNTS_PREFIX = "accounts/"
+# What S3 answers a conditional write whose condition is false: the object changed
+# (412), another conditional write is in progress (409), or, for If-Match, it is gone.
+_WRITE_CONFLICTS = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"})
+WRITE_ATTEMPTS = 4  # each lost race means another writer just wrote: a few in a row at most
+_DELETE_LIMIT = 1000  # DeleteObjects takes at most 1,000 keys
 _SNOWFLAKE_EPOCH_MS = 1288834974657  # X's post ids carry their creation time since this
 
 
@@ -36,6 +56,19 @@ def snowflake_time(post_id: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
 
 
+_BELOW_ALL = -1  # an open interval's bound below every id (a gap with no since_id)
+_ABOVE_ALL = 1 << 64  # and above every id (what is newer than the newest id read)
+
+
+def _unread(cursor: Cursor) -> list[tuple[int, int]]:
+    """What a cursor has not read, as open intervals of ids: its gaps, and everything newer
+    than its newest id (everything, when it has read nothing)."""
+    if cursor.newest_id is None:
+        return [(_BELOW_ALL, _ABOVE_ALL)]
+    gaps = [(int(since) if since else _BELOW_ALL, int(until)) for since, until in cursor.gaps]
+    return [*gaps, (int(cursor.newest_id), _ABOVE_ALL)]
+
+
 @dataclass
 class Cursor:
     """How far a timeline has been read: everything newer than `newest_id` is unread, and
@@ -51,6 +84,23 @@ class Cursor:
     def from_json(cls, value: dict[str, Any]) -> Cursor:
         return cls(value.get("newest_id"), [(g[0], g[1]) for g in value.get("gaps", [])])
 
+    def merge(self, other: Cursor) -> Cursor:
+        """What two reads of one timeline have read between them: an id is unread only if
+        both left it unread (the intersection of their unread intervals), so a range either
+        read is never asked of X again, and a gap either left is kept unless the other read
+        it."""
+        newest = [int(c.newest_id) for c in (self, other) if c.newest_id is not None]
+        if not newest:
+            return Cursor()
+        gaps: list[tuple[str | None, str]] = []
+        for low_a, high_a in _unread(self):
+            for low_b, high_b in _unread(other):
+                low, high = max(low_a, low_b), min(high_a, high_b)
+                if high - low > 1 and high != _ABOVE_ALL:  # holds an id, below the newest
+                    gaps.append((None if low == _BELOW_ALL else str(low), str(high)))
+        gaps.sort(key=lambda gap: int(gap[1]), reverse=True)
+        return Cursor(str(max(newest)), gaps)
+
 
 @dataclass
 class ArchiveState:
@@ -59,6 +109,9 @@ class ArchiveState:
     users: dict[str, str] = field(default_factory=dict)
     cursors: dict[str, Cursor] = field(default_factory=dict)
     refreshed_at: float | None = None
+    # The S3 ETag of the object this state was loaded from (None: there was none); the
+    # next save writes only over that version. Not part of the stored JSON.
+    etag: str | None = field(default=None, compare=False)
 
     @property
     def post_count(self) -> int:
@@ -80,6 +133,25 @@ class ArchiveState:
         ends = [snowflake_time(int(until)) for _, until in gaps if until.isdigit()]
         return max([oldest, *ends])
 
+    def merge(self, stored: ArchiveState) -> ArchiveState:
+        """This state (read from X since it was loaded) folded into `stored`, what another
+        writer saved meanwhile: every post of either (this one's copy when both hold it: it
+        was read later), every handle, each timeline read as far as either read it, and
+        the later refresh. The result writes over `stored`'s version."""
+        cursors = {
+            name: self.cursors.get(name, Cursor()).merge(stored.cursors.get(name, Cursor()))
+            for name in {*self.cursors, *stored.cursors}
+        }
+        refreshed = [t for t in (self.refreshed_at, stored.refreshed_at) if t is not None]
+        return ArchiveState(
+            mentions={**stored.mentions, **self.mentions},
+            own_posts={**stored.own_posts, **self.own_posts},
+            users={**stored.users, **self.users},
+            cursors=cursors,
+            refreshed_at=max(refreshed, default=None),
+            etag=stored.etag,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "version": ARCHIVE_VERSION,
@@ -91,14 +163,30 @@ class ArchiveState:
         }
 
     @classmethod
-    def from_json(cls, value: dict[str, Any]) -> ArchiveState:
+    def from_json(cls, value: dict[str, Any], etag: str | None = None) -> ArchiveState:
         return cls(
             mentions={post["id"]: post for post in value.get("mentions", [])},
             own_posts={post["id"]: post for post in value.get("own_posts", [])},
             users=dict(value.get("users", {})),
             cursors={k: Cursor.from_json(v) for k, v in value.get("cursors", {}).items()},
             refreshed_at=value.get("refreshed_at"),
+            etag=etag,
         )
+
+
+@dataclass(frozen=True)
+class Written:
+    """One object version a writer made: what it deletes again if the account was
+    forgotten while it wrote (`version_id` None: the bucket keeps no versions)."""
+
+    key: str
+    version_id: str | None
+    etag: str | None = None
+
+
+class WriteConflict(Exception):
+    """The archive changed since it was read (another writer saved, or a forget deleted
+    it): an outcome the save handles itself by reloading and merging, never a failure."""
 
 
 class Archive:
@@ -108,45 +196,108 @@ class Archive:
 
     @staticmethod
     def _key(account_id: str, name: str) -> str:
-        return f"accounts/{account_id}/{name}"
+        return f"{ACCOUNTS_PREFIX}{account_id}/{name}"
 
-    def _get(self, key: str) -> bytes | None:
+    def _get(self, key: str) -> tuple[bytes, str | None] | None:
         try:
             with aws_call("S3 GetObject"):
                 answer = self._s3.get_object(Bucket=self._bucket, Key=key)
                 body: bytes = answer["Body"].read()
         except NotFound:
             return None
-        return body
+        return body, answer.get("ETag")
 
-    def _put(self, key: str, body: bytes, **extra: str) -> None:
+    def _put(self, key: str, body: bytes, **extra: str) -> Written:
         with aws_call("S3 PutObject"):
-            self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, **extra)
+            try:
+                answer = self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, **extra)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in _WRITE_CONFLICTS:
+                    raise WriteConflict(key) from error
+                raise
+        return Written(key, answer.get("VersionId"), answer.get("ETag"))
 
     def load(self, account_id: str) -> ArchiveState | None:
-        body = self._get(self._key(account_id, "archive.json.gz"))
-        if body is None:
+        found = self._get(self._key(account_id, ARCHIVE))
+        if found is None:
             return None
-        return ArchiveState.from_json(json.loads(gzip.decompress(body)))
+        body, etag = found
+        return ArchiveState.from_json(json.loads(gzip.decompress(body)), etag)
 
-    def save(self, account_id: str, state: ArchiveState) -> None:
-        body = gzip.compress(json.dumps(state.to_json(), separators=(",", ":")).encode(), 6)
-        self._put(
-            self._key(account_id, "archive.json.gz"),
-            body,
-            ContentType="application/json",
-            ContentEncoding="gzip",
-        )
+    def save(self, account_id: str, state: ArchiveState) -> Written:
+        """Write the archive over the version `state` was loaded from; when another writer
+        changed it meanwhile, merge into what it wrote and try again. `state` is left as
+        written (merged, with the new ETag), so the caller's report is made from it."""
+        for _ in range(WRITE_ATTEMPTS):
+            body = gzip.compress(json.dumps(state.to_json(), separators=(",", ":")).encode(), 6)
+            condition = {"IfMatch": state.etag} if state.etag else {"IfNoneMatch": "*"}
+            try:
+                written = self._put(
+                    self._key(account_id, ARCHIVE),
+                    body,
+                    ContentType="application/json",
+                    ContentEncoding="gzip",
+                    **condition,
+                )
+            except WriteConflict:
+                merged = state.merge(self.load(account_id) or ArchiveState())
+                vars(state).update(vars(merged))
+                continue
+            state.etag = written.etag
+            return written
+        raise StoreUnavailable(f"S3 PutObject failed: {WRITE_ATTEMPTS} writers in a row won")
 
     def load_report(self, account_id: str) -> dict[str, Any] | None:
-        body = self._get(self._key(account_id, "report.json"))
-        return None if body is None else json.loads(body)
+        found = self._get(self._key(account_id, REPORT))
+        return None if found is None else json.loads(found[0])
 
-    def save_report(self, account_id: str, report: dict[str, Any]) -> None:
+    def save_report(self, account_id: str, report: dict[str, Any]) -> Written:
         body = json.dumps(report, separators=(",", ":")).encode()
-        self._put(self._key(account_id, "report.json"), body, ContentType="application/json")
+        return self._put(self._key(account_id, REPORT), body, ContentType="application/json")
 
-    def delete(self, account_id: str) -> None:
-        keys = [{"Key": self._key(account_id, n)} for n in ("archive.json.gz", "report.json")]
-        with aws_call("S3 DeleteObjects"):
-            self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": keys})
+    def delete(self, account_id: str) -> int:
+        """Every version of every object of the account, and every delete marker: nothing
+        of hers stays behind in the bucket, not even for the day old versions are kept.
+        Returns how many versions were deleted."""
+        versions = list(self._versions(f"{ACCOUNTS_PREFIX}{account_id}/"))
+        self._delete_versions(versions)
+        return len(versions)
+
+    def delete_written(self, written: list[Written]) -> None:
+        """Exactly the versions a writer made (none other: the account may have been
+        signed in anew since, and what that session wrote is hers)."""
+        self._delete_versions([{"Key": w.key, "VersionId": w.version_id} for w in written])
+
+    def _versions(self, prefix: str) -> Iterator[dict[str, str]]:
+        with aws_call("S3 ListObjectVersions"):
+            pages = self._s3.get_paginator("list_object_versions").paginate(
+                Bucket=self._bucket, Prefix=prefix
+            )
+            for page in pages:
+                for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                    yield {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+
+    def _delete_versions(self, versions: list[dict[str, Any]]) -> None:
+        for start in range(0, len(versions), _DELETE_LIMIT):
+            batch = [
+                {k: v for k, v in entry.items() if v is not None}
+                for entry in versions[start : start + _DELETE_LIMIT]
+            ]
+            with aws_call("S3 DeleteObjects"):
+                answer = self._s3.delete_objects(
+                    Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+            if answer.get("Errors"):
+                codes = sorted({error.get("Code", "?") for error in answer["Errors"]})
+                raise StoreUnavailable(f"S3 DeleteObjects failed: {', '.join(codes)}")
+
+    def account_folders(self) -> Iterator[str]:
+        """The id of every account with anything in the bucket, an old version or a delete
+        marker included (the sweep looks for folders whose account is gone)."""
+        with aws_call("S3 ListObjectVersions"):
+            pages = self._s3.get_paginator("list_object_versions").paginate(
+                Bucket=self._bucket, Prefix=ACCOUNTS_PREFIX, Delimiter="/"
+            )
+            for page in pages:
+                for folder in page.get("CommonPrefixes", []):
+                    yield folder["Prefix"][len(ACCOUNTS_PREFIX) :].rstrip("/")

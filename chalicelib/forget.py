@@ -1,12 +1,29 @@
-"""POST /forget: the person asks us to forget her account entirely."""
+"""POST /forget: the person asks us to forget her account entirely.
+
+Forgotten means gone, even with a refresh in flight. The order makes it so:
+
+1. The account item loses its generation (accounts.begin_forget): from that moment no page
+   or worker gets the account, and a writer that read it before cannot confirm what it
+   writes; it deletes its own versions again (report_service).
+2. Every version of every object of the account goes (archive.delete), then every
+   session signed in to it, then the account item with the tokens (last: until then a
+   retry finds the tokens to revoke; if that delete fails, the sweep finishes it).
+3. A purge is queued for after the longest writer could still be running (refresh_queue):
+   it deletes the folder again, should a writer have died between its write and its
+   check; a daily sweep deletes any folder whose account is gone (sweep.py).
+4. Only then is the token revoked at X: if storage fails, nothing is revoked, the person
+   is still signed in and can press the button again. X failing (429, 5xx, no answer)
+   ends with everything deleted and the page asking her to remove the app at X.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from chalicelib.accounts import AccountStore
+from chalicelib.accounts import AccountStore, AccountTokens
 from chalicelib.archive import Archive
-from chalicelib.errors import XRejected, XUnavailable
+from chalicelib.errors import StoreUnavailable, XRateLimited, XRejected, XUnavailable
 from chalicelib.observability import logger
 from chalicelib.sessions import SessionStore
 from chalicelib.x_auth import XAuth
@@ -22,32 +39,59 @@ class ForgetFlow:
     """Everything stored about an account goes, and our access at X is revoked."""
 
     def __init__(
-        self, accounts: AccountStore, sessions: SessionStore, archive: Archive, x_auth: XAuth
+        self,
+        accounts: AccountStore,
+        sessions: SessionStore,
+        archive: Archive,
+        x_auth: XAuth,
+        clock: Callable[[], float],
+        purge_later: Callable[[str], None] | None = None,
     ) -> None:
         self._accounts = accounts
         self._sessions = sessions
         self._archive = archive
         self._x = x_auth
+        self._clock = clock
+        self._purge_later = purge_later
 
     def forget(self, account_id: str, username: str) -> Forgotten:
-        """Revoke the token at X, then delete the archive, the report, the account item and
-        every session signed in to it, in any browser.
+        """Delete the archive and the report (every version), every session signed in to
+        the account, in any browser, and the account item; then revoke the token at X.
 
-        X going unanswered does not keep anything here: the data is deleted all the same,
-        and the page tells the person to revoke the app in her X settings.
-        """
-        tokens = self._accounts.account_tokens(account_id)
-        revoked = tokens is None
-        if tokens is not None:
-            try:
-                self._x.invalidate(tokens.access_token, tokens.access_token_secret)
-                revoked = True
-            except XRejected:
-                revoked = True  # X no longer knows the token: nothing left to revoke
-            except XUnavailable:
-                logger.warning("could not revoke the token at X", extra={"account_id": account_id})
-        self._archive.delete(account_id)
-        self._accounts.forget(account_id)
+        Raises StoreUnavailable when storage fails: the forget can be asked again, and
+        does again whatever is left (nothing was revoked yet)."""
+        tokens = self._accounts.begin_forget(account_id, int(self._clock()))
+        deleted = self._archive.delete(account_id)
         self._sessions.end_account_sessions(account_id)
-        logger.info("account forgotten", extra={"account_id": account_id})
+        self._accounts.forget(account_id)
+        self._queue_purge(account_id)
+        revoked = self._revoke(account_id, tokens)
+        logger.info(
+            "account forgotten",
+            extra={"account_id": account_id, "versions_deleted": deleted, "revoked": revoked},
+        )
         return Forgotten(username, revoked)
+
+    def _queue_purge(self, account_id: str) -> None:
+        if self._purge_later is None:
+            return
+        try:
+            self._purge_later(account_id)
+        except StoreUnavailable:  # the daily sweep is the net under this one
+            logger.exception("could not queue the purge after a forget")
+
+    def _revoke(self, account_id: str, tokens: AccountTokens | None) -> bool:
+        """Revoke the token at X; True when nothing of ours is left there."""
+        if tokens is None:
+            return True  # no token, or one X had already refused: nothing to revoke
+        try:
+            self._x.invalidate(tokens.access_token, tokens.access_token_secret)
+        except XRejected:
+            return True  # X no longer knows the token: nothing left to revoke
+        except (XUnavailable, XRateLimited) as error:
+            logger.warning(
+                "could not revoke the token at X",
+                extra={"account_id": account_id, "error": type(error).__name__},
+            )
+            return False
+        return True

@@ -20,9 +20,14 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.accounts import AccountIndex, AccountStore
-from chalicelib.errors import XRateLimited, XRejected
+from chalicelib.errors import XRateLimited, XReadCutShort, XRejected
 from chalicelib.observability import REFRESH_FAILED, REFRESH_SUCCEEDED, count, logger
-from chalicelib.refresh_queue import BATCH_LIMIT, MAX_VISIBILITY_SECONDS, RefreshQueue, account_of
+from chalicelib.refresh_queue import (
+    BATCH_LIMIT,
+    MAX_VISIBILITY_SECONDS,
+    RefreshQueue,
+    message_of,
+)
 from chalicelib.report_service import ReportService
 
 
@@ -31,9 +36,12 @@ class Status(StrEnum):
 
     REFRESHED = "refreshed"  # a new report is in S3
     FRESH = "fresh"  # refreshed within the max age already (a duplicate): no X request
-    SKIPPED = "skipped"  # no account, or its token is marked rejected: nothing to do
+    SKIPPED = "skipped"  # no account, its token marked rejected, or a forget begun
     REJECTED = "rejected"  # X answered 401 now: marked, its sessions ended
     DEFERRED = "deferred"  # no budget, or X said 429: handed back until the reset
+    CONTINUED = "continued"  # the worker's time for X ran out: handed back to read on
+    PURGED = "purged"  # a forget's second delete: the folder of a forgotten account
+    RETURNED = "returned"  # a purge for an account signed in anew: nothing to delete
 
 
 @dataclass
@@ -125,7 +133,7 @@ def refresh_account(
     Raises what is worth another try later (X unavailable, storage failing): the message
     is then redelivered by SQS, and dead-lettered after five receives."""
     account = accounts.account_tokens(account_id)
-    if account is None:
+    if account is None or account.forgetting:
         return Outcome(Status.SKIPPED)
     if now - account.refreshed_at < max_age_seconds:
         return Outcome(Status.FRESH)
@@ -138,6 +146,8 @@ def refresh_account(
     x_requests = int(view.body["source"]["x_requests"])
     if isinstance(view.error, XRateLimited):  # part read; the rest is a gap for next time
         return Outcome(Status.DEFERRED, retry_at=view.error.reset_at, x_requests=x_requests)
+    if isinstance(view.error, XReadCutShort):  # a heavy first read: the next worker goes on
+        return Outcome(Status.CONTINUED, x_requests=x_requests)
     if view.error is not None:
         raise view.error
     return Outcome(Status.REFRESHED, x_requests=x_requests)
@@ -160,6 +170,7 @@ class RefreshWorker:
         spread_seconds: int,
         clock: Callable[[], float],
         jitter: Callable[[int], int] = _spread,
+        purge: Callable[[str], int | None] | None = None,
     ) -> None:
         self._accounts = accounts
         self._reports = reports
@@ -171,6 +182,7 @@ class RefreshWorker:
         self._spread = spread_seconds
         self._clock = clock
         self._jitter = jitter
+        self._purge = purge  # sweep.purge over the app's stores: a forget's second delete
 
     def process(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """The Lambda answer: {"batchItemFailures": [...]} naming the messages to keep."""
@@ -193,7 +205,10 @@ class RefreshWorker:
         account_id = "?"
         now = self._clock()
         try:
-            account_id = account_of(record.body)
+            message = message_of(record.body)
+            account_id = message.account_id
+            if message.purge:
+                return self._purged(account_id)
             outcome = refresh_account(
                 account_id,
                 accounts=self._accounts,
@@ -210,14 +225,24 @@ class RefreshWorker:
             "outcome": outcome.status,
             "x_requests": outcome.x_requests,
         }
-        if outcome.status == Status.DEFERRED:
-            delay = self._queue.hand_back(record.receipt_handle, self.delay(outcome.retry_at, now))
-            logger.info("refresh deferred", extra={**log, "delay_seconds": delay})
+        if outcome.status in (Status.DEFERRED, Status.CONTINUED):
+            wait = self.delay(outcome.retry_at, now) if outcome.status == Status.DEFERRED else 1
+            delay = self._queue.hand_back(record.receipt_handle, wait)
+            logger.info(f"refresh {outcome.status}", extra={**log, "delay_seconds": delay})
             raise HandedBack(account_id, delay)
         if outcome.status == Status.REFRESHED:
             count(REFRESH_SUCCEEDED)
         logger.info("refresh done", extra=log)
         return outcome.status
+
+    def _purged(self, account_id: str) -> str:
+        deleted = self._purge(account_id) if self._purge is not None else None
+        status = Status.RETURNED if deleted is None else Status.PURGED
+        logger.info(
+            "purge done",
+            extra={"account_id": account_id, "outcome": status, "versions_deleted": deleted or 0},
+        )
+        return status
 
     def delay(self, retry_at: int | None, now: float) -> int:
         """Seconds until the reset (a whole window when X named none), plus a spread."""

@@ -2,6 +2,8 @@
 
 Messages are `{"account_id": "<X user id>"}`: a worker reads everything else (tokens, the
 time of the last report) when it runs, so a message never carries a secret or stale state.
+`{"account_id": ..., "purge": true}` is a forget's second delete, sent with a delay longer
+than any writer that read the account before the forget can still be running.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from chalicelib.errors import aws_call
 
 BATCH_LIMIT = 10  # SendMessageBatch takes at most ten entries
 MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's limit for ChangeMessageVisibility
+MAX_DELAY_SECONDS = 900  # SQS's limit for a message's DelaySeconds
 
 
 @dataclass
@@ -25,17 +28,31 @@ class Sent:
     failed: list[str] = field(default_factory=list)
 
 
-def message_body(account_id: str) -> str:
-    return json.dumps({"account_id": account_id}, separators=(",", ":"))
+@dataclass(frozen=True)
+class Message:
+    account_id: str
+    purge: bool = False  # delete the account's folder if the account is gone; no refresh
 
 
-def account_of(body: str) -> str:
-    """The account a message names; ValueError when the body is not one of ours."""
+def message_body(account_id: str, *, purge: bool = False) -> str:
+    value: dict[str, Any] = {"account_id": account_id}
+    if purge:
+        value["purge"] = True
+    return json.dumps(value, separators=(",", ":"))
+
+
+def message_of(body: str) -> Message:
+    """What a message asks; ValueError when the body is not one of ours."""
     value = json.loads(body)
     account_id = value.get("account_id") if isinstance(value, dict) else None
     if not isinstance(account_id, str) or not account_id.isdigit():
         raise ValueError("not a refresh message")
-    return account_id
+    return Message(account_id, purge=value.get("purge") is True)
+
+
+def account_of(body: str) -> str:
+    """The account a message names; ValueError when the body is not one of ours."""
+    return message_of(body).account_id
 
 
 class RefreshQueue:
@@ -58,6 +75,16 @@ class RefreshQueue:
             queued=[a for i, a in enumerate(account_ids) if i not in failed],
             failed=[a for i, a in enumerate(account_ids) if i in failed],
         )
+
+    def send_later(self, account_id: str, *, delay_seconds: int, purge: bool = False) -> None:
+        """One message, delivered after `delay_seconds` (at most SQS's 15 minutes)."""
+        delay = max(0, min(int(delay_seconds), MAX_DELAY_SECONDS))
+        with aws_call("SQS SendMessage"):
+            self._sqs.send_message(
+                QueueUrl=self._url,
+                MessageBody=message_body(account_id, purge=purge),
+                DelaySeconds=delay,
+            )
 
     def hand_back(self, receipt_handle: str, delay_seconds: int) -> int:
         """Make a received message invisible for `delay_seconds` (capped at SQS's 12 hours)

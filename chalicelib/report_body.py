@@ -182,7 +182,8 @@ class Source(TypedDict):
     x_posts_read: int
     archive_posts: int
     refreshed_at: str
-    stale: bool
+    stale: bool  # X failed: the report shows what was read before
+    still_reading: bool  # the view's time for X ran out: a worker is reading the rest
     reset_time: int | None
     archive_available: bool
     complete_since: str | None  # the archive holds every mention X let us read since then

@@ -11,11 +11,12 @@ from typing import Any, cast
 from chalicelib import observability
 from chalicelib.accounts import AccountTokens
 from chalicelib.analytics import Report, ReportSettings, build
-from chalicelib.archive import Archive, ArchiveState
+from chalicelib.archive import Archive, ArchiveState, Written
 from chalicelib.errors import (
     ResponsetimeError,
     StoreUnavailable,
     XRateLimited,
+    XReadCutShort,
     XRejected,
 )
 from chalicelib.formats import iso
@@ -51,18 +52,24 @@ class ReportView:
     @property
     def cache_state(self) -> str:
         """hit: the stored report, as it was; refreshed: topped up from X and rebuilt;
-        rebuilt: made from the archive for other settings; stale: X failed, last posts."""
+        rebuilt: made from the archive for other settings; stale: X failed, last posts;
+        reading: the view's time for X ran out, a worker reads the rest."""
         if self.report is None:
             return "hit"
         if self.stale:
             return "stale"
+        if self.body["source"]["still_reading"]:
+            return "reading"
         return "refreshed" if self.body["source"]["x_requests"] else "rebuilt"
 
 
-def pull_new_posts(timeline: XTimeline, account_id: str, state: ArchiveState) -> Pulled:
+def pull_new_posts(
+    timeline: XTimeline, account_id: str, state: ArchiveState, deadline: float | None = None
+) -> Pulled:
     """Read from X only what the archive lacks: posts newer than each timeline's newest id,
-    and the gaps an earlier read that X cut short left behind. Stops at X's first failure;
-    what was read before it is kept, and the unread range becomes a gap."""
+    and the gaps an earlier read that X cut short left behind. Stops at X's first failure,
+    or when `deadline` (epoch seconds) has passed (XReadCutShort); what was read before is
+    kept, and the unread range becomes a gap."""
     pulled = Pulled()
     for name in (MENTIONS, OWN_POSTS):
         cursor = state.cursor(name)
@@ -74,7 +81,9 @@ def pull_new_posts(timeline: XTimeline, account_id: str, state: ArchiveState) ->
                     gaps.append((since_id, until_id))
                 continue
             gaps.extend(
-                _read_range(timeline, account_id, name, state, pulled, index, since_id, until_id)
+                _read_range(
+                    timeline, account_id, name, state, pulled, (index, since_id, until_id), deadline
+                )
             )
         cursor.gaps = gaps
         if isinstance(pulled.error, XRejected):
@@ -88,15 +97,18 @@ def _read_range(
     name: str,
     state: ArchiveState,
     pulled: Pulled,
-    index: int,
-    since_id: str | None,
-    until_id: str | None,
+    span: tuple[int, str | None, str | None],
+    deadline: float | None,
 ) -> list[tuple[str | None, str]]:
-    """Read one range of a timeline into the archive (index 0: what is newer than the
-    newest id); returns the gap it leaves when X stopped it short."""
+    """Read one range of a timeline into the archive (`span`: its index, 0 for what is
+    newer than the newest id, and its since_id and until_id); returns the gap it leaves
+    when X, or the time for X, stopped it short."""
+    index, since_id, until_id = span
     store = state.mentions if name == MENTIONS else state.own_posts
     cursor = state.cursor(name)
-    fetched = timeline.fetch(name, account_id, since_id=since_id, until_id=until_id)
+    fetched = timeline.fetch(
+        name, account_id, since_id=since_id, until_id=until_id, deadline=deadline
+    )
     pulled.x_requests += fetched.requests
     pulled.x_posts_read += len(fetched.posts)
     for post in fetched.posts:
@@ -119,20 +131,29 @@ class ReportService:
         timeline_for: Callable[[AccountTokens], XTimeline],
         max_age_seconds: int,
         clock: Callable[[], float],
-        on_refreshed: Callable[[str, int], None] | None = None,
+        on_written: Callable[[AccountTokens, int | None], bool] | None = None,
         on_rejected: Callable[[str, int], None] | None = None,
+        *,
+        x_seconds: tuple[float | None, float | None] = (None, None),
+        on_cut_short: Callable[[str], None] | None = None,
     ) -> None:
         self._archive = archive
         self._timeline_for = timeline_for
         self._max_age = max_age_seconds
         self._clock = clock
-        # Told each time a fresh report is stored, by a view or by the schedule, so the
-        # schedule's index knows the account is not due.
-        self._on_refreshed = on_refreshed
+        # Told after anything was written to S3 for the account, with the epoch seconds of
+        # the refresh when its report was stored (so the schedule's index knows the account
+        # is not due); answers whether the account is still the one read. False: it was
+        # forgotten meanwhile, and what was written is deleted again (forget.py).
+        self._on_written = on_written
         # Told when X refuses the account's token (account id, epoch seconds of the clock),
         # by a view or by the schedule alike: the policy (mark the account, end its
         # sessions) lives in one place, and callers only map XRejected to their answer.
         self._on_rejected = on_rejected
+        # How long a view, and a refresh (the worker's), may read X (None: no limit).
+        self._view_x_seconds, self._refresh_x_seconds = x_seconds
+        # Told when a view's time for X ran out (the account id): a worker reads the rest.
+        self._on_cut_short = on_cut_short
 
     def view(
         self,
@@ -157,15 +178,32 @@ class ReportService:
             cached["source"]["x_requests"] = cached["source"]["x_posts_read"] = 0
             cached["settings"] = settings.to_json()  # the same values; where each came from
             return ReportView(cached, None)
-        return self._rebuild(
-            account, settings, saved, now, refresh=not fresh, restore=not stored_ok
+        view = self._rebuild(
+            account,
+            settings,
+            saved,
+            now,
+            self._view_x_seconds,
+            refresh=not fresh,
+            restore=not stored_ok,
         )
+        if isinstance(view.error, XReadCutShort) and self._on_cut_short is not None:
+            self._hand_over(account.account_id)
+        return view
+
+    def _hand_over(self, account_id: str) -> None:
+        """A view read X as long as it may: a refresh worker reads the rest, now."""
+        assert self._on_cut_short is not None
+        try:
+            self._on_cut_short(account_id)
+        except StoreUnavailable:  # the schedule's next round takes it instead
+            logger.exception("could not hand the rest of the read to a worker")
 
     def refresh(self, account: AccountTokens) -> ReportView:
         """Top up from X and store the new report, whatever its age (the schedule's path),
         made with the settings the account saved."""
         saved = resolve({}, account.saved_settings)
-        return self._rebuild(account, saved, saved, self._clock(), refresh=True)
+        return self._rebuild(account, saved, saved, self._clock(), self._refresh_x_seconds)
 
     def _cached_report(self, account_id: str) -> StoredReport | None:
         try:
@@ -184,10 +222,19 @@ class ReportService:
             return ArchiveState(), False
 
     def _top_up(
-        self, account: AccountTokens, state: ArchiveState, now: float, archive_ok: bool
+        self,
+        account: AccountTokens,
+        state: ArchiveState,
+        now: float,
+        archive_ok: bool,
+        written: list[Written],
+        x_seconds: float | None,
     ) -> Pulled:
-        """What X has that the archive lacks, kept in the archive when S3 answers."""
-        pulled = pull_new_posts(self._timeline_for(account), account.account_id, state)
+        """What X has that the archive lacks (as much as `x_seconds` lets it read), kept in
+        the archive when S3 answers."""
+        deadline = None if x_seconds is None else self._clock() + x_seconds
+        timeline = self._timeline_for(account)
+        pulled = pull_new_posts(timeline, account.account_id, state, deadline)
         observability.count(observability.X_POSTS_READ, pulled.x_posts_read)
         if isinstance(pulled.error, XRejected):
             if self._on_rejected is not None:
@@ -198,7 +245,7 @@ class ReportService:
         if pulled.error is not None and state.refreshed_at is None and not state.post_count:
             raise pulled.error
         if archive_ok and (pulled.x_posts_read or pulled.error is None):
-            self._save(self._archive.save, account.account_id, state)
+            self._save(self._archive.save, account.account_id, state, written)
         return pulled
 
     def _rebuild(
@@ -207,28 +254,24 @@ class ReportService:
         settings: ResolvedSettings,
         saved: ResolvedSettings,
         now: float,
+        x_seconds: float | None = None,
         *,
-        refresh: bool,
+        refresh: bool = True,
         restore: bool = False,
     ) -> ReportView:
-        """The report made now from the archive, topped up from X first when ``refresh``.
-        A good refresh stores the report made with the saved settings; so does a view made
-        with them when the stored one was not (``restore``: she changed her settings)."""
+        """The report made now from the archive, topped up from X first when ``refresh``
+        (for at most ``x_seconds``). A good refresh stores the report made with the saved
+        settings; so does a view made with them when the stored one was not (``restore``:
+        she changed her settings)."""
         state, archive_ok = self._load(account.account_id)
-        pulled = self._top_up(account, state, now, archive_ok) if refresh else Pulled()
+        written: list[Written] = []
+        pulled = (
+            self._top_up(account, state, now, archive_ok, written, x_seconds)
+            if refresh
+            else Pulled()
+        )
         since = state.mentions_complete_since()
-        source: Source = {
-            "x_requests": pulled.x_requests,
-            "x_posts_read": pulled.x_posts_read,
-            "archive_posts": state.post_count,
-            "refreshed_at": iso(datetime.fromtimestamp(state.refreshed_at or now, UTC)),
-            "stale": pulled.error is not None,
-            "reset_time": (
-                pulled.error.reset_at if isinstance(pulled.error, XRateLimited) else None
-            ),
-            "archive_available": archive_ok,
-            "complete_since": None if since is None else iso(since),
-        }
+        source = _source(pulled, state, now, archive_ok, since)
         moment = datetime.fromtimestamp(now, UTC)
         report = self._build(account, state, moment, settings.report, since)
         body: StoredReport = {**report.to_dict(), "settings": settings.to_json(), "source": source}
@@ -236,9 +279,12 @@ class ReportService:
         # A good refresh keeps the report made with the saved settings; so does a view made
         # with them when the stored one was made with settings she has since changed (no X
         # request either way), so her next views are served as they are.
+        refreshed_at = None
         if archive_ok and pulled.error is None and (refresh or (restore and made_with_saved)):
             kept = body if made_with_saved else None
-            self._store(account, state, moment, kept, saved, source, since, refreshed=refresh)
+            if self._store(account, state, moment, kept, saved, source, since, written):
+                refreshed_at = int(moment.timestamp()) if refresh else None
+        self._settle(account, written, refreshed_at)
         return ReportView(body, report, pulled.error)
 
     def _store(
@@ -250,24 +296,39 @@ class ReportService:
         saved: ResolvedSettings,
         source: Source,
         since: datetime | None,
-        *,
-        refreshed: bool,
-    ) -> None:
+        written: list[Written],
+    ) -> bool:
         """Keep the report made with the account's saved settings (``body`` when the view
-        was made with them), which the next plain view serves as it is; after a refresh
-        from X, tell `on_refreshed`."""
+        was made with them), which the next plain view serves as it is; False when S3
+        failed."""
         made = (
             self._build(account, state, moment, saved.report, since).to_dict()
             if body is None
             else body
         )
         kept: StoredReport = {**made, "settings": saved.to_json(), "source": source}
-        stored = self._save(self._archive.save_report, account.account_id, kept)
-        if stored and refreshed and self._on_refreshed is not None:
-            try:
-                self._on_refreshed(account.account_id, int(moment.timestamp()))
-            except StoreUnavailable:
-                logger.exception("could not note the refresh; the schedule may repeat it")
+        return self._save(self._archive.save_report, account.account_id, kept, written)
+
+    def _settle(
+        self, account: AccountTokens, written: list[Written], refreshed_at: int | None
+    ) -> None:
+        """After writing: confirm the account is still the one read (and note a refresh);
+        if it was forgotten meanwhile, delete again exactly what was written."""
+        if not written or self._on_written is None:
+            return
+        try:
+            if self._on_written(account, refreshed_at):
+                return
+            self._archive.delete_written(written)
+        except StoreUnavailable:
+            # Unconfirmed: the schedule may repeat the refresh; after a forget, its queued
+            # purge and the daily sweep delete what is left.
+            logger.exception("could not confirm the account after writing to S3")
+            return
+        logger.warning(
+            "account forgotten during the refresh; what it wrote is deleted",
+            extra={"account_id": account.account_id, "versions_deleted": len(written)},
+        )
 
     @staticmethod
     def _build(
@@ -289,13 +350,33 @@ class ReportService:
         )
 
     @staticmethod
-    def _save(save: Callable[[str, Any], None], account_id: str, value: Any) -> bool:
+    def _save(
+        save: Callable[[str, Any], Written], account_id: str, value: Any, written: list[Written]
+    ) -> bool:
         try:
-            save(account_id, value)
+            written.append(save(account_id, value))
         except StoreUnavailable:
             logger.exception("could not store to S3; the next view reads X again")
             return False
         return True
+
+
+def _source(
+    pulled: Pulled, state: ArchiveState, now: float, archive_ok: bool, since: datetime | None
+) -> Source:
+    """What the view cost at X, and how fresh and complete the archive it was made from is."""
+    cut_short = isinstance(pulled.error, XReadCutShort)
+    return {
+        "x_requests": pulled.x_requests,
+        "x_posts_read": pulled.x_posts_read,
+        "archive_posts": state.post_count,
+        "refreshed_at": iso(datetime.fromtimestamp(state.refreshed_at or now, UTC)),
+        "stale": pulled.error is not None and not cut_short,
+        "still_reading": cut_short,
+        "reset_time": (pulled.error.reset_at if isinstance(pulled.error, XRateLimited) else None),
+        "archive_available": archive_ok,
+        "complete_since": None if since is None else iso(since),
+    }
 
 
 def _made_with(body: StoredReport, settings: ResolvedSettings) -> bool:

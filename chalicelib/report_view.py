@@ -326,6 +326,7 @@ def context(body: StoredReport, query: dict[str, str]) -> dict[str, Any]:
         "data_begins": _data_begins(body),
         "as_of": datetime.fromisoformat(source["refreshed_at"]).strftime("%Y-%m-%d %H:%M UTC"),
         "stale": source["stale"],
+        "still_reading": source.get("still_reading", False),  # stored before it existed
         "come_back_at": (
             datetime.fromtimestamp(reset, UTC).strftime("%H:%M UTC") if reset else None
         ),

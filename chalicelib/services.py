@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from chalicelib.refresh import RefreshWorker, Scheduler
     from chalicelib.refresh_queue import RefreshQueue
     from chalicelib.report_service import ReportService
+    from chalicelib.sweep import ArchiveSweep
     from chalicelib.x_timeline import XTimeline
 
 
@@ -116,14 +117,38 @@ def x_auth() -> XAuth:
 @cached
 def sign_in() -> SignInFlow:
     return SignInFlow(
-        session_store(), account_store(), x_auth(), settings().callback_url, time.time
+        session_store(),
+        account_store(),
+        x_auth(),
+        settings().callback_url,
+        time.time,
+        budget=sign_in_budget(),
     )
+
+
+@cached
+def sign_in_budget() -> TokenBucket:
+    """The fleet's budget of sign-ins started: one bucket, X's request tokens (a bucket of
+    its own, so the sign-in's cold start loads no timeline code)."""
+    from chalicelib.budget import Limit, TokenBucket
+    from chalicelib.x_auth import REQUEST_TOKEN
+
+    config = settings()
+    window, margin = config.x_budget_window_seconds, config.x_budget_margin_seconds
+    limit = Limit(config.x_budget_request_tokens, window, margin)
+    return TokenBucket(dynamodb(), config.table_name, {REQUEST_TOKEN: limit}, time.time)
 
 
 def forget() -> ForgetFlow:
     from chalicelib.forget import ForgetFlow
 
-    return ForgetFlow(account_store(), session_store(), archive(), x_auth())
+    return ForgetFlow(account_store(), session_store(), archive(), x_auth(), time.time, purge_later)
+
+
+def purge_later(account_id: str) -> None:
+    """A forget's second delete, queued for after the longest writer (a refresh worker)
+    that read the account before the forget could still be running."""
+    refresh_queue().send_later(account_id, delay_seconds=settings().purge_delay_seconds, purge=True)
 
 
 @cached
@@ -158,8 +183,8 @@ def timeline_for(account: AccountTokens) -> XTimeline:
     return XTimeline(client, x_budget())
 
 
-def _note_refreshed(account_id: str, at: int) -> None:
-    account_store().mark_refreshed(account_id, at)
+def _confirm_written(account: AccountTokens, refreshed_at: int | None) -> bool:
+    return account_store().confirm_written(account, refreshed_at)
 
 
 def _token_rejected(account_id: str, at: int) -> None:
@@ -173,14 +198,22 @@ def _token_rejected(account_id: str, at: int) -> None:
 def reports() -> ReportService:
     from chalicelib.report_service import ReportService
 
+    config = settings()
     return ReportService(
         archive(),
         timeline_for,
-        settings().report_max_age_seconds,
+        config.report_max_age_seconds,
         time.time,
-        on_refreshed=_note_refreshed,
+        on_written=_confirm_written,
         on_rejected=_token_rejected,
+        x_seconds=(config.view_x_budget_seconds, config.worker_x_budget_seconds),
+        on_cut_short=_read_the_rest,
     )
+
+
+def _read_the_rest(account_id: str) -> None:
+    """A view's time for X ran out: a refresh worker reads the rest, at once."""
+    refresh_queue().send_later(account_id, delay_seconds=0)
 
 
 @cached
@@ -207,6 +240,7 @@ def scheduler() -> Scheduler:
 @cached
 def refresh_worker() -> RefreshWorker:
     from chalicelib.refresh import RefreshWorker
+    from chalicelib.sweep import purge
 
     config = settings()
     return RefreshWorker(
@@ -216,7 +250,15 @@ def refresh_worker() -> RefreshWorker:
         max_age_seconds=config.report_max_age_seconds,
         spread_seconds=config.x_budget_window_seconds,
         clock=time.time,
+        purge=lambda account_id: purge(account_id, account_store(), archive()),
     )
+
+
+@cached
+def archive_sweep() -> ArchiveSweep:
+    from chalicelib.sweep import ArchiveSweep
+
+    return ArchiveSweep(archive(), account_store(), session_store(), time.time)
 
 
 def reset() -> None:

@@ -68,11 +68,8 @@ ERROR_PAGES: dict[type[ResponsetimeError], tuple[int, str, str]] = {
         "X is not answering",
         "We could not reach X in time. Please try again in a moment.",
     ),
-    StoreUnavailable: (
-        503,
-        "Something on our side failed",
-        "Our storage did not answer. Please try again in a moment.",
-    ),
+    # Worded in observability, which answers it too when the settings cannot be read.
+    StoreUnavailable: observability.STORE_UNAVAILABLE_ANSWER,
 }
 
 
@@ -134,7 +131,12 @@ def home(request: Request) -> Response:
 
 
 def auth(request: Request) -> Response:
+    """GET /auth: start a sign-in at X. Someone already signed in goes to her report instead:
+    a link to /auth from another site must neither replace her session's cookie with a
+    pending login's (that signs her out) nor spend a request token of the fleet's budget."""
     try:
+        if services.sign_in().current(_session_id(request)) is not None:
+            return redirect(SIGNED_IN_HOME)
         started = services.sign_in().begin()
         cookie = services.cookie_codec().set_cookie(
             started.session_id, settings().pending_login_seconds
@@ -147,41 +149,66 @@ def auth(request: Request) -> Response:
     return redirect(started.authorization_url, cookie=cookie)
 
 
+# What X puts on the way back: a token and a verifier, or (Cancel pressed) `denied`.
+CALLBACK_FIELDS = ("oauth_token", "oauth_verifier", "denied")
+
+
 def callback(request: Request) -> Response:
-    query: dict[str, str] = dict(request.query_params or {})
-    if "denied" in query:
-        return _cancelled(request)
     try:
+        query = _callback_query(request)
+        if "denied" in query:
+            return _cancelled(request)
         signed_in = services.sign_in().complete(
             _session_id(request), query.get("oauth_token"), query.get("oauth_verifier")
+        )
+        # Inside the try: signing the cookie may read the keys' secret anew, and Secrets
+        # Manager failing then is our 503 page like any other store failure.
+        cookie = services.cookie_codec().set_cookie(
+            signed_in.session_id, settings().session_absolute_seconds
         )
     except ResponsetimeError as error:
         observability.count(observability.SIGN_IN_FAILED)
         return error_page(error)
     logger.info("sign-in completed", extra={"account_id": signed_in.account_id})
     observability.count(observability.SIGN_IN_COMPLETED)
-    cookie = services.cookie_codec().set_cookie(
-        signed_in.session_id, settings().session_absolute_seconds
-    )
     return redirect(SIGNED_IN_HOME, cookie=cookie)
 
 
+def _callback_query(request: Request) -> dict[str, str]:
+    """The callback's fields, or BadCallback before anything is consumed: X sends each field
+    once, and either cancels or approves. A field twice (which copy to believe?) or `denied`
+    beside a token or verifier is a crafted link, and must not spend the pending login."""
+    params = request.query_params
+    if params is None:
+        return {}
+    query: dict[str, str] = {}
+    for name in CALLBACK_FIELDS:
+        if name in params:
+            values = params.getlist(name)
+            if len(values) != 1:
+                raise BadCallback(f"the callback names {name} {len(values)} times")
+            query[name] = values[0]
+    if "denied" in query and len(query) > 1:
+        raise BadCallback("the callback both cancels and approves")
+    return query
+
+
 def _cancelled(request: Request) -> Response:
-    """`?denied=...`: the person pressed Cancel at X."""
-    try:
-        services.sign_in().cancel(_session_id(request))
-    except ResponsetimeError as error:
-        observability.count(observability.SIGN_IN_FAILED)
-        return error_page(error)
-    logger.info("sign-in cancelled")
-    observability.count(observability.SIGN_IN_CANCELLED)
+    """`?denied=...`: the person pressed Cancel at X. The cookie is cleared only when it held
+    the pending login just forgotten: a link here from another site, followed by someone
+    signed in (or signed out), changes nothing."""
+    consumed = services.sign_in().cancel(_session_id(request))
+    logger.info("sign-in cancelled", extra={"pending_login_forgotten": consumed})
+    if consumed:  # a sign-in was under way: only then did a person cancel one
+        observability.count(observability.SIGN_IN_CANCELLED)
     response = page(
         "message.html",
         title="Sign-in cancelled",
         message="You cancelled the sign-in at X. Nothing was shared with us.",
         retry=True,
     )
-    response.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
+    if consumed:
+        response.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
     return response
 
 
@@ -241,8 +268,10 @@ def forget(request: Request) -> Response:
     return response
 
 
+# X failing the revoke (no answer, 5xx, or 429: X asking us to slow down) ends the forget
+# all the same; only the person can finish it at X then.
 REVOKE_AT_X = (
-    "X did not answer, so please also remove responsetime under "
+    "X did not let us revoke our access just now, so please also remove responsetime under "
     "Settings > Security and account access > Apps and sessions on X."
 )
 
@@ -268,21 +297,26 @@ class Visitor:
     account: AccountTokens | None
 
 
-def signed_in_account(request: Request, *, required: bool = True) -> Visitor | Response:
-    """Every signed-in route's preamble: the visitor, or the answer to give instead (an
-    error page when the store fails; with ``required``, a redirect home that clears a stale
-    cookie when nobody is signed in, or her account is gone or its token refused)."""
+def signed_in_account(
+    request: Request, *, required: bool = True, fmt: Format = "html"
+) -> Visitor | Response:
+    """Every signed-in route's preamble: the visitor, or the answer to give instead (our
+    error page, or JSON for ``fmt`` "json", when the store fails; with ``required``, a
+    redirect home that clears a stale cookie when nobody is signed in, or her account is
+    gone or its token refused)."""
     session_id: str | None = None
     try:
         session_id = _session_id(request)
-        signed_in = services.sign_in().current(session_id)
+        # No cookie of ours: nobody to look up, and no secret to read (a stranger's home
+        # page answers while Secrets Manager does not).
+        signed_in = services.sign_in().current(session_id) if session_id else None
         account = (
             services.account_store().account_tokens(signed_in.account_id)
             if signed_in and required
             else None
         )
     except ResponsetimeError as error:
-        return error_page(error)
+        return failure(fmt, error)
     if required and (signed_in is None or account is None):
         cookie = services.cookie_codec().clear_cookie() if session_id else None
         return redirect("/", cookie=cookie)
@@ -329,7 +363,7 @@ def report(request: Request, fmt: Format) -> Response:
     from chalicelib.analytics import InvalidReportParameter
     from chalicelib.report_settings import resolve
 
-    found = signed_in_account(request)
+    found = signed_in_account(request, fmt=fmt)
     if isinstance(found, Response):
         if fmt == "json" and found.status_code == 302:  # a script gets a status, not a page
             answer = json_answer({"error": "Not signed in"}, 401)
@@ -438,6 +472,11 @@ def _settings_refused(
 def schedule_round(event: Any) -> dict[str, Any]:
     """The schedule's function: queue a refresh for every account that is due."""
     return services.scheduler().run_round().as_dict()
+
+
+def sweep_archive(event: Any) -> dict[str, Any]:
+    """The daily sweep's function: delete every archive folder whose account is gone."""
+    return services.archive_sweep().run().as_dict()
 
 
 def refresh_batch(event: Any) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import tweepy
 
-from chalicelib.errors import ResponsetimeError
+from chalicelib.errors import ResponsetimeError, XReadCutShort
 from chalicelib.x_http import x_errors
 
 if TYPE_CHECKING:
@@ -59,9 +61,15 @@ class XTimeline:
     X's 429 does (BudgetExhausted is an XRateLimited), before anything is sent to X.
     """
 
-    def __init__(self, client: Any, budget: XBudget | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        budget: XBudget | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._client = client
         self._budget = budget
+        self._clock = clock
 
     def fetch(
         self,
@@ -70,8 +78,11 @@ class XTimeline:
         *,
         since_id: str | None = None,
         until_id: str | None = None,
+        deadline: float | None = None,
     ) -> Fetched:
-        """Every post of `timeline` (MENTIONS or OWN_POSTS) in (since_id, until_id)."""
+        """Every post of `timeline` (MENTIONS or OWN_POSTS) in (since_id, until_id). Past
+        `deadline` (epoch seconds) no further page is asked for (XReadCutShort): the first
+        always is, so every read makes progress."""
         method = (
             self._client.get_users_mentions
             if timeline == MENTIONS
@@ -92,6 +103,9 @@ class XTimeline:
         pages = iter(tweepy.Paginator(method, account_id, **params))
         more = True
         while more:
+            if deadline is not None and fetched.requests and self._clock() >= deadline:
+                fetched.error = XReadCutShort(f"GET {timeline}: the time for X ran out")
+                return fetched
             try:
                 if self._budget is not None:
                     self._budget.take(timeline)

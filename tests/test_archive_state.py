@@ -32,3 +32,63 @@ def test_an_unfilled_gap_moves_the_start_to_its_end() -> None:
     # THEN nothing before the gap's end is known to be complete
     assert state.mentions_complete_since() == datetime(2026, 3, 3, tzinfo=UTC)
     assert snowflake_time(until) == datetime(2026, 3, 3, tzinfo=UTC)
+
+
+def test_two_reads_merge_to_what_either_read() -> None:
+    # GIVEN one read that holds everything up to 500 but left the gap (100, 200), and one
+    # that read only up to 300 (it began from a copy before the first read 300..500), and
+    # left (150, 250) and everything below 50 unread
+    first = Cursor("500", [("100", "200")])
+    second = Cursor("300", [("150", "250"), (None, "50")])
+    # WHEN they are merged
+    merged = first.merge(second)
+    # THEN an id is unread only when both left it unread:
+    #   first's unread:  (100, 200), (500, inf)
+    #   second's unread: (150, 250), (-inf, 50), (300, inf)
+    #   both:            (150, 200) [first gap x second gap], (500, inf) [the newest]
+    assert merged == Cursor("500", [("150", "200")])
+    assert second.merge(first) == merged
+
+
+def test_a_timeline_nobody_read_stays_unread_and_one_reader_is_kept_as_it_is() -> None:
+    # GIVEN a timeline read once (gap below 40) and one never read
+    read = Cursor("90", [(None, "40")])
+    # THEN the merge is the one read: a never-read cursor leaves everything unread
+    assert read.merge(Cursor()) == Cursor("90", [(None, "40")])
+    assert Cursor().merge(Cursor()) == Cursor()
+
+
+def test_an_interval_that_holds_no_id_is_no_gap() -> None:
+    # GIVEN gaps (10, 12) and (11, 20): their intersection (11, 12) holds no integer id
+    merged = Cursor("30", [("10", "12")]).merge(Cursor("30", [("11", "20")]))
+    # THEN no gap is kept (asking X for it would cost a request for nothing)
+    assert merged == Cursor("30", [])
+
+
+def test_a_merge_keeps_every_post_of_both_and_the_later_refresh() -> None:
+    # GIVEN what another writer stored (posts 1 and 2, refreshed at 100) and what this
+    # writer read (posts 2, read again with a new field, and 3, refreshed at 200)
+    stored = ArchiveState(
+        mentions={"1": {"id": "1"}, "2": {"id": "2"}},
+        own_posts={"7": {"id": "7"}},
+        users={"u1": "ann"},
+        cursors={"mentions": Cursor("2")},
+        refreshed_at=100.0,
+        etag='"stored"',
+    )
+    mine = ArchiveState(
+        mentions={"2": {"id": "2", "new": True}, "3": {"id": "3"}},
+        users={"u3": "cy"},
+        cursors={"mentions": Cursor("3"), "tweets": Cursor("8")},
+        refreshed_at=200.0,
+        etag='"old"',
+    )
+    # WHEN this writer's state is merged into the stored one
+    merged = mine.merge(stored)
+    # THEN nothing of either is lost, this writer's copy of post 2 wins, and the merged
+    # state writes over the stored version (its ETag)
+    assert sorted(merged.mentions) == ["1", "2", "3"] and merged.mentions["2"]["new"] is True
+    assert merged.own_posts == {"7": {"id": "7"}}
+    assert merged.users == {"u1": "ann", "u3": "cy"}
+    assert merged.cursors == {"mentions": Cursor("3"), "tweets": Cursor("8")}
+    assert merged.refreshed_at == 200.0 and merged.etag == '"stored"'

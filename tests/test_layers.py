@@ -10,7 +10,7 @@ tests hold are marked ◆):
     services        the wiring: every client, store and flow built once from config
     ◆ only web and services import services (app.py reaches them through web)
     ─────────────────────────────────────────────────────────────────────────────────────
-    flows           report_service, refresh, signin, forget: take what they work with as
+    flows           report_service, refresh, signin, forget, sweep: take what they work with as
                     arguments (tests/unit/ hands them fakes)
     X               x_timeline, x_auth, x_http: X API v2 and OAuth, through Tweepy
     stores          accounts, sessions, archive, budget, refresh_queue, tokens: DynamoDB,

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from chalicelib.accounts import AccountIndex, AccountStore, AccountTokens, DueAccount
-from chalicelib.archive import Archive, ArchiveState
+from chalicelib.archive import Archive, ArchiveState, Written
 from chalicelib.errors import ResponsetimeError, StoreUnavailable
 from chalicelib.refresh_queue import BATCH_LIMIT, RefreshQueue, Sent
 from chalicelib.x_timeline import MENTIONS, OWN_POSTS, Fetched, XTimeline
@@ -51,6 +51,7 @@ class ScriptedTimeline(XTimeline):
         self.users = dict(users or {})  # author id -> username, as X's includes.users
         self.page_size = page_size
         self.asked: list[Asked] = []
+        self.deadlines: list[float | None] = []  # each read's deadline (its time for X)
         self._failures: dict[str, tuple[int, ResponsetimeError]] = {}
 
     def fail(self, timeline: str, error: ResponsetimeError, *, after_pages: int = 0) -> None:
@@ -64,8 +65,10 @@ class ScriptedTimeline(XTimeline):
         *,
         since_id: str | None = None,
         until_id: str | None = None,
+        deadline: float | None = None,
     ) -> Fetched:
         self.asked.append((timeline, since_id, until_id))
+        self.deadlines.append(deadline)
         wanted = sorted(
             (
                 post
@@ -103,6 +106,7 @@ class FakeArchive(Archive):
         self.unavailable = False
         self.saves = 0
         self.report_saves = 0
+        self.deleted_written: list[Written] = []
 
     def _check(self, call: str) -> None:
         if self.unavailable:
@@ -129,24 +133,36 @@ class FakeArchive(Archive):
         self._check("S3 GetObject")
         return self.stored(account_id) if account_id in self.states else None
 
-    def save(self, account_id: str, state: ArchiveState) -> None:
+    def save(self, account_id: str, state: ArchiveState) -> Written:
         self._check("S3 PutObject")
         self.saves += 1
         self.states[account_id] = json.dumps(state.to_json())
+        return Written(f"accounts/{account_id}/archive.json.gz", str(self.saves))
 
     def load_report(self, account_id: str) -> dict[str, Any] | None:
         self._check("S3 GetObject")
         return self.stored_report(account_id) if account_id in self.reports else None
 
-    def save_report(self, account_id: str, report: dict[str, Any]) -> None:
+    def save_report(self, account_id: str, report: dict[str, Any]) -> Written:
         self._check("S3 PutObject")
         self.report_saves += 1
         self.reports[account_id] = json.dumps(report)
+        return Written(f"accounts/{account_id}/report.json", str(self.report_saves))
 
-    def delete(self, account_id: str) -> None:
+    def delete(self, account_id: str) -> int:
         self._check("S3 DeleteObjects")
+        held = [account_id in self.states, account_id in self.reports]
         self.states.pop(account_id, None)
         self.reports.pop(account_id, None)
+        return sum(held)
+
+    def delete_written(self, written: list[Written]) -> None:
+        self._check("S3 DeleteObjects")
+        self.deleted_written.extend(written)
+        for entry in written:
+            account_id = entry.key.split("/")[1]
+            store = self.states if entry.key.endswith("archive.json.gz") else self.reports
+            store.pop(account_id, None)
 
 
 class FakeAccountIndex(AccountIndex):
@@ -211,3 +227,12 @@ class FakeAccountStore(AccountStore):
         self.refreshed.append((account_id, at))
         if account_id in self.accounts:
             self.accounts[account_id] = replace(self.accounts[account_id], refreshed_at=at)
+
+    def confirm_written(self, account: AccountTokens, refreshed_at: int | None = None) -> bool:
+        """Still the account that was read: held, with the same generation."""
+        held = self.accounts.get(account.account_id)
+        if held is None or held.generation != account.generation:
+            return False
+        if refreshed_at is not None:
+            self.mark_refreshed(account.account_id, refreshed_at)
+        return True

@@ -53,7 +53,7 @@ class World:
             timeline_for,
             MAX_AGE,
             clock,
-            on_refreshed=self.store.mark_refreshed,
+            on_written=self.store.confirm_written,
             on_rejected=token_rejected,
         )
         self.worker = RefreshWorker(

@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.accounts import AccountTokens
 from chalicelib.archive import ArchiveState, Cursor
-from chalicelib.errors import XRateLimited, XRejected, XUnavailable
+from chalicelib.errors import XRateLimited, XReadCutShort, XRejected, XUnavailable
 from chalicelib.report_service import ReportService
 from chalicelib.report_settings import resolve
 from chalicelib.x_timeline import MENTIONS, OWN_POSTS, XTimeline
@@ -33,6 +33,12 @@ class Hooks:
     def __init__(self) -> None:
         self.refreshed: list[tuple[str, int]] = []
         self.rejected: list[tuple[str, int]] = []
+        self.forgotten = False  # the account was forgotten while the service worked
+
+    def written(self, account: AccountTokens, refreshed_at: int | None) -> bool:
+        if refreshed_at is not None and not self.forgotten:
+            self.refreshed.append((account.account_id, refreshed_at))
+        return not self.forgotten
 
 
 def service(archive: FakeArchive, timeline: ScriptedTimeline) -> tuple[ReportService, Hooks]:
@@ -47,7 +53,7 @@ def service(archive: FakeArchive, timeline: ScriptedTimeline) -> tuple[ReportSer
         timeline_for,
         MAX_AGE,
         Clock(NOW.timestamp()),
-        on_refreshed=lambda account_id, at: hooks.refreshed.append((account_id, at)),
+        on_written=hooks.written,
         on_rejected=lambda account_id, at: hooks.rejected.append((account_id, at)),
     )
     return reports, hooks
@@ -290,3 +296,56 @@ def test_without_s3_the_report_is_made_from_x_and_says_so() -> None:
     assert view.body["source"]["archive_available"] is False
     # AND no report is noted as stored: the schedule will try again
     assert hooks.refreshed == []
+
+
+def test_what_a_refresh_wrote_for_an_account_forgotten_meanwhile_is_deleted_again() -> None:
+    # GIVEN an archive of mentions 11 and 12, X with a new mention 13, and an account that
+    #       is forgotten while the refresh reads X (the hook answers: not the same account)
+    archive = FakeArchive().holding(
+        ACCOUNT, state=archive_of(mentions_at(3, 2), [], mentions=Cursor("12"))
+    )
+    reports, hooks = service(archive, ScriptedTimeline(mentions_at(3, 2, 1)))
+    hooks.forgotten = True
+
+    # WHEN the schedule's refresh writes the archive and the report
+    reports.refresh(ACME)
+
+    # THEN exactly those two versions are deleted again, and nothing is left of the account
+    deleted = [(entry.key.rsplit("/", 1)[1], entry.version_id) for entry in archive.deleted_written]
+    assert deleted == [("archive.json.gz", "1"), ("report.json", "1")]
+    assert ACCOUNT not in archive.states and ACCOUNT not in archive.reports
+    assert hooks.refreshed == []
+
+
+def test_a_view_reads_x_only_as_long_as_it_may_and_hands_the_rest_to_a_worker() -> None:
+    # GIVEN no report yet; X has mentions 11..14, and the view's 12 seconds for X run out
+    #       after the first page (14, 13)
+    archive = FakeArchive()
+    timeline = ScriptedTimeline(mentions_at(4, 3, 2, 1))
+    timeline.fail(MENTIONS, XReadCutShort("GET mentions: the time for X ran out"), after_pages=1)
+    handed: list[str] = []
+    reports = ReportService(
+        archive,
+        lambda account: timeline,
+        MAX_AGE,
+        Clock(NOW.timestamp()),
+        x_seconds=(12.0, 240.0),
+        on_cut_short=handed.append,
+    )
+
+    # WHEN she opens her first report
+    view = reports.view(ACME)
+
+    # THEN X was given until 12 s from now; she sees the two mentions read, marked as still
+    #      reading (not stale: nothing failed), and a worker is asked to read the rest
+    assert timeline.deadlines[0] == NOW.timestamp() + 12
+    source = view.body["source"]
+    assert view.cache_state == "reading" and view.body["mentions"] == 2
+    assert (source["still_reading"], source["stale"]) == (True, False)
+    assert handed == [ACCOUNT]
+    # AND the archive keeps what was read, with everything older than 13 as a gap, and no
+    #     partial report is stored
+    kept = archive.stored(ACCOUNT)
+    assert sorted(kept.mentions) == ["13", "14"]
+    assert kept.cursor(MENTIONS) == Cursor("14", [(None, "13")])
+    assert archive.reports == {}
