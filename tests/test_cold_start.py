@@ -23,6 +23,8 @@ NOT_AT_SIGN_IN = (
     "chalicelib.x_timeline",
     "jinja2",
     "aws_lambda_powertools.utilities.batch",
+    "chalicelib.xlsx",
+    "openpyxl",
 )
 
 LOADED = """
