@@ -3,7 +3,8 @@
 Items `account#<X user id>`: the handle, the account's X tokens (encrypted), the report
 settings the person saved (`report_settings`, a map of setting name -> text, as typed into
 the settings form and checked by report_settings.saved_form), and the marks other features
-set (`report_refreshed_at`, `token_rejected_at`, `forgetting_at`).
+set (`report_refreshed_at`, `token_rejected_at`, `forgetting_at`, `refresh_asked_at`: the
+last press of "Refresh now").
 
 `generation` is a random value the account gets when it is created, and loses the moment a
 forget begins (`forgetting_at` is set): every writer of the account's S3 objects read it
@@ -234,6 +235,23 @@ class AccountStore:
             UpdateExpression="SET report_settings = :settings",
             ExpressionAttributeValues={
                 ":settings": {"M": {name: {"S": text} for name, text in values.items()}}
+            },
+        )
+
+    def claim_refresh_now(self, account_id: str, now: int, interval_seconds: int) -> bool:
+        """The person pressed "Refresh now": True when her last press was `interval_seconds`
+        ago or more (the press is noted, one conditional UpdateItem); False when it was
+        sooner, or the account is gone. Keeps one person from spending the fleet's budget."""
+        return self._update_account(
+            account_id,
+            UpdateExpression="SET refresh_asked_at = :now",
+            ConditionExpression=(
+                "attribute_exists(pk) AND "
+                "(attribute_not_exists(refresh_asked_at) OR refresh_asked_at <= :before)"
+            ),
+            ExpressionAttributeValues={
+                ":now": {"N": str(now)},
+                ":before": {"N": str(now - interval_seconds)},
             },
         )
 

@@ -199,6 +199,15 @@ class ReportService:
         except StoreUnavailable:  # the schedule's next round takes it instead
             logger.exception("could not hand the rest of the read to a worker")
 
+    def refresh_now(self, account: AccountTokens) -> ReportView:
+        """The person asked for a refresh: top up from X as a view does (for at most the
+        view's time; a worker reads the rest) and store the report, whatever its age."""
+        saved = resolve({}, account.saved_settings)
+        view = self._rebuild(account, saved, saved, self._clock(), self._view_x_seconds)
+        if isinstance(view.error, XReadCutShort) and self._on_cut_short is not None:
+            self._hand_over(account.account_id)
+        return view
+
     def refresh(self, account: AccountTokens) -> ReportView:
         """Top up from X and store the new report, whatever its age (the schedule's path),
         made with the settings the account saved."""

@@ -349,3 +349,24 @@ def test_a_view_reads_x_only_as_long_as_it_may_and_hands_the_rest_to_a_worker() 
     assert sorted(kept.mentions) == ["13", "14"]
     assert kept.cursor(MENTIONS) == Cursor("14", [(None, "13")])
     assert archive.reports == {}
+
+
+def test_refresh_now_tops_up_a_fresh_report_and_stores_it() -> None:
+    # GIVEN a report stored 2 minutes ago (fresh), an archive read up to mention 11, and a
+    #       new mention 12 at X
+    archive = FakeArchive().holding(
+        ACCOUNT,
+        state=archive_of(mentions_at(2), mentions=Cursor("11")),
+        report=stored_report(timedelta(minutes=2), SAVED.to_json()),
+    )
+    timeline = ScriptedTimeline(mentions_at(2, 1))
+    reports, hooks = service(archive, timeline)
+
+    # WHEN she presses "Refresh now"
+    view = reports.refresh_now(ACME)
+
+    # THEN X is asked for what is new although the report was fresh, and the new report
+    #      (2 mentions) is stored and noted as a refresh
+    assert timeline.asked[0] == (MENTIONS, "11", None)
+    assert view.body["mentions"] == 2 and archive.stored_report(ACCOUNT)["mentions"] == 2
+    assert hooks.refreshed == [(ACCOUNT, int(NOW.timestamp()))]
