@@ -30,6 +30,12 @@ Definitions (see ``build``):
   response time is the earliest reply to any of them minus its start (never negative).
 * *Business seconds* (with ``hours`` set) are the overlap of [mention, first reply] with
   the open hours of ``workdays`` that are not ``holidays``, in ``tz`` (business_hours.py).
+* *Days* are the calendar days of ``tz`` (local midnight to local midnight: 23 or 25 hours
+  when the clocks change). The window is ``days`` x 24 hours, so it touches ``days + 1``
+  dates (``days`` or ``days + 2`` when a change of clocks falls inside it); ``daily`` has a
+  row for each, oldest first, each mention counted on the local date of its
+  ``created_at``. A row is *partial* when the window holds only part of its day: the first
+  (unless the window starts at local midnight) and the last (the window ends at ``now``).
 * The *previous period* is ``[start - days, start)``, with the same rules and settings; it
   is complete when the archive holds every mention since its start (``history_start``).
 * A reply is *signed* when its text, after trailing links and whitespace, ends in
@@ -42,7 +48,8 @@ duration is reported to the millisecond (floored; X timestamps have millisecond
 resolution, in practice always ``.000``). Every ``*_seconds`` number in the output is an
 ``int`` when it is a whole number of seconds and otherwise a ``float`` rounded to the
 millisecond (3 decimals) -- e.g. ``600`` or ``599.5``; rates are plain floats in 0..1.
-Datetimes are emitted as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC, X's own format).
+Datetimes are emitted as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC, X's own format), whatever
+``tz`` is: the zone says how days are cut and a page writes times; it changes no instant.
 
 Timestamps that cannot be parsed make the post count for nothing; a timestamp without a
 UTC offset is read as UTC.
@@ -57,7 +64,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from heapq import nlargest
 from itertools import islice
@@ -169,7 +176,7 @@ LEFT_OUT_LIMIT = 100  # left-out mentions listed (newest first); `excluded` coun
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _ZERO = timedelta(0)
-_MS_PER_DAY = 86_400_000
+_MIDNIGHT = time(0)
 _SLOT_MS = 900_000  # heatmap cache granularity: every real UTC offset is a multiple of 15 min
 
 
@@ -186,7 +193,7 @@ class InvalidReportParameter(ValueError):
 class ReportSettings:
     days: int = DAYS_DEFAULT  # window [now - days, now]
     target_seconds: int = TARGET_MINUTES_DEFAULT * 60
-    tz: str = TZ_DEFAULT  # IANA zone of the heatmap and the business hours
+    tz: str = TZ_DEFAULT  # IANA zone of the days, the heatmap and the business hours
     crowd: int = CROWD_DEFAULT  # leave out mentions naming more accounts; 0: off
     questions: bool = False  # leave out mentions without a "?"
     hours: tuple[int, int] | None = None  # business hours, minutes after local midnight
@@ -226,10 +233,11 @@ class ResponseStats(NamedTuple):
 
 
 class DailyRow(NamedTuple):
-    date: date  # UTC day
+    date: date  # the local date in the report's zone
     mentions: int
     answered: int  # mentions of that day that got answered
     median_seconds: Seconds | None
+    partial: bool = False  # the window holds only part of the day (first and last rows)
 
 
 class CaseFigures(NamedTuple):
@@ -451,13 +459,13 @@ class Report:
     window_end: datetime
     days: int
     target_seconds: int
-    tz: str
+    tz: str  # the zone of the days (daily), the heatmap and the business hours
     mentions: int
     answered: int
     answered_within_target: int
     first_response_seconds: ResponseStats
     histogram: list[tuple[str, int]]  # (bucket label, count), in HISTOGRAM_BUCKETS order
-    daily: list[DailyRow]  # one per UTC day of the window, oldest first
+    daily: list[DailyRow]  # one per local date (in ``tz``) the window touches, oldest first
     heatmap: list[list[int]]  # 7 (Mon..Sun) x 24 (local hour) mention counts in ``tz``
     slowest: list[MentionRow]  # answered, largest response first (ties: older first)
     unanswered: list[MentionRow]  # newest first
@@ -494,6 +502,7 @@ class Report:
                 "start": iso(self.window_start),
                 "end": iso(self.window_end),
                 "days": self.days,
+                "tz": self.tz,
             },
             "target_seconds": self.target_seconds,
             "mentions": self.mentions,
@@ -619,6 +628,7 @@ def _daily_json(day: DailyRow) -> body.Day:
         "mentions": day.mentions,
         "answered": day.answered,
         "median_seconds": day.median_seconds,
+        "partial": day.partial,
     }
 
 
@@ -1100,6 +1110,48 @@ class _Calendar(NamedTuple):
     histogram: list[tuple[str, int]]
 
 
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The instant (UTC) the local ``day`` begins in ``tz``. A midnight that a change of
+    clocks skips is read with the offset before the change, as zoneinfo does: that is the
+    instant of the change, the day's first."""
+    return datetime.combine(day, _MIDNIGHT, tz).astimezone(UTC)
+
+
+def _local_days(start: datetime, now: datetime, tz: ZoneInfo) -> tuple[list[date], list[datetime]]:
+    """The local dates the window ``[start, now]`` touches, oldest first, and the instant
+    each begins followed by the one the last ends: one zone conversion per day, so the walk
+    finds a post's day by comparing instants, never converting a post (a conversion per
+    post would add some two thirds to the calendar's time)."""
+    day = start.astimezone(tz).date()
+    dates, begins = [day], [_midnight(day, tz)]
+    following = _midnight(day + timedelta(days=1), tz)
+    while following <= now:
+        day += timedelta(days=1)
+        dates.append(day)
+        begins.append(following)
+        following = _midnight(day + timedelta(days=1), tz)
+    begins.append(following)
+    return dates, begins
+
+
+def _daily_rows(
+    dates: list[date],
+    begins: list[datetime],
+    window: tuple[datetime, datetime],
+    mentions: list[int],
+    responses: list[list[int]],
+) -> list[DailyRow]:
+    """A row per local date; a day is partial when the window does not hold it from its
+    midnight to the next (the first unless the window starts at midnight, and the last)."""
+    start, now = window
+    rows = []
+    for i, day in enumerate(dates):
+        answered = sorted(responses[i])
+        partial = begins[i] < start or now < begins[i + 1]
+        rows.append(DailyRow(day, mentions[i], len(answered), _median(answered), partial))
+    return rows
+
+
 def _calendar(
     ids: list[str],
     created_of: Mapping[str, datetime],
@@ -1108,25 +1160,28 @@ def _calendar(
     now: datetime,
     tz: ZoneInfo,
 ) -> _Calendar:
-    """Day rows, the heatmap and the histogram, in one walk in time order that recomputes
-    the day and heatmap slot only when it crosses a UTC quarter hour."""
-    day0 = _to_ms(start) // _MS_PER_DAY
-    n_days = _to_ms(now) // _MS_PER_DAY - day0 + 1
-    day_mentions = [0] * n_days
-    day_responses: list[list[int]] = [[] for _ in range(n_days)]
+    """Day rows (the zone's days), the heatmap and the histogram, in one walk in time order
+    that recomputes the heatmap slot only when it crosses a UTC quarter hour, and the day
+    only when it crosses a local midnight: one comparison per post in between."""
+    dates, begins = _local_days(start, now, tz)
+    day_mentions = [0] * len(dates)
+    day_responses: list[list[int]] = [[] for _ in dates]
     heat = [0] * (7 * 24)
     hist = [0] * len(HISTOGRAM_BUCKETS)
     edges = _BUCKET_EDGES
-    quarter_end = start  # the walk starts by computing the first quarter
+    quarter_end = next_change = start  # the walk starts by computing the first quarter
     day = 0
     slot: int | None = None
     for pid in ids:
         created = created_of[pid]
-        if created >= quarter_end:
-            quarter = _to_ms(created) // _SLOT_MS
-            quarter_end = _from_ms((quarter + 1) * _SLOT_MS)
-            day = quarter * _SLOT_MS // _MS_PER_DAY - day0
-            slot = _heat_slot(quarter, tz)
+        if created >= next_change:  # a new quarter hour, or a new local day, or both
+            if created >= quarter_end:
+                quarter = _to_ms(created) // _SLOT_MS
+                quarter_end = _from_ms((quarter + 1) * _SLOT_MS)
+                slot = _heat_slot(quarter, tz)
+            while created >= begins[day + 1]:  # never past the last: created <= now
+                day += 1
+            next_change = min(quarter_end, begins[day + 1])
         day_mentions[day] += 1
         if slot is None:  # the quarter straddles a local hour change
             local = created.astimezone(tz)
@@ -1139,19 +1194,8 @@ def _calendar(
         else:
             day_responses[day].append(response // _MS)
             hist[bisect_right(edges, response)] += 1
-    daily = []
-    for day in range(n_days):
-        answered_today = sorted(day_responses[day])
-        daily.append(
-            DailyRow(
-                date=_from_ms((day0 + day) * _MS_PER_DAY).date(),
-                mentions=day_mentions[day],
-                answered=len(answered_today),
-                median_seconds=_median(answered_today),
-            )
-        )
     return _Calendar(
-        daily,
+        _daily_rows(dates, begins, (start, now), day_mentions, day_responses),
         [heat[d * 24 : d * 24 + 24] for d in range(7)],
         list(zip(HISTOGRAM_BUCKETS, hist, strict=True)),
     )
@@ -1280,7 +1324,8 @@ def build(
 
     Written for speed: no object per post (only dict entries of existing objects and
     untracked ints/datetimes, so the garbage collector stays quiet), timestamps parsed once
-    with the C ``datetime.fromisoformat``, heatmap slots cached per UTC quarter hour.
+    with the C ``datetime.fromisoformat``, heatmap slots cached per UTC quarter hour, days
+    found by comparing instants with the local midnights (no zone conversion per post).
     """
     tz = _check(settings)
     now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)

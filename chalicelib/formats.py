@@ -1,11 +1,17 @@
 """How a time and a duration are written, once for every JSON body, page and chart.
 
+A JSON body, the CSV and the stored report carry instants as ``iso`` (UTC, X's own
+format: machines compare them); a page shows every time as ``local_time``, on the wall
+clock of the report's zone and naming it, so a person never has to guess which clock a
+time is on.
+
 Pure code: no I/O, no clock.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 
 def iso(moment: datetime) -> str:
@@ -13,6 +19,28 @@ def iso(moment: datetime) -> str:
     dropped; a naive datetime is read as UTC)."""
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     return moment.isoformat(timespec="milliseconds")[:-6] + "Z"  # drop "+00:00"
+
+
+def local_time(moment: datetime | str, zone: str) -> str:
+    """``2026-03-29 09:15 Europe/London``: the instant on the wall clock of the IANA ``zone``,
+    to the minute (floored, as a clock shows it), then the zone's name: the one way a page
+    writes a time. ``moment`` is a datetime (naive: UTC) or ISO text as the JSON holds it.
+    Text that is no timestamp is returned as it is, and a zone this machine does not know
+    (tzdata dropped it since the report was made) shows the time in UTC, named so: the
+    page still opens and no time is ever shown on an unnamed clock."""
+    if isinstance(moment, str):
+        text = moment
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        clock: tzinfo = ZoneInfo(zone)
+    except Exception:  # ZoneInfoNotFoundError, ValueError, TypeError, OSError...
+        clock, zone = UTC, "UTC"
+    return f"{moment.astimezone(clock):%Y-%m-%d %H:%M} {zone}"
 
 
 def duration(seconds: float | None, *, compact: bool = False) -> str:

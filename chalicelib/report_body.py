@@ -7,7 +7,7 @@ Pure declarations: no I/O, nothing to run. `analytics.Report.to_dict` makes a `R
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 Seconds = int | float
 
@@ -32,6 +32,10 @@ class Span(TypedDict):
 
 class Window(Span):
     days: int
+    # The IANA zone the report's days are cut in (`daily`'s dates are its local dates) and
+    # a page writes its times in; `start` and `end` stay UTC instants. Absent from reports
+    # stored before days followed the zone: their days are UTC dates.
+    tz: NotRequired[str]
 
 
 class AccountRef(TypedDict):
@@ -93,10 +97,13 @@ class Bucket(TypedDict):
 
 
 class Day(TypedDict):
-    date: str
+    date: str  # a local date in `window.tz`: midnight to midnight, 23 or 25 hours at a DST change
     mentions: int
     answered: int
     median_seconds: Seconds | None
+    # The window holds only part of this day (the first, unless the window starts at local
+    # midnight, and the last). Absent from reports stored before it existed.
+    partial: NotRequired[bool]
 
 
 class Heatmap(TypedDict):

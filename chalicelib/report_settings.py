@@ -85,7 +85,8 @@ _TZ_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 
 
 def parse_tz(value: str | None) -> str:
-    """An IANA time zone name such as ``Europe/Berlin``; default ``UTC``."""
+    """An IANA time zone name such as ``Europe/Berlin``; default ``UTC``. It is the
+    report's zone: its days, heatmap and business hours, and every time a page shows."""
     if value is None or not value.strip():
         return TZ_DEFAULT
     name = value.strip()

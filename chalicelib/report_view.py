@@ -1,15 +1,21 @@
-"""What the report page shows, in words a person reads at a glance."""
+"""What the report page shows, in words a person reads at a glance.
+
+Every time on the page is on the wall clock of the report's zone and names it
+(`formats.local_time`: ``2026-03-29 09:15 Europe/London``), and the days of the daily chart
+are that zone's days: a person who chose a zone never meets a time on another clock.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib.charts import daily_svg, heatmap_svg, histogram_svg
-from chalicelib.formats import duration
+from chalicelib.formats import duration, local_time
 from chalicelib.report_body import StoredReport
 from chalicelib.report_settings import NAMES, form_text
 
@@ -269,13 +275,43 @@ def _counted(body: StoredReport) -> str:
     return "; ".join(parts)
 
 
-def _data_begins(body: StoredReport) -> str | None:
-    """The day the archive's complete record begins, when that is inside the window (so its
+def report_zone(body: StoredReport) -> str:
+    """The zone the page writes the report's times in: the report's own; for one stored
+    before the window named it, its heatmap's, which was always the settings' zone."""
+    return body["window"].get("tz") or body["heatmap"]["tz"]
+
+
+def days_zone(body: StoredReport) -> str:
+    """The zone whose calendar days the daily rows are: the window's; UTC for a report
+    stored before days followed the zone (it cut them at UTC midnight)."""
+    return body["window"].get("tz") or "UTC"
+
+
+def _data_begins(body: StoredReport, when: Callable[[str], str]) -> str | None:
+    """When the archive's complete record begins, when that is inside the window (so its
     first days are empty for want of data, not of mentions); None otherwise."""
     since = body["source"].get("complete_since")
     if not since or since <= body["window"]["start"]:
         return None
-    return datetime.fromisoformat(since).strftime("%Y-%m-%d %H:%M UTC")
+    return when(since)
+
+
+def _times(body: StoredReport) -> dict[str, Any]:
+    """Every time the page shows outside the tables, and ``when`` for the tables' times: all
+    written by one function, in the report's zone, naming it."""
+    source = body["source"]
+    zone = report_zone(body)
+    when = partial(local_time, zone=zone)
+    reset = source.get("reset_time")
+    return {
+        "zone": zone,
+        "zone_label": days_zone(body),  # the daily chart's days
+        "when": when,
+        "updated_at": when(source["refreshed_at"]),
+        "data_begins": _data_begins(body, when),
+        "as_of": when(source["refreshed_at"]),
+        "come_back_at": when(datetime.fromtimestamp(reset, UTC)) if reset else None,
+    }
 
 
 def settings_form(fields: dict[str, str], sources: dict[str, str] | None = None) -> dict[str, Any]:
@@ -296,7 +332,6 @@ def context(body: StoredReport, query: dict[str, str]) -> dict[str, Any]:
     # An empty value is kept: it sets a saved setting back to its default for this view.
     params = {k: v for k, v in query.items() if k in NAMES}
     suffix = f"?{urlencode(params)}" if params else ""
-    reset = source.get("reset_time")
     left_out: dict[str, dict[str, Any]] = {}
     excluded = _excluded(body)
     for row in body["left_out"]:
@@ -323,13 +358,9 @@ def context(body: StoredReport, query: dict[str, str]) -> dict[str, Any]:
             "heatmap": heatmap_svg(body),
         },
         "updated": ago(source["refreshed_at"], time.time()),
-        "data_begins": _data_begins(body),
-        "as_of": datetime.fromisoformat(source["refreshed_at"]).strftime("%Y-%m-%d %H:%M UTC"),
+        **_times(body),
         "stale": source["stale"],
         "still_reading": source.get("still_reading", False),  # stored before it existed
-        "come_back_at": (
-            datetime.fromtimestamp(reset, UTC).strftime("%H:%M UTC") if reset else None
-        ),
         "links": {"csv": f"/report.csv{suffix}", "json": f"/report.json{suffix}"},
         **settings_form(
             fields, {name: entry["source"] for name, entry in body["settings"].items()}

@@ -190,6 +190,8 @@ PURE_FILES = frozenset(
         "test_layers.py",
         "test_report_settings.py",
         "test_report_support.py",
+        "test_time_zone.py",
+        "test_xlsx.py",
     }
 )
 E2E_FILES = frozenset({"test_e2e_browser.py"})

@@ -58,6 +58,7 @@ def test_no_mentions_gives_empty_but_complete_report() -> None:
         "start": "2026-10-31T12:00:00.000Z",
         "end": "2026-11-28T12:00:00.000Z",
         "days": 28,
+        "tz": "UTC",
     }
     assert body["target_seconds"] == 3600
     assert (body["mentions"], body["answered"], body["answered_within_target"]) == (0, 0, 0)
@@ -324,7 +325,7 @@ def test_target_boundary_and_rate_over_all_mentions() -> None:
 # --------------------------------------------------------------------------- daily / heatmap
 
 
-def test_daily_has_every_utc_day_with_zero_days() -> None:
+def test_daily_has_every_utc_day_with_zero_days_by_default() -> None:
     # GIVEN a 3-day window ending 2026-11-28 12:00 and mentions on Nov 26 only, one of
     #       them answered the next day (it still counts on its own day)
     d26 = datetime(2026, 11, 26, 23, 0, tzinfo=UTC)
@@ -334,10 +335,34 @@ def test_daily_has_every_utc_day_with_zero_days() -> None:
     daily = run(mentions, own, days=3).to_dict()["daily"]
     # THEN Nov 25 (partial), 26, 27 (empty) and 28 (partial) are all there, oldest first
     assert daily == [
-        {"date": "2026-11-25", "mentions": 0, "answered": 0, "median_seconds": None},
-        {"date": "2026-11-26", "mentions": 2, "answered": 1, "median_seconds": 7200},
-        {"date": "2026-11-27", "mentions": 0, "answered": 0, "median_seconds": None},
-        {"date": "2026-11-28", "mentions": 0, "answered": 0, "median_seconds": None},
+        {
+            "date": "2026-11-25",
+            "mentions": 0,
+            "answered": 0,
+            "median_seconds": None,
+            "partial": True,
+        },
+        {
+            "date": "2026-11-26",
+            "mentions": 2,
+            "answered": 1,
+            "median_seconds": 7200,
+            "partial": False,
+        },
+        {
+            "date": "2026-11-27",
+            "mentions": 0,
+            "answered": 0,
+            "median_seconds": None,
+            "partial": False,
+        },
+        {
+            "date": "2026-11-28",
+            "mentions": 0,
+            "answered": 0,
+            "median_seconds": None,
+            "partial": True,
+        },
     ]
 
 
@@ -347,7 +372,13 @@ def test_daily_median_of_the_day() -> None:
     # WHEN
     daily = run(mentions, own, days=2).to_dict()["daily"]
     # THEN (Nov 26, 27, 28)
-    assert daily[1] == {"date": "2026-11-27", "mentions": 3, "answered": 3, "median_seconds": 120}
+    assert daily[1] == {
+        "date": "2026-11-27",
+        "mentions": 3,
+        "answered": 3,
+        "median_seconds": 120,
+        "partial": False,
+    }
 
 
 def test_heatmap_in_utc_by_default() -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -608,3 +610,119 @@ def test_a_window_longer_than_the_archive_says_where_the_data_begins(
     assert timedelta(days=19) < datetime.now(UTC) - begins < timedelta(days=21)
     assert f"Our archive of your mentions begins {begins:%Y-%m-%d}" in wide
     assert "Our archive of your mentions begins" not in narrow
+
+
+# --------------------------------------------------------------------------- the report's zone
+
+
+def midnight_of(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def zoned_posts(app_env: Any) -> tuple[str, date]:
+    """An account with three mentions around midnight UTC of the days after ``day`` (three
+    days ago): one answered after 3 h (the slowest answer), one waiting, one crowd post
+    (left out). Returns the account id and ``day``."""
+    account_id = app_env.add_account("acme", name="Acme")
+    fan = app_env.add_account("acme_fan", name="A fan")
+    pal = app_env.add_account("acme_pal", name="A pal")
+    day = (datetime.now(UTC) - timedelta(days=3)).date()
+    midnight = midnight_of(day)
+    slow = app_env.add_post(
+        fan, "@acme slow one?", midnight + timedelta(hours=23, minutes=30), mentions=[account_id]
+    )
+    app_env.add_post(
+        account_id, "@acme_fan sorry", midnight + timedelta(hours=26, minutes=30), reply_to=slow
+    )
+    app_env.add_post(
+        pal, "@acme anyone?", midnight + timedelta(hours=47, minutes=45), mentions=[account_id]
+    )
+    crowd = "@acme " + " ".join(f"@acme_fan{i}" for i in range(6))
+    app_env.add_post(fan, crowd, midnight + timedelta(hours=46, minutes=10), mentions=[account_id])
+    return account_id, day
+
+
+def sections(page: str) -> dict[str, str]:
+    """The text of the page's panels (tags dropped) by their heading."""
+    found = {}
+    for part in page.split("<h2>")[1:]:
+        heading, _, rest = part.partition("</h2>")
+        found[heading] = re.sub(r"<[^>]+>", "", rest.split("</section>")[0])
+    return found
+
+
+def test_the_zone_of_the_query_applies_to_every_time_of_the_page(
+    browser: Browser, app_env: Any
+) -> None:
+    # GIVEN mentions at 23:30Z, 22:10Z (a crowd post) and 23:45Z
+    _, day = zoned_posts(app_env)
+    browser.sign_in("acme")
+    london = ZoneInfo("Europe/London")
+    midnight = midnight_of(day)
+
+    def shown(hours: float) -> str:
+        local = (midnight + timedelta(hours=hours)).astimezone(london)
+        return f"{local:%Y-%m-%d %H:%M} Europe/London"
+
+    # WHEN she reads the report in London
+    page = browser.get("/report?tz=Europe/London").body.decode()
+
+    # THEN each table writes its times on London's clock and says so
+    panels = sections(page)
+    assert shown(23.5) in panels["Slowest answers"]
+    assert f"since {shown(47.75)}" in panels["People still waiting for an answer"]
+    assert shown(46 + 1 / 6) in panels["Mentions left out"]
+    # AND so does "updated", and no time of the page is on an unnamed clock
+    assert re.search(r"updated just now \(<time datetime=\"[^\"]+\">[-\d :]+ Europe/London<", page)
+    times = re.findall(r"<time datetime=\"[^\"]+\">([^<]*)</time>", page)
+    assert len(times) == 4 and all(t.endswith(" Europe/London") for t in times)
+
+
+def test_saved_settings_zone_applies_to_the_days_and_the_times(
+    browser: Browser, app_env: Any, aws: dict[str, str]
+) -> None:
+    # GIVEN mentions at 23:30Z on `day`, 22:10Z (crowd) and 23:45Z the day after
+    _, day = zoned_posts(app_env)
+    browser.sign_in("acme")
+
+    # WHEN she saves Tokyo (UTC+9 all year) as her zone and reads her report
+    browser.post("/settings", body="tz=Asia%2FTokyo")
+    page = browser.get("/report").body.decode()
+    body = report_json(browser)
+
+    # THEN the times are Tokyo's: 23:30Z is 08:30 the next day, 23:45Z 08:45, 22:10Z 07:10
+    after, later = day + timedelta(days=1), day + timedelta(days=2)
+    panels = sections(page)
+    assert f"{after} 08:30 Asia/Tokyo" in panels["Slowest answers"]
+    assert f"since {later} 08:45 Asia/Tokyo" in panels["People still waiting for an answer"]
+    assert f"{later} 07:10 Asia/Tokyo" in panels["Mentions left out"]
+    # AND the days are Tokyo's: the slow mention on the day after `day`, the waiting one the
+    #     day after that; the JSON names the zone and keeps its instants in UTC
+    assert body["window"]["tz"] == "Asia/Tokyo"
+    per_day = {row["date"]: row["mentions"] for row in body["daily"]}
+    assert (per_day[str(day)], per_day[str(after)], per_day[str(later)]) == (0, 1, 1)
+    assert body["slowest"][0]["created_at"] == f"{day}T23:30:00.000Z"
+    # AND by default (UTC) the same mentions fall on `day` and the day after
+    utc_days = {row["date"]: row["mentions"] for row in report_json(browser, "?tz=UTC")["daily"]}
+    assert (utc_days[str(day)], utc_days[str(after)], utc_days[str(later)]) == (1, 1, 0)
+
+
+def test_a_stale_report_says_when_in_the_reports_zone(
+    browser: Browser, app_env: Any, brand: Callable[..., str], configure: Any
+) -> None:
+    # GIVEN a report, then X limiting the reads
+    configure(REPORT_MAX_AGE_SECONDS=0)
+    brand("acme", mentions=5)
+    browser.sign_in("acme")
+    report_json(browser)
+    app_env.fail("GET /2/users/:id/mentions", "429", count=2)
+
+    # WHEN she reads it in Tokyo
+    page = browser.get("/report?tz=Asia/Tokyo").body.decode()
+
+    # THEN the banner's times are Tokyo's (UTC+9) and say so
+    found = re.search(r"what we had read by (\d{4}-\d\d-\d\d \d\d:\d\d) Asia/Tokyo", page)
+    assert found, page
+    read_at = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    assert abs(read_at - timedelta(hours=9) - datetime.now(UTC)) < timedelta(minutes=2)
+    assert re.search(r"X asked us to wait until \d{4}-\d\d-\d\d \d\d:\d\d Asia/Tokyo", page)
