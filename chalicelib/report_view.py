@@ -14,9 +14,11 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.charts import daily_svg, heatmap_svg, histogram_svg
-from chalicelib.formats import duration, local_time
+from chalicelib.analytics import Report
+from chalicelib.charts import chart_figures
+from chalicelib.formats import duration, iso, local_time
 from chalicelib.report_body import StoredReport
+from chalicelib.report_lists import ListName, list_page
 from chalicelib.report_settings import NAMES, form_text
 
 COMMON_ZONES = (
@@ -352,17 +354,55 @@ def context(body: StoredReport, query: dict[str, str]) -> dict[str, Any]:
         "left_out_count": sum(body["excluded"].values()),
         "business": body["first_response_business_seconds"] is not None,
         "duration": duration,
-        "charts": {
-            "histogram": histogram_svg(body),
-            "daily": daily_svg(body),
-            "heatmap": heatmap_svg(body),
-        },
+        "charts": chart_figures(body),
         "updated": ago(source["refreshed_at"], time.time()),
         **_times(body),
         "stale": source["stale"],
         "still_reading": source.get("still_reading", False),  # stored before it existed
-        "links": {"csv": f"/report.csv{suffix}", "json": f"/report.json{suffix}"},
+        "links": {
+            "csv": f"/report.csv{suffix}",
+            "json": f"/report.json{suffix}",
+            "xlsx": f"/report.xlsx{suffix}",
+            "waiting": f"/report/waiting{suffix}",
+            "slowest": f"/report/slowest{suffix}",
+        },
         **settings_form(
             fields, {name: entry["source"] for name, entry in body["settings"].items()}
         ),
+    }
+
+
+LIST_WORDS = {  # (one, many, what an empty list says)
+    "waiting": ("person", "people", "Nobody is waiting for an answer in this window."),
+    "slowest": ("answer", "answers", "Nothing was answered in this window."),
+}
+
+
+def list_context(
+    body: StoredReport, report: Report, name: ListName, query: dict[str, str]
+) -> dict[str, Any]:
+    """The context of /report/waiting or /report/slowest: one page of the list, its times in
+    the report's zone, and a way back to the report with the same settings."""
+    listed = list_page(report, name, query)
+    one, many, empty = LIST_WORDS[name]
+    times = _times(body)
+    settings = {k: v for k, v in query.items() if k in NAMES}
+    generated = report.generated_at
+
+    def age(since: datetime) -> float:
+        return max(0.0, (generated - since).total_seconds())
+
+    return {
+        "title": f"@{body['account']['username']} · {listed.title.lower()}",
+        "report": body,
+        "list": listed,
+        "noun": one,
+        "nouns": many,
+        "empty": empty,
+        "zone": times["zone"],
+        "when": times["when"],
+        "iso": iso,
+        "age": age,
+        "duration": duration,
+        "back_href": "/report" + (f"?{urlencode(settings)}" if settings else ""),
     }

@@ -185,6 +185,7 @@ PURE_FILES = frozenset(
         "test_analytics.py",
         "test_archive_state.py",
         "test_charts.py",
+        "test_contrast.py",
         "test_formats.py",
         "test_key_providers.py",
         "test_layers.py",
