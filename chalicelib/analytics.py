@@ -474,8 +474,20 @@ class Report:
     previous_complete: bool  # the archive holds every mention of the previous period
     agents: list[AgentRow]
     left_out: list[MentionRow]  # newest first, at most LEFT_OUT_LIMIT
-    waiting: list[WaitingRow]  # unanswered cases, newest first
+    waiting_all: list[WaitingRow]  # every unanswered case, newest first (the JSON: TOP_N)
     _mentions: _Mentions = field(repr=False, compare=False)
+
+    @property
+    def waiting(self) -> list[WaitingRow]:
+        """The newest TOP_N people still waiting (the page lists them all on its own)."""
+        return self.waiting_all[:TOP_N]
+
+    @cached_property
+    def slowest_all(self) -> list[MentionRow]:
+        """Every answered mention that needs a reply, largest response first (ties: older
+        first); `slowest` is its head."""
+        answered = [row for row in self.rows if row.answered and row.excluded is None]
+        return sorted(answered, key=lambda row: (-(row.response_seconds or 0), row.created_at))
 
     @cached_property
     def rows(self) -> list[MentionRow]:
@@ -531,6 +543,7 @@ class Report:
             "slowest": [_slowest_json(r) for r in self.slowest],
             "unanswered": [_unanswered_json(r, self.generated_at) for r in self.unanswered],
             "waiting": [_waiting_json(r, self.generated_at) for r in self.waiting],
+            "waiting_count": len(self.waiting_all),
             "left_out": [_left_out_json(r) for r in self.left_out],
         }
 
@@ -1202,7 +1215,7 @@ def _calendar(
 
 
 def _waiting(cases: _Cases, data: _Mentions) -> list[WaitingRow]:
-    """The newest unanswered cases, newest first."""
+    """Every unanswered case, newest first."""
     rows: list[WaitingRow] = []
     for case in reversed(cases.first):
         if case in cases.reply_at:
@@ -1220,8 +1233,6 @@ def _waiting(cases: _Cases, data: _Mentions) -> list[WaitingRow]:
                 _link(author, newest_id),
             )
         )
-        if len(rows) == TOP_N:
-            break
     return rows
 
 
@@ -1379,7 +1390,7 @@ def build(
         previous_complete=history_start is not None and history_start <= previous_start,
         agents=_agents(cases),
         left_out=[data.row(pid) for pid in left_out],
-        waiting=_waiting(cases, data),
+        waiting_all=_waiting(cases, data),
     )
 
 

@@ -173,7 +173,8 @@ class ReportBody(TypedDict):
     heatmap: Heatmap
     slowest: list[Slowest]
     unanswered: list[Unanswered]
-    waiting: list[Waiting]
+    waiting: list[Waiting]  # the newest 10 (the page /report/waiting lists them all)
+    waiting_count: NotRequired[int]  # how many people are waiting (absent: stored before)
     left_out: list[LeftOut]
 
 
