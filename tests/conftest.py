@@ -189,6 +189,7 @@ PURE_FILES = frozenset(
         "test_formats.py",
         "test_key_providers.py",
         "test_layers.py",
+        "test_report_lists.py",
         "test_report_settings.py",
         "test_report_support.py",
         "test_time_zone.py",
