@@ -8,23 +8,34 @@ EventBridge and Lambda's SQS event source are played by `LocalRefreshLoop`: ever
 LOCAL_REFRESH_SECONDS (300; 0 turns it off) it runs the real `schedule_refresh` handler,
 and it feeds the messages in moto's queue to the real `refresh_worker` handler, ten at a
 time, deleting those the worker does not name in batchItemFailures, as Lambda does.
+
+What API Gateway answers by itself is played by `LocalApiGateway`, from the same
+GatewayResponses of infra/resources.json that the deployed API is given: a path no route
+has gets our 404 page, not Chalice's 403 `{"message": "Missing Authentication Token"}`.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import os
+import re
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from chalice.app import Chalice
+from chalice.config import Config
+from chalice.local import ChaliceRequestHandler, LocalGateway, RouteMatcher
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -57,18 +68,144 @@ class Stack:
     emulator: Any | None
 
 
-def _redacting_handler() -> Any:
-    from chalice.local import ChaliceRequestHandler
+# The defaults of the response types the app's GatewayResponses name (API Gateway's
+# "Gateway response types"); an unnamed type falls back to DEFAULT_4XX or DEFAULT_5XX.
+GATEWAY_STATUS = {"MISSING_AUTHENTICATION_TOKEN": 403, "THROTTLED": 429}
+SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
-    class RedactingRequestHandler(ChaliceRequestHandler):
-        """chalice local logs each request line; /callback's query holds the OAuth verifier,
-        so the query string never reaches the log."""
 
-        def log_request(self, code: Any = "-", size: Any = "-") -> None:
-            path = self.path.split("?", 1)[0]
-            self.log_message('"%s %s" %s', self.command, path, str(code))
+class GatewayResponses:
+    """API Gateway's own answers, as infra/resources.json's RestAPI GatewayResponses word
+    them: the status, each `'static'` header, and the body template the request's Accept
+    names first (application/json when it names none of them, as API Gateway chooses),
+    labelled with that type. The template's `${Base}` is the public URL, as deployed with
+    PublicUrl set. HSTS is left out for a plain-http public URL, as the function leaves it
+    out there: browsers ignore it over http, and the deployed API is https only."""
 
-    return RedactingRequestHandler
+    def __init__(self, responses: Mapping[str, Any]) -> None:
+        self._responses = responses
+
+    @classmethod
+    def from_template(cls, template: Mapping[str, Any] | None = None) -> GatewayResponses:
+        from local.resources import load_template
+
+        resources = (template or load_template())["Resources"]
+        return cls(resources["RestAPI"]["Properties"].get("GatewayResponses", {}))
+
+    def answer(
+        self, response_type: str, request_headers: Mapping[str, str], public_url: str
+    ) -> dict[str, Any]:
+        """The answer in chalice local's shape (a Lambda proxy integration's result)."""
+        status = GATEWAY_STATUS[response_type]
+        fallback = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
+        response = self._responses.get(response_type) or self._responses.get(fallback, {})
+        headers = {
+            name: static_value(value)
+            for name, value in response.get("ResponseParameters", {}).get("Headers", {}).items()
+            if public_url.startswith("https://") or name != "Strict-Transport-Security"
+        }
+        templates = response.get("ResponseTemplates", {})
+        content_type = template_type(templates, request_headers)
+        body = ""
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+            body = resolve(templates[content_type], public_url)
+        return {
+            "statusCode": int(response.get("StatusCode", status)),
+            "headers": headers,
+            "multiValueHeaders": {},
+            "body": body,
+        }
+
+
+def static_value(value: str) -> str:
+    """A gateway response header's static value, `'...'`, without its quotes."""
+    if not (len(value) >= 2 and value[0] == value[-1] == "'"):
+        raise ValueError(f"not a static header value: {value!r}")
+    return value[1:-1]
+
+
+def template_type(templates: Mapping[str, Any], request_headers: Mapping[str, str]) -> str | None:
+    """The content type of the template the request's Accept header names first."""
+    accept = next((v for k, v in request_headers.items() if k.lower() == "accept"), "")
+    for media_range in accept.split(","):
+        media_type = media_range.split(";", 1)[0].strip().lower()
+        if media_type in templates:
+            return media_type
+    if "application/json" in templates:
+        return "application/json"
+    return next(iter(templates), None)
+
+
+def resolve(node: Any, public_url: str) -> str:
+    """A template value with its intrinsic functions worked out for the local stack, where
+    PublicUrl is the public URL: Ref PublicUrl, Fn::If HasPublicUrl, Fn::Sub."""
+    if isinstance(node, str):
+        return node
+    if node == {"Ref": "PublicUrl"}:
+        return public_url
+    if isinstance(node, dict) and "Fn::If" in node:
+        condition, chosen, other = node["Fn::If"]
+        if condition != "HasPublicUrl":
+            raise ValueError(f"no local value for condition {condition}")
+        return resolve(chosen if public_url else other, public_url)
+    if isinstance(node, dict) and "Fn::Sub" in node:
+        sub = node["Fn::Sub"]
+        text, variables = sub if isinstance(sub, list) else (sub, {})
+        return SUB_VARIABLE.sub(lambda m: resolve(variables[m.group(1)], public_url), text)
+    raise ValueError(f"no local value for {node!r}")
+
+
+class LocalApiGateway(LocalGateway):
+    """chalice local's stand-in for API Gateway, answering as the deployed one does where
+    the function is never called: a path no route has gets the MISSING_AUTHENTICATION_TOKEN
+    gateway response (our 404 page), where Chalice's LocalGateway raises 403 JSON. And no
+    answer to HEAD has a body: chalice local would write it after the headers, where the
+    client reads the next answer."""
+
+    def __init__(
+        self, app_object: Chalice, config: Config, responses: GatewayResponses | None = None
+    ) -> None:
+        super().__init__(app_object, config)
+        self._routes = RouteMatcher(list(app_object.routes))
+        self._responses = responses or GatewayResponses.from_template()
+
+    def handle_request(
+        self, method: str, path: str, headers: dict[str, Any], body: bytes | None
+    ) -> dict[str, Any]:
+        try:
+            self._routes.match_route(path)
+        except ValueError:  # no route: API Gateway's "Missing Authentication Token"
+            public_url = os.environ.get("PUBLIC_URL", "")
+            answer = self._responses.answer("MISSING_AUTHENTICATION_TOKEN", headers, public_url)
+        else:
+            answer = super().handle_request(method, path, headers, body)
+        if method == "HEAD":
+            answer = {**answer, "body": "", "isBase64Encoded": False}
+        return answer
+
+
+class LocalRequestHandler(ChaliceRequestHandler):
+    """chalice local's request handler, behind LocalApiGateway; it logs each request line
+    without its query: /callback's holds the OAuth verifier."""
+
+    def __init__(
+        self,
+        request: Any,
+        client_address: Any,
+        server: Any,
+        app_object: Chalice,
+        config: Config,
+        responses: GatewayResponses,
+    ) -> None:
+        # ChaliceRequestHandler.__init__ makes a LocalGateway, then handles the request at
+        # once (BaseHTTPRequestHandler does): so the gateway is set here, before the same.
+        self.local_gateway = LocalApiGateway(app_object, config, responses)
+        BaseHTTPRequestHandler.__init__(self, request, client_address, server)
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        self.log_message('"%s %s" %s', self.command, path, str(code))
 
 
 def atomic_moto_server(host: str, port: int) -> Any:
@@ -302,9 +439,8 @@ def running_stack(port: int, *, quiet: bool = False) -> Iterator[Stack]:
 
         factory = CLIFactory(project_dir=str(PROJECT_DIR))
         config = factory.create_config_obj(chalice_stage_name="local")
-        server = LocalDevServer(
-            config.chalice_app, config, HOST, port, handler_cls=_redacting_handler()
-        )
+        handler = functools.partial(LocalRequestHandler, responses=GatewayResponses.from_template())
+        server = LocalDevServer(config.chalice_app, config, HOST, port, handler_cls=handler)
         thread = threading.Thread(target=server.server.serve_forever, daemon=True)
         thread.start()
         refresh_loop = None

@@ -10,7 +10,10 @@ time, shared by tests/test_deploy.py and CI:
 - every IAM grant is least privilege: no `*` action, no `*` resource, every resource one
   of this stack's, a wildcard only as the last segment under it (`<bucket>/accounts/*`);
 - every bucket and every queue refuses requests made without TLS, whoever makes them (a
-  bucket or queue policy that denies `aws:SecureTransport` false).
+  bucket or queue policy that denies `aws:SecureTransport` false);
+- what API Gateway answers by itself is ours: the REST API's body customizes the gateway
+  responses of GATEWAY_RESPONSE_TYPES with the headers of every page, and every path has
+  every method (so a wrong method reaches the function, for our 405 with Allow).
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ TLS_ONLY_CONDITIONS = (
     {"Bool": {"aws:SecureTransport": "false"}},
     {"Bool": {"aws:SecureTransport": False}},
 )
+# The answers API Gateway makes without calling the function that a person can meet: no
+# such path (MISSING_AUTHENTICATION_TOKEN, our 404), the stage's throttle (429), and the
+# defaults of every other 4xx and 5xx.
+GATEWAY_RESPONSE_TYPES = ("MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX")
+API_METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -204,6 +212,47 @@ def transport_problems(template: dict[str, Any]) -> list[str]:
     return problems
 
 
+def api_answer_problems(translated: dict[str, Any]) -> list[str]:
+    """Where API Gateway would answer by itself, without our page and headers; empty when
+    nowhere. The gateway responses must be in the REST API's body: there every deployment
+    of the API carries them, where a separate AWS::ApiGateway::GatewayResponse is dropped
+    by the next deployment of an API defined by its body (aws/serverless-application-model
+    issues 390 and 623)."""
+    from chalicelib.pages import security_headers
+
+    resources = translated["Resources"]
+    headers = {
+        f"gatewayresponse.header.{name}": f"'{value}'"
+        for name, value in security_headers(hsts=True).items()
+    }
+    problems = [
+        f"{name}: AWS::ApiGateway::GatewayResponse, lost at the next deployment"
+        for name, body in resources.items()
+        if body["Type"] == "AWS::ApiGateway::GatewayResponse"
+    ]
+    for name, body in resources.items():
+        if body["Type"] != "AWS::ApiGateway::RestApi":
+            continue
+        definition = body["Properties"]["Body"]
+        customized = definition.get("x-amazon-apigateway-gateway-responses", {})
+        for kind in GATEWAY_RESPONSE_TYPES:
+            response = customized.get(kind)
+            if response is None:
+                problems.append(f"{name}: API Gateway answers {kind} in its own words")
+                continue
+            parameters = response.get("responseParameters", {})
+            wrong = sorted(h for h, v in headers.items() if parameters.get(h) != v)
+            if wrong:
+                problems.append(f"{name}: {kind} lacks {wrong}")
+            if set(response.get("responseTemplates", {})) != {"text/html", "application/json"}:
+                problems.append(f"{name}: {kind} has no page and no JSON")
+        for path, methods in definition.get("paths", {}).items():
+            missing = [method for method in API_METHODS if method not in methods]
+            if missing:
+                problems.append(f"{name}: API Gateway answers {missing} on {path} by itself")
+    return problems
+
+
 def main(argv: list[str]) -> int:
     path = Path(argv[0] if argv else "build/sam.json")
     template = load(path)
@@ -215,7 +264,9 @@ def main(argv: list[str]) -> int:
         f"{path}: aws-sam-translator made {len(translated['Resources'])} resources, "
         f"{len(functions)} functions ({', '.join(functions)})"
     )
-    problems = role_problems(translated) + transport_problems(translated)
+    problems = (
+        role_problems(translated) + transport_problems(translated) + api_answer_problems(translated)
+    )
     cycle = dependency_cycle(translated)
     if cycle:
         problems.append("dependency cycle: " + " -> ".join(cycle))
