@@ -1,8 +1,10 @@
 """A person in headless Chromium, from sign-in to report, against the `make run` stack.
 
 Only a real browser proves that the cookie survives the round trip through X, that the
-page shows the report's figures and that its charts render. Debian's Chromium is driven
-through Playwright's Python package. Screenshots land in build/screenshots/;
+page shows the report's figures and that its charts render, that printing it keeps the
+report and drops the controls, and that on a phone its tables keep their key figure in
+view. Debian's Chromium is driven through Playwright's Python package; tests/test_a11y.py
+shares the fixtures and sign-in steps below. Screenshots land in build/screenshots/;
 `UPDATE_SCREENSHOTS=1` also refreshes docs/report.png, the one the README shows.
 """
 
@@ -41,7 +43,7 @@ LOOPBACK = "127.0.0.1"
 SECRETS: set[str] = set()
 
 
-def _browser_missing(reason: str) -> None:
+def browser_missing(reason: str) -> None:
     """In CI a missing browser fails the run; on a developer's machine the tests skip."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason} (CI=true: the browser tests must run)", pytrace=False)
@@ -51,11 +53,11 @@ def _browser_missing(reason: str) -> None:
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        _browser_missing(f"{CHROMIUM} is missing: apt-get install chromium")
+        browser_missing(f"{CHROMIUM} is missing: apt-get install chromium")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _browser_missing("the playwright package is missing: make test installs it")
+        browser_missing("the playwright package is missing: make test installs it")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -66,7 +68,7 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def new_page(chromium: Any, stack: StackProcess) -> Iterator[Callable[[], Any]]:
+def new_page(chromium: Any, stack: StackProcess) -> Iterator[Callable[..., Any]]:
     """Pages, each in a browser context of its own (a separate person's cookie jar).
 
     Every request a page makes is recorded; at the end all must have gone to 127.0.0.1.
@@ -80,8 +82,11 @@ def new_page(chromium: Any, stack: StackProcess) -> Iterator[Callable[[], Any]]:
         if verifier:
             SECRETS.update(verifier)
 
-    def make() -> Any:
-        context = chromium.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
+    def make(**options: Any) -> Any:
+        """A page in a new context; `options` add to or override Playwright's
+        `new_context` arguments (viewport, bypass_csp, ...)."""
+        settings = {"viewport": VIEWPORT, "locale": "en-US", "timezone_id": "UTC", **options}
+        context = chromium.new_context(**settings)
         context.set_default_timeout(15_000)
         context.on("request", record)
         contexts.append(context)
@@ -178,7 +183,7 @@ def test_sign_in_lands_on_a_report_with_the_json_figures_and_charts(
     assert f"({body['answered']} of {body['mentions']})" in answered
     assert f"{body['mentions']} mentions" in page.locator("p.meta").first.inner_text()
     # AND the three charts are there, drawn at a size a person can see
-    charts = page.locator("section.panel svg[role=img]")
+    charts = page.locator("section.panel svg[role=img]").filter(visible=True)
     assert charts.count() == 3
     for index in range(3):
         box = charts.nth(index).bounding_box()
@@ -350,6 +355,111 @@ def test_two_people_at_once_each_see_their_own_report(
         assert page.locator("nav .who").inner_text() == f"@{username}"
         assert report_json(page, stack)["account"]["username"] == username
     screenshot(slow, "report-slowbrand")
+
+
+# What printing must drop (Print > Save as PDF): everything that only works on a screen.
+SCREEN_ONLY = {
+    "the skip link": ".skip",
+    "the header's links": ".bar nav a, .bar nav .who",
+    "every form (settings, forget, sign out)": "form",
+    "every button": "button, .button",
+    "the exports (CSV, JSON, ...)": 'a[href*="/report."]',
+}
+A4_AT_96_DPI = {"width": 794, "height": 1123}
+
+
+def shown(page: Any, selector: str) -> list[str]:
+    """The outer HTML (its start) of each element matching `selector` that takes up room."""
+    found: list[str] = page.locator(selector).evaluate_all(
+        "nodes => nodes.filter(n => n.getClientRects().length > 0)"
+        ".map(n => n.outerHTML.slice(0, 80))"
+    )
+    return found
+
+
+def test_printing_the_report_keeps_figures_charts_and_tables_and_drops_the_controls(
+    new_page: Callable[[], Any], stack: StackProcess
+) -> None:
+    # GIVEN @fastbrand's report
+    page = new_page()
+    sign_in(page, stack, "fastbrand")
+    assert shown(page, "form.settings") and shown(page, 'a[href*="/report.csv"]')
+
+    # WHEN she prints it
+    page.emulate_media(media="print")
+    page.set_viewport_size(A4_AT_96_DPI)
+
+    # THEN no control is on the paper
+    for what, selector in SCREEN_ONLY.items():
+        assert shown(page, selector) == [], f"{what} would print"
+    # AND the figures, the three charts and the tables are, black on white
+    assert page.get_by_role("heading", level=1).is_visible()
+    assert len(shown(page, ".cards .card")) >= 4
+    charts = page.locator("section.panel svg[role=img]").filter(visible=True)
+    assert charts.count() == 3
+    for index in range(3):
+        box = charts.nth(index).bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 100, box
+        panel = charts.nth(index).locator("xpath=ancestor::section[1]")
+        assert panel.evaluate("p => getComputedStyle(p).breakInside") == "avoid"
+    for table in ("#agents table", "section.panel:has(td.when) table", "#waiting table"):
+        assert shown(page, table), f"{table} would not print"
+    colours = page.evaluate(
+        "() => [getComputedStyle(document.body).color, getComputedStyle(document.body)"
+        ".backgroundColor, getComputedStyle(document.querySelector('section.panel td a')).color]"
+    )
+    assert colours == ["rgb(0, 0, 0)", "rgb(255, 255, 255)", "rgb(0, 0, 0)"]
+    # AND no link prints its URL beside it
+    assert page.evaluate(
+        "() => [...document.querySelectorAll('a')].every(a => "
+        "['none', 'normal'].includes(getComputedStyle(a, '::after').content))"
+    )
+    screenshot(page, "report-print")
+    pdf = SCREENSHOTS / "report-print.pdf"
+    page.pdf(path=str(pdf), format="A4")
+    assert pdf.read_bytes().startswith(b"%PDF-") and pdf.stat().st_size > 20_000
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_on_a_phone_each_slowest_answer_leads_with_its_wait(
+    new_page: Callable[..., Any], stack: StackProcess
+) -> None:
+    # GIVEN @fastbrand's report on a phone
+    page = new_page(viewport=PHONE)
+    sign_in(page, stack, "fastbrand")
+
+    # THEN the slowest answers stack: each row shows its wait first, then the mention
+    slowest = page.locator("section.panel").filter(
+        has=page.get_by_role("heading", name="Slowest answers")
+    )
+    rows = slowest.locator("tbody tr")
+    assert rows.count() > 0
+    for index in range(min(rows.count(), 5)):
+        wait, mention = (
+            rows.nth(index).locator(cell).bounding_box() for cell in ("td.num", "td:first-child")
+        )
+        assert wait and mention and wait["y"] + wait["height"] <= mention["y"], (wait, mention)
+        assert wait["x"] == mention["x"]
+    slowest.screenshot(path=str(SCREENSHOTS / "report-slowest-390.png"))
+    # AND no table hides a column off to the right: nothing in a panel scrolls sideways, with
+    # business hours (a fourth column of figures) and the longest time zone name either
+    for query in ("", "?hours=09:00-17:00&tz=America/Argentina/Buenos_Aires"):
+        page.goto(stack.url + "/report" + query)
+        overflowing = page.locator("section.panel").evaluate_all(
+            "panels => panels.filter(p => p.scrollWidth > p.clientWidth)"
+            ".map(p => p.querySelector('h2').textContent)"
+        )
+        assert overflowing == [], query
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "report-long-zone-390")
+    # AND at a desk's width it is a table again, the wait in its last column
+    page.set_viewport_size(VIEWPORT)
+    wait, mention = (
+        rows.first.locator(cell).bounding_box() for cell in ("td.num", "td:first-child")
+    )
+    assert wait and mention and wait["y"] == mention["y"] and wait["x"] > mention["x"]
 
 
 def test_no_cookie_or_verifier_reaches_the_stack_output(chromium: Any, stack: StackProcess) -> None:
