@@ -22,6 +22,18 @@ app = Chalice(app_name="responsetime", configure_logs=False)
 app.register_middleware(ConvertToMiddleware(log_context))
 app.register_middleware(ConvertToMiddleware(log_metrics))
 app.register_middleware(ConvertToMiddleware(capture_lambda_handler))
+# Inside those: every answer is ours (Chalice's own 405, 415 and 500 become our pages), and
+# HEAD answers as GET does, without the body.
+app.register_middleware(web.own_answers, "http")
+# The workbook export is binary: API Gateway passes it through as it is.
+app.api.binary_types.append(web.XLSX_TYPE)
+
+# A page's methods: HEAD is GET without the body, for monitors, link checkers and `curl -I`
+# (API Gateway does not answer it for GET by itself).
+PAGE = ["GET", "HEAD"]
+# A form's address takes any body, or none (`fetch("/logout", {method: "POST"})`, `curl -X
+# POST`): Chalice would refuse anything but a form with 415. The Origin check still applies.
+ANY_BODY = ["*/*"]
 
 
 def current() -> Request:
@@ -31,22 +43,22 @@ def current() -> Request:
     return request
 
 
-@app.route("/", methods=["GET"])
+@app.route("/", methods=PAGE)
 def home() -> Response:
     return web.home(current())
 
 
-@app.route("/auth", methods=["GET"])
+@app.route("/auth", methods=PAGE)
 def auth() -> Response:
     return web.auth(current())
 
 
-@app.route("/callback", methods=["GET"])
+@app.route("/callback", methods=PAGE)
 def callback() -> Response:
     return web.callback(current())
 
 
-@app.route("/logout", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+@app.route("/logout", methods=["POST"], content_types=ANY_BODY)
 def logout() -> Response:
     return web.logout(current())
 
@@ -61,22 +73,42 @@ def save_settings() -> Response:
     return web.save_settings(current())
 
 
-@app.route("/report", methods=["GET"])
+@app.route("/report", methods=PAGE)
 def report() -> Response:
     return web.report(current(), "html")
 
 
-@app.route("/report.json", methods=["GET"])
+@app.route("/report.json", methods=PAGE)
 def report_json() -> Response:
     return web.report(current(), "json")
 
 
-@app.route("/report.csv", methods=["GET"])
+@app.route("/report.csv", methods=PAGE)
 def report_csv() -> Response:
     return web.report(current(), "csv")
 
 
-@app.route("/static/app.css", methods=["GET"])
+@app.route("/report.xlsx", methods=PAGE)
+def report_xlsx() -> Response:
+    return web.report(current(), "xlsx")
+
+
+@app.route("/report/waiting", methods=PAGE)
+def report_waiting() -> Response:
+    return web.report(current(), "waiting")
+
+
+@app.route("/report/slowest", methods=PAGE)
+def report_slowest() -> Response:
+    return web.report(current(), "slowest")
+
+
+@app.route("/refresh", methods=["POST"], content_types=ANY_BODY)
+def refresh_now() -> Response:
+    return web.refresh_now(current())
+
+
+@app.route("/static/app.css", methods=PAGE)
 def stylesheet() -> Response:
     return web.stylesheet()
 
@@ -107,3 +139,17 @@ def sweep_archive(event: Any) -> dict[str, Any]:
 )
 def refresh_worker(event: Any) -> dict[str, Any]:
     return web.refresh_batch(event)
+
+
+# Last, after every route: each other method on their paths reaches the function as well, for
+# our 405 page with Allow. API Gateway would answer them itself (403 "Missing Authentication
+# Token", none of our headers); paths no route has get infra/resources.json's 404 page.
+SERVED = web.served_methods(app.routes)
+
+
+def method_not_allowed() -> Response:
+    return web.method_not_allowed(current(), SERVED)
+
+
+for _path, _methods in web.unserved_methods(SERVED).items():
+    app.route(_path, methods=_methods, content_types=ANY_BODY)(method_not_allowed)

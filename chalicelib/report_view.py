@@ -365,7 +365,10 @@ def context(body: StoredReport, query: dict[str, str]) -> dict[str, Any]:
             "xlsx": f"/report.xlsx{suffix}",
             "waiting": f"/report/waiting{suffix}",
             "slowest": f"/report/slowest{suffix}",
+            "refresh": f"/refresh{suffix}",  # POST: back to this view once refreshed
         },
+        # After "Refresh now": "wait" when she pressed it less than REFRESH_NOW_SECONDS ago.
+        "refresh_refused": query.get("refresh") == "wait",
         **settings_form(
             fields, {name: entry["source"] for name, entry in body["settings"].items()}
         ),

@@ -1,10 +1,13 @@
 """What each route (and the schedule's and the worker's function) does, in terms of what
 Chalice hands over. app.py stays a list of routes; domain errors become HTTP answers in one
 place, `failure` (the ERROR_PAGES table, as a page or as JSON); `signed_in_account` is every
-signed-in route's preamble."""
+signed-in route's preamble; `own_answers` makes every other answer of the function ours too
+(Chalice's own 405, 415 and 500, and HEAD)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -34,7 +37,12 @@ if TYPE_CHECKING:
     from chalicelib.report_service import ReportView
     from chalicelib.sessions import SignedIn
 
-Format = Literal["html", "json", "csv"]
+# What a report route answers: the page, the JSON, the CSV, the workbook, or one of the
+# two list pages (each a page of its own, made from the same report).
+Format = Literal["html", "json", "csv", "xlsx", "waiting", "slowest"]
+NEEDS_ROWS = frozenset({"csv", "xlsx", "waiting", "slowest"})  # built, not the stored body
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+REFRESH_NOW_SECONDS = 60  # one "Refresh now" a minute per account
 
 # (status, title, message) per domain error; the page always offers a fresh start.
 ERROR_PAGES: dict[type[ResponsetimeError], tuple[int, str, str]] = {
@@ -118,6 +126,108 @@ def redirect(location: str, *, status: int = 302, cookie: str | None = None) -> 
     if cookie is not None:
         headers["Set-Cookie"] = cookie
     return Response(body="", status_code=status, headers=headers)
+
+
+# Every method API Gateway routes to a REST API's function (and chalice local serves).
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+# (title, message) of what the function answers for a request no view takes as it came.
+# What API Gateway answers itself (no such path, too many requests) is worded in
+# infra/resources.json's GatewayResponses, in the same voice.
+STATUS_PAGES: dict[int, tuple[str, str]] = {
+    400: (
+        "This request cannot be answered",
+        "Something in the request was not as this site expects. Please start again.",
+    ),
+    # A route's path parameter naming nothing (`status_page(request, 404)`): the words of
+    # API Gateway's own 404, for a path no route has.
+    404: (
+        "Page not found",
+        "There is no page at this address. The link may be mistyped, or out of date.",
+    ),
+    405: ("Not available this way", "This address does not take that kind of request."),
+    415: (
+        "This form cannot be read",
+        "It arrived in a form this site does not read. Please go back and send it again.",
+    ),
+    500: (
+        "Something went wrong on our side",
+        "We could not answer this request. Please try again in a moment.",
+    ),
+}
+# GET /logout, typed in or followed from a link: the form's address has no page of its own.
+FORM_ADDRESS = "This address is where a button of this site sends its form; it has no page."
+
+
+def served_methods(routes: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """The methods each path's routes take, by path."""
+    return {path: tuple(entries) for path, entries in routes.items()}
+
+
+def unserved_methods(served: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """By path, the methods of HTTP_METHODS none of its routes take."""
+    return {
+        path: [method for method in HTTP_METHODS if method not in methods]
+        for path, methods in served.items()
+        if set(HTTP_METHODS) - set(methods)
+    }
+
+
+def _wants_json(request: Request | None) -> bool:
+    """A script's route (/report.json) answers its errors in JSON, as its other errors."""
+    context = request.context if request is not None else {}
+    return str(context.get("resourcePath", "")).endswith(".json")
+
+
+def status_page(request: Request | None, status: int, message: str | None = None) -> Response:
+    """STATUS_PAGES' answer for `status`: our page, or `{"error": title}` for a script."""
+    title, worded = STATUS_PAGES[status]
+    if _wants_json(request):
+        return json_answer({"error": title}, status)
+    return page("message.html", status, title=title, message=message or worded, home=True)
+
+
+def method_not_allowed(request: Request, served: Mapping[str, Sequence[str]]) -> Response:
+    """405 with Allow: the methods the path's routes take (`served`, by path)."""
+    allowed = served[request.context["resourcePath"]]
+    method = request.method
+    logger.info("method not allowed", extra={"method": method, "allowed": list(allowed)})
+    message = f"This address does not take {method} requests."
+    if "GET" not in allowed:  # a form's address: someone opened it as a page
+        message = FORM_ADDRESS
+    response = status_page(request, 405, message)
+    response.headers["Allow"] = ", ".join(allowed)
+    return response
+
+
+def _chalice_answer(response: Response) -> str | None:
+    """The code of an answer Chalice made itself (`{"Code": .., "Message": ..}`: a method or
+    content type its route table refuses, a body it cannot check, an exception no view
+    caught); None for ours, which never take that shape."""
+    body = response.body
+    if isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        return str(body["Code"])
+    return None
+
+
+def own_answers(request: Request | None, get_response: Callable[[Any], Response]) -> Response:
+    """Middleware for every request: Chalice's own answers become our page, with our
+    headers and their status (and Allow, for a 405); HEAD gets what GET would, without the
+    body (HTTP: the same status and headers, nothing after them)."""
+    response = get_response(request)
+    code = _chalice_answer(response)
+    if code is not None:
+        status = response.status_code
+        known = status if status in STATUS_PAGES else (500 if status >= 500 else 400)
+        logger.info("framework answer replaced", extra={"code": code, "status": status})
+        ours = status_page(request, known)
+        ours.status_code = status
+        if "Allow" in response.headers:
+            ours.headers["Allow"] = response.headers["Allow"]
+        response = ours
+    if request is not None and request.method == "HEAD":
+        response.body = ""
+    return response
 
 
 def _session_id(request: Request) -> str | None:
@@ -380,16 +490,18 @@ def report(request: Request, fmt: Format) -> Response:
     query = dict(request.query_params or {})
     try:
         view = services.reports().view(
-            found.account, resolve(query, found.account.saved_settings), need_rows=fmt == "csv"
+            found.account,
+            resolve(query, found.account.saved_settings),
+            need_rows=fmt in NEEDS_ROWS,
         )
-    except InvalidReportParameter as error:
+        observability.report_served(view.cache_state)
+        return RENDERERS[fmt](view, found, query)
+    except InvalidReportParameter as error:  # a setting, or a list's sort or page
         return _bad_parameter(error, fmt, found.signed_in)
     except XRejected:
         return _token_rejected(fmt)
     except ResponsetimeError as error:
         return failure(fmt, error, signed_in=found.signed_in)
-    observability.report_served(view.cache_state)
-    return RENDERERS[fmt](view, found, query)
 
 
 def _render_json(view: ReportView, visitor: Visitor, query: dict[str, str]) -> Response:
@@ -413,6 +525,22 @@ def _render_csv(view: ReportView, visitor: Visitor, query: dict[str, str]) -> Re
     )
 
 
+def _render_xlsx(view: ReportView, visitor: Visitor, query: dict[str, str]) -> Response:
+    from chalicelib.xlsx import to_xlsx
+
+    assert view.report is not None and visitor.account is not None
+    name = f"responsetime-{visitor.account.username}-{view.body['window']['end'][:10]}.xlsx"
+    return Response(
+        body=to_xlsx(view.report.rows, view.report.tz),
+        status_code=200,
+        headers={
+            "Content-Type": XLSX_TYPE,
+            "Content-Disposition": f'attachment; filename="{name}"',
+            **security_headers(hsts=_hsts()),
+        },
+    )
+
+
 def _render_html(view: ReportView, visitor: Visitor, query: dict[str, str]) -> Response:
     from chalicelib import report_view
 
@@ -420,7 +548,57 @@ def _render_html(view: ReportView, visitor: Visitor, query: dict[str, str]) -> R
     return page("report.html", signed_in=visitor.signed_in, **context)
 
 
-RENDERERS = {"json": _render_json, "csv": _render_csv, "html": _render_html}
+def _render_list(name: Literal["waiting", "slowest"]) -> Renderer:
+    def render(view: ReportView, visitor: Visitor, query: dict[str, str]) -> Response:
+        from chalicelib import report_view
+
+        assert view.report is not None
+        context = report_view.list_context(view.body, view.report, name, query)
+        return page("list.html", signed_in=visitor.signed_in, **context)
+
+    return render
+
+
+Renderer = Callable[["ReportView", Visitor, dict[str, str]], Response]
+RENDERERS: dict[str, Renderer] = {
+    "json": _render_json,
+    "csv": _render_csv,
+    "xlsx": _render_xlsx,
+    "html": _render_html,
+    "waiting": _render_list("waiting"),
+    "slowest": _render_list("slowest"),
+}
+
+
+def refresh_now(request: Request) -> Response:
+    """POST /refresh ("Refresh now"): top the report up from X now, through the fleet's
+    budget, at most once a minute per account; then back to the report with the same
+    settings (a press within the minute comes back with `refresh=wait`, and says so)."""
+    from urllib.parse import urlencode
+
+    refused = _cross_site(request)
+    if refused is not None:
+        return refused
+    found = signed_in_account(request)
+    if isinstance(found, Response):
+        return found
+    assert found.account is not None
+    query = dict(request.query_params or {})
+    query.pop("refresh", None)
+    try:
+        claimed = services.account_store().claim_refresh_now(
+            found.account.account_id, int(time.time()), REFRESH_NOW_SECONDS
+        )
+        if claimed:
+            services.reports().refresh_now(found.account)
+    except XRejected:
+        return _token_rejected("html")
+    except ResponsetimeError as error:
+        return failure("html", error, signed_in=found.signed_in)
+    logger.info("refresh asked", extra={"account_id": found.account.account_id, "done": claimed})
+    if not claimed:
+        query["refresh"] = "wait"
+    return redirect("/report" + (f"?{urlencode(query)}" if query else ""), status=303)
 
 
 def save_settings(request: Request) -> Response:

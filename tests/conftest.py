@@ -196,7 +196,7 @@ PURE_FILES = frozenset(
         "test_xlsx.py",
     }
 )
-E2E_FILES = frozenset({"test_e2e_browser.py"})
+E2E_FILES = frozenset({"test_e2e_browser.py", "test_a11y.py", "test_error_pages_browser.py"})
 DEPLOY_FILES = frozenset({"test_deploy.py"})
 
 

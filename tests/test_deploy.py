@@ -4,8 +4,10 @@
 credentials; cfn-lint and SAM's own translator accept the template; every function has a
 policy file of its own and no grant has a `*`; the zip, unpacked alone beside boto3 (all
 that Lambda's runtime adds), signs a person in and shows her report through API Gateway
-events, against moto's server and the X emulator over HTTP; `make deploy` runs the
-CloudFormation commands the README gives; a custom domain packages and lints too.
+events, against moto's server and the X emulator over HTTP, and answers a wrong method
+and HEAD as ours; what API Gateway answers by itself (no such path, too many requests) is
+our page with our headers; `make deploy` runs the CloudFormation commands the README gives;
+a custom domain packages and lints too.
 """
 
 from __future__ import annotations
@@ -168,6 +170,44 @@ def test_the_packaged_api_logs_its_access_and_throttles(translated: dict[str, An
     assert {"Ref": "ApiReservedConcurrency"} in reservation["Fn::If"]
     # ... and every bucket and queue refuses plain HTTP
     assert template_checks.transport_problems(translated) == []
+
+
+def test_what_api_gateway_answers_by_itself_is_our_page(
+    template: dict[str, Any], translated: dict[str, Any]
+) -> None:
+    # GIVEN the packaged template: infra/resources.json's GatewayResponses merged on the API
+    responses = template["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    assert set(template_checks.GATEWAY_RESPONSE_TYPES) <= set(responses)
+
+    # THEN SAM puts them in the API's body, which every deployment of the stage carries,
+    #      each with the headers of every page; and every path takes every method
+    assert template_checks.api_answer_problems(translated) == []
+    [api] = [b for b in translated["Resources"].values() if b["Type"] == "AWS::ApiGateway::RestApi"]
+    customized = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    not_found = customized["MISSING_AUTHENTICATION_TOKEN"]
+    assert not_found["statusCode"] == "404"  # API Gateway's 403 "Missing Authentication Token"
+    assert customized["THROTTLED"]["statusCode"] == "429"
+    parameters = not_found["responseParameters"]
+    assert parameters["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
+    assert parameters["gatewayresponse.header.Strict-Transport-Security"].startswith("'max-age=")
+    assert "frame-ancestors 'none'" in parameters["gatewayresponse.header.Content-Security-Policy"]
+    page = not_found["responseTemplates"]["text/html"]["Fn::Sub"]
+    assert "<h1>Page not found</h1>" in page[0]
+    assert "${Base}/static/app.css" in page[0]  # the API's own URL, or PublicUrl's
+
+
+def test_the_checker_catches_what_api_gateway_would_answer_by_itself() -> None:
+    api = {
+        "Type": "AWS::ApiGateway::RestApi",
+        "Properties": {"Body": {"paths": {"/": {"get": {}}}}},
+    }
+    separate = {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": {}}
+    problems = template_checks.api_answer_problems(
+        {"Resources": {"RestAPI": api, "NotFound": separate}}
+    )
+    assert any("lost at the next deployment" in problem for problem in problems)
+    assert any("MISSING_AUTHENTICATION_TOKEN in its own words" in problem for problem in problems)
+    assert any("'head', 'post'" in problem and "on /" in problem for problem in problems)
 
 
 def test_the_checker_catches_broad_grants() -> None:
@@ -518,6 +558,33 @@ def test_the_zip_alone_signs_a_person_in_behind_api_gateway(
     assert not any(name.startswith("aws_xray_sdk") for name in origins)
 
 
+def test_the_zip_answers_a_wrong_method_head_and_a_bodiless_sign_out_as_ours(
+    zip_function: ZipFunction,
+) -> None:
+    # WHEN API Gateway hands the function GET /logout (every method of a path reaches it)
+    wrong = zip_function.invoke(api_gateway_event("GET", "/logout", "req-405-0001"))
+    # THEN our 405 page with Allow, and the headers of every page, HSTS included
+    assert wrong.status == 405, wrong.body
+    assert wrong.headers["allow"] == "POST"
+    assert "<h1>Not available this way</h1>" in wrong.body
+    assert 'href="/api/static/app.css"' in wrong.body
+    assert wrong.headers["strict-transport-security"].startswith("max-age=")
+    assert wrong.headers["x-content-type-options"] == "nosniff"
+
+    # WHEN a monitor asks HEAD /: GET's answer without the body
+    get = zip_function.invoke(api_gateway_event("GET", "/", "req-get-0002"))
+    head = zip_function.invoke(api_gateway_event("HEAD", "/", "req-head-0003"))
+    assert head.status == get.status == 200
+    assert head.body == "" and "Sign in with X" in get.body
+    assert head.headers["content-security-policy"] == get.headers["content-security-policy"]
+
+    # WHEN a script posts to /logout with no body and no Content-Type
+    out = zip_function.invoke(api_gateway_event("POST", "/logout", "req-out-0004"))
+    # THEN the sign-out's answer: home, under the stage's path
+    assert out.status == 303, out.body
+    assert out.headers["location"] == "/api/"
+
+
 # --- make deploy, and a custom domain --------------------------------------------------
 
 
@@ -631,6 +698,7 @@ def test_a_custom_domain_packages_and_lints(packaged: Path, tmp_path: Path) -> N
     assert template_checks.dependency_cycle(domain_translated) is None
     assert template_checks.role_problems(domain_translated) == []
     assert template_checks.transport_problems(domain_translated) == []
+    assert template_checks.api_answer_problems(domain_translated) == []
 
 
 def test_public_url_parameter_accepts_what_the_readme_says() -> None:
@@ -643,3 +711,12 @@ def test_public_url_parameter_accepts_what_the_readme_says() -> None:
         assert pattern.fullmatch(accepted), accepted
     for refused in ("http://rt.example.com", "https://rt.example.com/", "rt.example.com"):
         assert not pattern.fullmatch(refused), refused
+
+
+def test_the_api_passes_the_workbook_through_to_a_browser(template: dict[str, Any]) -> None:
+    """API Gateway decides "binary" by the request's first Accept type, and a browser's is
+    text/html: only `*/*` lets /report.xlsx reach a browser as bytes, not base64 text
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings.html).
+    Text answers stay as they are: the function flags only the workbook as base64."""
+    definition = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    assert definition["x-amazon-apigateway-binary-media-types"] == ["*/*"]
