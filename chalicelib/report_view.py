@@ -329,6 +329,24 @@ def settings_form(fields: dict[str, str], sources: dict[str, str] | None = None)
     }
 
 
+PRESET_DAYS = (7, 28, 90)
+
+
+def _presets(body: StoredReport, query: dict[str, str]) -> list[dict[str, Any]]:
+    """The windows a person picks most, as links that keep her other settings of this view
+    ("current": the window shown)."""
+    shown = body["window"]["days"]
+    kept = {k: v for k, v in query.items() if k in NAMES and k != "days"}
+    return [
+        {
+            "label": f"{days} days",
+            "href": "/report?" + urlencode({"days": str(days), **kept}),
+            "current": days == shown,
+        }
+        for days in PRESET_DAYS
+    ]
+
+
 def context(body: StoredReport, query: dict[str, str]) -> dict[str, Any]:
     source = body["source"]
     # An empty value is kept: it sets a saved setting back to its default for this view.
@@ -367,6 +385,7 @@ def context(body: StoredReport, query: dict[str, str]) -> dict[str, Any]:
             "slowest": f"/report/slowest{suffix}",
             "refresh": f"/refresh{suffix}",  # POST: back to this view once refreshed
         },
+        "presets": _presets(body, query),
         # After "Refresh now": "wait" when she pressed it less than REFRESH_NOW_SECONDS ago.
         "refresh_refused": query.get("refresh") == "wait",
         **settings_form(

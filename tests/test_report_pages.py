@@ -105,3 +105,13 @@ def test_refresh_now_from_another_site_is_refused(browser: Browser, app_env: Any
     app_env.reset_counters()
     answer = browser.post("/refresh", headers={"origin": "https://evil.example"})
     assert answer.status_code == 403 and app_env.timeline_reads() == 0
+
+
+def test_presets_change_the_window_and_keep_the_other_settings(
+    browser: Browser, app_env: Any
+) -> None:
+    browser.sign_in(waiting_brand(app_env, waiting=1, answered=0))
+    page = browser.get("/report?days=7&tz=Asia/Tokyo").body.decode()
+    assert '<strong aria-current="true">7 days</strong>' in page
+    assert 'href="/report?days=28&amp;tz=Asia%2FTokyo">28 days</a>' in page
+    assert 'href="/report?days=90&amp;tz=Asia%2FTokyo">90 days</a>' in page
