@@ -570,16 +570,20 @@ RENDERERS: dict[str, Renderer] = {
 }
 
 
+def _signed_in_post(request: Request) -> Visitor | Response:
+    """The preamble of a signed-in form's POST: refused from another site, and otherwise
+    as signed_in_account (the visitor, with her account, or the answer to give instead)."""
+    refused = _cross_site(request)
+    return refused if refused is not None else signed_in_account(request)
+
+
 def refresh_now(request: Request) -> Response:
     """POST /refresh ("Refresh now"): top the report up from X now, through the fleet's
     budget, at most once a minute per account; then back to the report with the same
     settings (a press within the minute comes back with `refresh=wait`, and says so)."""
     from urllib.parse import urlencode
 
-    refused = _cross_site(request)
-    if refused is not None:
-        return refused
-    found = signed_in_account(request)
+    found = _signed_in_post(request)
     if isinstance(found, Response):
         return found
     assert found.account is not None
@@ -608,10 +612,7 @@ def save_settings(request: Request) -> Response:
     from chalicelib.analytics import InvalidReportParameter
     from chalicelib.report_settings import saved_form
 
-    refused = _cross_site(request)
-    if refused is not None:
-        return refused
-    found = signed_in_account(request)
+    found = _signed_in_post(request)
     if isinstance(found, Response):
         return found
     assert found.account is not None
