@@ -25,8 +25,12 @@ app.register_middleware(ConvertToMiddleware(capture_lambda_handler))
 # Inside those: every answer is ours (Chalice's own 405, 415 and 500 become our pages), and
 # HEAD answers as GET does, without the body.
 app.register_middleware(web.own_answers, "http")
-# The workbook export is binary: API Gateway passes it through as it is.
-app.api.binary_types.append(web.XLSX_TYPE)
+# The workbook and the data export are binary: API Gateway passes them through as they are.
+# (Chalice's defaults hold the zip type already: named here so that /export does not rest on
+# them, and added once, since the list becomes the API's binary media types.)
+for _binary in (web.XLSX_TYPE, web.ZIP_TYPE):
+    if _binary not in app.api.binary_types:
+        app.api.binary_types.append(_binary)
 
 # A page's methods: HEAD is GET without the body, for monitors, link checkers and `curl -I`
 # (API Gateway does not answer it for GET by itself).
@@ -101,6 +105,11 @@ def report_waiting() -> Response:
 @app.route("/report/slowest", methods=PAGE)
 def report_slowest() -> Response:
     return web.report(current(), "slowest")
+
+
+@app.route("/export", methods=PAGE)
+def export_data() -> Response:
+    return web.export_data(current())
 
 
 @app.route("/refresh", methods=["POST"], content_types=ANY_BODY)

@@ -4,9 +4,16 @@ Runs the app through Chalice's test client against moto's server and the X emula
 harness of bench/calls.py) and counts, per operation, every AWS API call in the process,
 the requests and posts the emulator serves, and the bytes the functions print (their JSON
 logs and EMF metrics, which CloudWatch ingests). The operations: a sign-in, a report view
-within the max age, one past it with new posts, and a scheduled round refreshing
-ROUND_ACCOUNTS accounts through the queue and the worker. The usage below turns them into
-a month; the prices are AWS's pay-per-use ones in us-east-1 and X's pay-per-use price.
+within the max age, the note a view makes of itself (at most once a day), one past the max
+age with new posts, and a scheduled round refreshing ROUND_ACCOUNTS accounts through the
+queue and the worker. The usage below turns them into a month; the prices are AWS's
+pay-per-use ones in us-east-1 and X's pay-per-use price.
+
+A second table weighs retention: a fleet where half the accounts stop visiting after their
+first month, in a month once they are idle (past REFRESH_IDLE_DAYS). Without retention
+every account is refreshed every round; with it the idle half is out of the refresh index:
+no round, worker or X read for them, and their archives stop growing (each is forgotten
+after ACCOUNT_RETENTION_DAYS). X is assumed to go on posting to them as before.
 
 Counts are exact and repeatable; durations are assumptions (a run on loopback says
 nothing about Lambda's), and so are the usage figures. `make bench-cost` prints the table
@@ -24,6 +31,7 @@ import json
 import math
 import os
 import sys
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -44,6 +52,7 @@ MENTIONS_PER_DAY = 20  # new mentions an account gets
 OWN_POSTS_PER_DAY = 20  # posts of its own (replies among them)
 DAYS = 30
 ROUND_ACCOUNTS = 20  # accounts in the measured round
+IDLE_SHARE = 0.5  # the retention table: accounts that stop visiting after their first month
 
 # --- Durations, average per invocation (assumptions) -----------------------------------
 API_MS = 150
@@ -75,6 +84,18 @@ WRITES = ("PutItem", "UpdateItem", "DeleteItem")
 X_READS = ("GET /2/users/:id/mentions", "GET /2/users/:id/tweets")
 
 
+@dataclass(frozen=True)
+class Fleet:
+    """Whose usage a month is made of: accounts whose people sign in and view their report,
+    accounts the schedule refreshes every round, and accounts out of the refresh index
+    whose archive holds `frozen_days` of posts (it stopped growing when they went idle)."""
+
+    viewing: int = ACCOUNTS
+    refreshed: int = ACCOUNTS
+    frozen: int = 0
+    frozen_days: int = 0
+
+
 @dataclass
 class Operation:
     """What one operation made: AWS calls by "Service.Operation", X figures, bytes."""
@@ -89,6 +110,14 @@ class Operation:
     report_bytes: int = 0
     printed_bytes: int = 0
     invocations: Counter[str] = field(default_factory=Counter)  # by function
+
+    def minus(self, other: Operation) -> Operation:
+        """What this operation made beyond `other` (the same operation, plus one step)."""
+        return Operation(
+            aws=self.aws - other.aws,
+            printed_bytes=max(0, self.printed_bytes - other.printed_bytes),
+            invocations=self.invocations - other.invocations,
+        )
 
     def scaled(self, factor: float) -> dict[str, float]:
         figures = {f"aws.{k}": v * factor for k, v in self.aws.items()}
@@ -137,13 +166,13 @@ def _add_posts(emulator: Any, username: str, mentions: int, own: int, at: dateti
 
 def measure() -> tuple[dict[str, Operation], int]:
     """Run each operation once against moto's server and the X emulator; also returns the
-    app's report max age (seconds)."""
+    app's report max age (seconds). "view_note" is what a view's note of itself adds to a
+    view within the max age."""
     from bench.harness import local_world
     from tests.support.aws_calls import counting_aws_calls
 
-    ops = {
-        name: Operation() for name in ("sign_in", "view_hit", "view_refresh", "schedule", "worker")
-    }
+    names = ("sign_in", "view_hit", "view_noted", "view_refresh", "schedule", "worker")
+    ops = {name: Operation() for name in names}
     printed = io.StringIO()
     with local_world() as world, counting_aws_calls() as aws_calls:
         from chalice.test import Client
@@ -179,6 +208,7 @@ def measure() -> tuple[dict[str, Operation], int]:
             handler.stream = saved_stream
             logger.setLevel(saved_level)
             services.reset()
+    ops["view_note"] = ops.pop("view_noted").minus(ops["view_hit"])
     return ops, max_age
 
 
@@ -198,6 +228,11 @@ def _run_operations(
         op.invocations["api"] += 2  # /auth and /callback
     person.get("/report")  # the first report reads the account's history: apart, below
     with meter.measure(ops["view_hit"]) as op:
+        person.get("/report")
+        person.get("/static/app.css")
+        op.invocations["api"] += 2
+    _last_viewed_days_ago(emulator.account_id("fastbrand"), 2)
+    with meter.measure(ops["view_noted"]) as op:  # the same view, and its daily note
         person.get("/report")
         person.get("/static/app.css")
         op.invocations["api"] += 2
@@ -243,6 +278,19 @@ def _run_operations(
     ops["worker"].report_bytes = sizes["report.json"]
 
 
+def _last_viewed_days_ago(account_id: str, days: int) -> None:
+    """The account's view noted `days` ago: its next view notes itself again."""
+    from chalicelib import services
+    from chalicelib.accounts import account_key
+
+    services.dynamodb().update_item(
+        TableName=services.settings().table_name,
+        Key=account_key(account_id),
+        UpdateExpression="SET viewed_at = :then",
+        ExpressionAttributeValues={":then": {"N": str(int(time.time()) - days * 24 * 3600)}},
+    )
+
+
 def _worker(client: Any, op: Operation | None) -> Callable[[dict[str, Any]], Any]:
     def invoke(batch: dict[str, Any]) -> Any:
         if op is not None:
@@ -285,23 +333,28 @@ def _versions_kept(refreshes_per_day: float) -> float:
     return float(rule["NoncurrentVersionExpiration"]["NoncurrentDays"] * refreshes_per_day)
 
 
-def month(ops: dict[str, Operation], max_age_seconds: int) -> tuple[list[Row], dict[str, float]]:
-    """The month of ACCOUNTS accounts, from the operations measured once."""
+def month(
+    ops: dict[str, Operation], max_age_seconds: int, fleet: Fleet | None = None
+) -> tuple[list[Row], dict[str, float]]:
+    """A month of the fleet (ACCOUNTS accounts, all viewing and refreshed, by default), from
+    the operations measured once."""
     from chalicelib.config import REFRESH_RATE_MINUTES
 
+    fleet = fleet or Fleet()
     rounds = DAYS * 24 * 60 / REFRESH_RATE_MINUTES
     # A view finds the report older than the max age for the part of each round past it.
     stale_share = max(0.0, 1 - max_age_seconds / 60 / REFRESH_RATE_MINUTES)
-    per_account = ACCOUNTS / ROUND_ACCOUNTS
+    per_account = fleet.refreshed / ROUND_ACCOUNTS
     schedule = ops["schedule"].scaled(rounds)  # one invocation a round, one Query page...
     for name, value in ops["schedule"].scaled(rounds * per_account).items():
         if name.startswith("aws.SQS."):
             schedule[name] = value  # ...and one SendMessageBatch per ten accounts
     total: dict[str, float] = defaultdict(float)
     for part in (
-        ops["sign_in"].scaled(ACCOUNTS * SIGN_INS),
-        ops["view_hit"].scaled(ACCOUNTS * VIEWS * (1 - stale_share)),
-        ops["view_refresh"].scaled(ACCOUNTS * VIEWS * stale_share),
+        ops["sign_in"].scaled(fleet.viewing * SIGN_INS),
+        ops["view_hit"].scaled(fleet.viewing * VIEWS * (1 - stale_share)),
+        ops["view_refresh"].scaled(fleet.viewing * VIEWS * stale_share),
+        ops["view_note"].scaled(fleet.viewing * min(VIEWS, DAYS)),  # once a day at most
         schedule,
         ops["worker"].scaled(rounds * per_account),
     ):
@@ -311,8 +364,11 @@ def month(ops: dict[str, Operation], max_age_seconds: int) -> tuple[list[Row], d
     # the month's new posts times what the round read per new post (1.0: only the new).
     worker = ops["worker"]
     posts_per_new_post = worker.x_posts / worker.new_posts
-    total["x_posts"] = ACCOUNTS * (MENTIONS_PER_DAY + OWN_POSTS_PER_DAY) * DAYS * posts_per_new_post
-    total["x_users"] = ACCOUNTS * MENTIONS_PER_DAY * DAYS * worker.x_users / worker.new_mentions
+    posts_a_day = MENTIONS_PER_DAY + OWN_POSTS_PER_DAY
+    total["x_posts"] = fleet.refreshed * posts_a_day * DAYS * posts_per_new_post
+    total["x_users"] = (
+        fleet.refreshed * MENTIONS_PER_DAY * DAYS * worker.x_users / worker.new_mentions
+    )
 
     def calls(service: str, names: tuple[str, ...] | None = None) -> float:
         return sum(
@@ -326,19 +382,23 @@ def month(ops: dict[str, Operation], max_age_seconds: int) -> tuple[list[Row], d
     gb_seconds = (
         api_requests * API_MS / 1000 * _memory_gb("api_handler")
         + total["invocations.schedule"] * SCHEDULE_MS / 1000 * _memory_gb("schedule_refresh")
-        + rounds * ACCOUNTS * WORKER_MS_PER_ACCOUNT / 1000 * _memory_gb("refresh_worker")
+        + rounds * fleet.refreshed * WORKER_MS_PER_ACCOUNT / 1000 * _memory_gb("refresh_worker")
     )
     # Upper bounds: a read of an item under 4 KB is one unit (half, eventually consistent),
     # a write under 1 KB one unit for the item and one for an index it changes.
     read_units = calls("DynamoDB", READS)
     write_units = 2 * calls("DynamoDB", WRITES)
     s3_gets, s3_puts = calls("S3", ("GetObject",)), calls("S3", ("PutObject",))
-    # After a year: the archive holds a year of posts, the report is the same size, and
-    # each keeps the noncurrent versions the lifecycle rule leaves.
-    year_of_posts = (MENTIONS_PER_DAY + OWN_POSTS_PER_DAY) * 365
-    current_bytes = year_of_posts * worker.archive_bytes_per_post + worker.report_bytes
+    # After a year: the archive holds a year of posts (an idle account's, the posts until
+    # it went idle), the report is the same size, and each keeps the noncurrent versions
+    # the lifecycle rule leaves (an idle account's, none: nothing rewrites them).
     versions = 1 + _versions_kept(rounds / DAYS)
-    s3_gb = ACCOUNTS * current_bytes * versions / 1e9
+    current_bytes = posts_a_day * 365 * worker.archive_bytes_per_post + worker.report_bytes
+    frozen_bytes = posts_a_day * fleet.frozen_days * worker.archive_bytes_per_post
+    s3_gb = (
+        fleet.refreshed * current_bytes * versions
+        + fleet.frozen * (frozen_bytes + worker.report_bytes)
+    ) / 1e9
     sqs_requests = calls("SQS") + IDLE_SQS_RECEIVES
     log_gb = total["printed_bytes"] / 1e9
     rows = [
@@ -363,8 +423,78 @@ def month(ops: dict[str, Operation], max_age_seconds: int) -> tuple[list[Row], d
         "posts_read_per_new_post": posts_per_new_post,
         "x_posts_per_account": total["x_posts"] / ACCOUNTS,
         "archive_bytes_per_post": worker.archive_bytes_per_post,
+        "refreshes": rounds * fleet.refreshed,
+        "x_posts": total["x_posts"],
+        "s3_gb": s3_gb,
     }
     return rows, figures
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One line of the retention table."""
+
+    name: str
+    refreshes: float
+    x_posts: float
+    x_usd: float
+    aws_usd: float
+    s3_gb: float
+
+    @property
+    def total_usd(self) -> float:
+        return self.x_usd + self.aws_usd
+
+
+def _scenario(name: str, rows: list[Row], figures: dict[str, float]) -> Scenario:
+    x_usd = sum(row.cost for row in rows if row.service.startswith("X "))
+    aws_usd = sum(row.cost for row in rows) - x_usd
+    return Scenario(
+        name, figures["refreshes"], figures["x_posts"], x_usd, aws_usd, figures["s3_gb"]
+    )
+
+
+def retention(ops: dict[str, Operation], max_age_seconds: int) -> list[Scenario]:
+    """Half the fleet stops visiting after its first month: a month once it is idle, without
+    retention and with it, and what retention saves."""
+    from chalicelib.config import Settings
+
+    idle_days = Settings.refresh_idle_days  # the default
+    idle = round(ACCOUNTS * IDLE_SHARE)
+    viewing = ACCOUNTS - idle
+    kept = _scenario(
+        "without retention: every account refreshed",
+        *month(ops, max_age_seconds, Fleet(viewing=viewing, refreshed=ACCOUNTS)),
+    )
+    # Idle accounts were refreshed for their first month and REFRESH_IDLE_DAYS more.
+    out = Fleet(viewing=viewing, refreshed=viewing, frozen=idle, frozen_days=DAYS + idle_days)
+    cut = _scenario(
+        f"with retention: {idle:,} idle accounts out of the refresh index",
+        *month(ops, max_age_seconds, out),
+    )
+    saved = Scenario(
+        "**saved by retention**",
+        kept.refreshes - cut.refreshes,
+        kept.x_posts - cut.x_posts,
+        kept.x_usd - cut.x_usd,
+        kept.aws_usd - cut.aws_usd,
+        kept.s3_gb - cut.s3_gb,
+    )
+    return [kept, cut, saved]
+
+
+def retention_table(scenarios: list[Scenario]) -> str:
+    lines = [
+        f"| {ACCOUNTS:,} accounts, half idle after a month: a month once idle | refreshes "
+        "| X posts read | X USD | AWS USD | S3 after a year | total USD |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {s.name} | {s.refreshes:,.0f} | {s.x_posts:,.0f} | {s.x_usd:,.2f} "
+            f"| {s.aws_usd:,.2f} | {s.s3_gb:,.1f} GB | {s.total_usd:,.2f} |"
+            for s in scenarios
+        ),
+    ]
+    return "\n".join(lines)
 
 
 # Warm containers (assumed): API 2, each holding 3 secrets; workers 5, each 2. Each rereads
@@ -399,10 +529,23 @@ def main(quiet: bool = False) -> dict[str, Any]:
     ops, max_age = measure()
     rows, figures = month(ops, max_age)
     text = table(rows, figures)
+    scenarios = retention(ops, max_age)
+    retained = retention_table(scenarios)
     if not quiet:
         print(text)
+        print()
+        print(retained)
+    saved = scenarios[-1]
     return {
         "table": text,
+        "retention_table": retained,
+        "retention_saved": {
+            "refreshes": saved.refreshes,
+            "x_posts": saved.x_posts,
+            "x_usd": round(saved.x_usd, 2),
+            "aws_usd": round(saved.aws_usd, 2),
+            "s3_gb": round(saved.s3_gb, 1),
+        },
         "total_usd": round(sum(row.cost for row in rows), 2),
         "x_share": round(
             sum(r.cost for r in rows if r.service.startswith("X")) / sum(r.cost for r in rows), 3
@@ -420,6 +563,11 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("per 1,000 accounts a month (USD)", f"{figures['total_usd']:,.2f}", ""),
         ("share of it paid to X", f"{figures['x_share']:.1%}", ""),
         ("X posts read per account a month", f"{figures['x_posts_per_account']:,.0f}", ""),
+        (
+            "saved by retention, half the accounts idle (USD a month)",
+            f"{figures['retention_saved']['x_usd'] + figures['retention_saved']['aws_usd']:,.2f}",
+            "",
+        ),
     ]
 
 

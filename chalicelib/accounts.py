@@ -17,6 +17,18 @@ The sparse index `refresh-due` lists account items by `refresh_group` (one const
 schedule asks it for the accounts whose report is older than the max age, oldest first,
 never with a Scan. One partition is plenty: the X budget lets the fleet refresh about one
 account every two seconds.
+
+Retention (sweep.Retention, daily): `viewed_at` is the epoch second of the account's last
+view as noted (a sign-in is one; a view notes itself at most once a day, VIEW_NOTE_SECONDS,
+so the note is at most a day behind), and `view_state` says where the account stands:
+`listed` (in `refresh-due`, with its `refresh_group`) or `idle` (not viewed for
+REFRESH_IDLE_DAYS: out of it, so no round reads or refreshes it). The sparse index
+`last-viewed` lists account items by `view_state` and `viewed_at`: the sweep asks it for
+the listed accounts viewed before the idle limit (they leave `refresh-due`) and for the
+idle ones viewed before ACCOUNT_RETENTION_DAYS (they are forgotten), never with a Scan.
+Keys only: the sweep needs nothing else, and a note writes the index once a day at most.
+An item from before `viewed_at` counts its `signed_in_at` as its last view (the sweep
+writes it in once, `backfill_viewed_at`, when it meets the item's archive folder).
 """
 
 from __future__ import annotations
@@ -30,6 +42,11 @@ from chalicelib.errors import ConditionFailed, StoreUnavailable, aws_call
 from chalicelib.tokens import TokenCipher
 
 REFRESH_DUE_INDEX = "refresh-due"
+LAST_VIEWED_INDEX = "last-viewed"
+LISTED, IDLE = "listed", "idle"  # view_state: in refresh-due, or out of it
+# A view notes itself (one UpdateItem) only when the note it read is this old: at most one
+# write a day per account, however often she looks; idleness is counted in weeks.
+VIEW_NOTE_SECONDS = 24 * 3600
 BATCH_GET_LIMIT = 100  # BatchGetItem takes at most 100 keys
 BATCH_GET_ATTEMPTS = 5  # DynamoDB may leave keys unprocessed under load: ask again
 REFRESH_GROUP = "accounts"
@@ -48,6 +65,29 @@ class AccountTokens:
     # write is deleted again, the generation being gone), the schedule skips the account,
     # and the sweep finishes the forget after an hour.
     forgetting: bool = False
+    # The last view noted (`viewed_at`; `signed_in_at` on an item from before it), read with
+    # the tokens so a view knows for free whether to note itself.
+    viewed_at: int = 0
+    # In `refresh-due` (`refresh_group` set): False once idle, until a view or a sign-in.
+    in_refresh_index: bool = True
+
+
+@dataclass(frozen=True)
+class ForgetBegun:
+    """A forget the retention began: the handle, and the tokens to revoke at X (None: X
+    had already rejected them)."""
+
+    username: str
+    tokens: AccountTokens | None
+
+
+@dataclass
+class FolderOwners:
+    """What the sweep learns of the accounts of some archive folders, in one read."""
+
+    forgotten: dict[str, int | None]  # as AccountStore.forgotten_among
+    # Items from before `viewed_at` (no `view_state`): their `signed_in_at`.
+    unviewed: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,6 +103,12 @@ def account_key(account_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"account#{account_id}"}}
 
 
+def last_view(item: Mapping[str, Any]) -> int:
+    """The item's last view noted: `viewed_at`, or its sign-in on an item from before it."""
+    noted = item.get("viewed_at") or item.get("signed_in_at") or {"N": "0"}
+    return int(noted["N"])
+
+
 class AccountStore:
     """The account items: what sign-in saves, what reports and the schedule read and mark,
     and what a forget deletes."""
@@ -75,7 +121,8 @@ class AccountStore:
     def save(
         self, account_id: str, username: str, access_token: str, access_token_secret: str, now: int
     ) -> None:
-        """Keep what other features stored on the account; clear a mark of rejected tokens."""
+        """Keep what other features stored on the account; clear a mark of rejected tokens.
+        A sign-in is a view: the account is (back) in the refresh index."""
         with aws_call("DynamoDB UpdateItem"):
             self._db.update_item(
                 TableName=self._table,
@@ -83,7 +130,7 @@ class AccountStore:
                 UpdateExpression=(
                     "SET kind = :account, account_id = :id, username = :username, "
                     "access_token = :token, access_token_secret = :secret, signed_in_at = :now, "
-                    "refresh_group = :group, "
+                    "refresh_group = :group, viewed_at = :now, view_state = :listed, "
                     "report_refreshed_at = if_not_exists(report_refreshed_at, :never), "
                     "generation = if_not_exists(generation, :generation) "
                     "REMOVE token_rejected_at, forgetting_at"
@@ -96,6 +143,7 @@ class AccountStore:
                     ":secret": {"S": self._cipher.encrypt(access_token_secret)},
                     ":now": {"N": str(now)},
                     ":group": {"S": REFRESH_GROUP},
+                    ":listed": {"S": LISTED},
                     ":never": {"N": "0"},
                     ":generation": {"S": secrets.token_hex(8)},
                 },
@@ -106,19 +154,47 @@ class AccountStore:
         writes (the generation is gone) and the schedule skips the account. Returns the
         tokens, to revoke at X once everything is deleted (None: no account, or X had
         already rejected them). A forget asked again after a failure finds them again."""
+        item = self._begin(account_id, now, "attribute_exists(pk)", {})
+        return None if item is None else self._revocable(account_id, item)
+
+    def begin_idle_forget(
+        self, account_id: str, now: int, viewed_before: int
+    ) -> ForgetBegun | None:
+        """begin_forget for the retention: only if the account is still idle and was last
+        viewed before `viewed_before` (one condition on the same UpdateItem, so a sign-in
+        or a view since keeps it whole). None: viewed since, or gone; nothing changed."""
+        item = self._begin(
+            account_id,
+            now,
+            "view_state = :idle AND viewed_at < :before",
+            {":idle": {"S": IDLE}, ":before": {"N": str(viewed_before)}},
+        )
+        if item is None:
+            return None
+        username = item.get("username", {}).get("S", "")
+        return ForgetBegun(username, self._revocable(account_id, item))
+
+    def _begin(
+        self, account_id: str, now: int, condition: str, values: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Mark the forget begun and drop the generation, if `condition` holds; the item as
+        it was, or None."""
         try:
             with aws_call("DynamoDB UpdateItem"):
                 answer = self._db.update_item(
                     TableName=self._table,
                     Key=account_key(account_id),
                     UpdateExpression="SET forgetting_at = :now REMOVE generation",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":now": {"N": str(now)}},
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues={":now": {"N": str(now)}, **values},
                     ReturnValues="ALL_OLD",
                 )
         except ConditionFailed:
             return None
-        item = answer.get("Attributes") or {}
+        item: dict[str, Any] = answer.get("Attributes") or {}
+        return item
+
+    def _revocable(self, account_id: str, item: Mapping[str, Any]) -> AccountTokens | None:
         if "access_token" not in item or "token_rejected_at" in item:
             return None
         return self._tokens(account_id, item)
@@ -151,6 +227,8 @@ class AccountStore:
             },
             generation=item.get("generation", {}).get("S", ""),
             forgetting="forgetting_at" in item,
+            viewed_at=last_view(item),
+            in_refresh_index="refresh_group" in item,
         )
 
     def confirm_written(self, account: AccountTokens, refreshed_at: int | None = None) -> bool:
@@ -183,21 +261,28 @@ class AccountStore:
     def forgotten_among(self, account_ids: list[str]) -> dict[str, int | None]:
         """Which of these accounts are gone or being forgotten, with the epoch seconds the
         forget began (None: no item at all); strongly consistent, 100 to a BatchGetItem."""
-        forgotten: dict[str, int | None] = dict.fromkeys(account_ids)
+        return self.folder_owners(account_ids).forgotten
+
+    def folder_owners(self, account_ids: list[str]) -> FolderOwners:
+        """forgotten_among, and which of the accounts still have no `viewed_at` (items from
+        before it), read in the same BatchGetItem calls."""
+        owners = FolderOwners(dict.fromkeys(account_ids))
         for start in range(0, len(account_ids), BATCH_GET_LIMIT):
             for item in self._batch_get(account_ids[start : start + BATCH_GET_LIMIT]):
                 account_id = item["pk"]["S"].removeprefix("account#")
                 if "forgetting_at" in item:
-                    forgotten[account_id] = int(item["forgetting_at"]["N"])
-                else:
-                    forgotten.pop(account_id, None)
-        return forgotten
+                    owners.forgotten[account_id] = int(item["forgetting_at"]["N"])
+                    continue
+                owners.forgotten.pop(account_id, None)
+                if "view_state" not in item and "signed_in_at" in item:
+                    owners.unviewed[account_id] = int(item["signed_in_at"]["N"])
+        return owners
 
     def _batch_get(self, account_ids: list[str]) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {
             self._table: {
                 "Keys": [account_key(account_id) for account_id in account_ids],
-                "ProjectionExpression": "pk, forgetting_at",
+                "ProjectionExpression": "pk, forgetting_at, view_state, signed_in_at",
                 "ConsistentRead": True,
             }
         }
@@ -209,6 +294,42 @@ class AccountStore:
             if not request:
                 return
         raise StoreUnavailable("DynamoDB BatchGetItem failed: keys left unprocessed")
+
+    def note_viewed(self, account: AccountTokens, now: int) -> bool:
+        """The person looked at her report: note it on the account, only when the note read
+        with her tokens is VIEW_NOTE_SECONDS old or more (at most one UpdateItem a day),
+        or when the account had left the refresh index (it goes back in: the schedule
+        refreshes it again). True when a note was written. A forget begun is left alone."""
+        fresh = now - account.viewed_at < VIEW_NOTE_SECONDS
+        if fresh and account.in_refresh_index:
+            return False
+        return self._update_account(
+            account.account_id,
+            UpdateExpression="SET viewed_at = :now, view_state = :listed, refresh_group = :group",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(forgetting_at)",
+            ExpressionAttributeValues={
+                ":now": {"N": str(now)},
+                ":listed": {"S": LISTED},
+                ":group": {"S": REFRESH_GROUP},
+            },
+        )
+
+    def backfill_viewed_at(self, account_id: str, signed_in_at: int) -> bool:
+        """An item from before `viewed_at`: its sign-in counts as its last view, and it is
+        listed (in `refresh-due`, as every such item is), so `last-viewed` knows it. Once
+        per item: a view or sign-in that noted itself meanwhile wins."""
+        return self._update_account(
+            account_id,
+            UpdateExpression="SET viewed_at = :at, view_state = :listed",
+            ConditionExpression=(
+                "attribute_exists(pk) AND attribute_not_exists(view_state)"
+                " AND attribute_not_exists(forgetting_at)"
+            ),
+            ExpressionAttributeValues={
+                ":at": {"N": str(signed_in_at)},
+                ":listed": {"S": LISTED},
+            },
+        )
 
     @staticmethod
     def _same_generation(generation: str) -> str:
@@ -317,3 +438,51 @@ class AccountIndex:
                         refreshed_at=int(item["report_refreshed_at"]["N"]),
                         token_rejected="token_rejected_at" in item,
                     )
+
+
+class ViewIndex:
+    """The `last-viewed` index: the accounts nobody looked at for a while, as the daily
+    sweep reads and moves them. It needs no key to any token."""
+
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._db = dynamodb
+        self._table = table_name
+
+    def viewed_before(self, view_state: str, before: int) -> Iterator[str]:
+        """The ids of the accounts in `view_state` (LISTED or IDLE) last viewed before
+        `before`, least recently viewed first, a Query page at a time."""
+        with aws_call("DynamoDB Query"):
+            pages = self._db.get_paginator("query").paginate(
+                TableName=self._table,
+                IndexName=LAST_VIEWED_INDEX,
+                KeyConditionExpression="view_state = :state AND viewed_at < :before",
+                ExpressionAttributeValues={
+                    ":state": {"S": view_state},
+                    ":before": {"N": str(before)},
+                },
+            )
+            for page in pages:
+                for item in page["Items"]:
+                    yield item["pk"]["S"].removeprefix("account#")
+
+    def leave_refresh(self, account_id: str, viewed_before: int) -> bool:
+        """An idle account leaves `refresh-due` (its `refresh_group` goes): no round reads
+        or refreshes it again until a view or a sign-in puts it back. Only if it is still
+        listed and unviewed since `viewed_before` (the index is read eventually consistent,
+        and a view may have just noted itself); False when not."""
+        try:
+            with aws_call("DynamoDB UpdateItem"):
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=account_key(account_id),
+                    UpdateExpression="SET view_state = :idle REMOVE refresh_group",
+                    ConditionExpression="view_state = :listed AND viewed_at < :before",
+                    ExpressionAttributeValues={
+                        ":idle": {"S": IDLE},
+                        ":listed": {"S": LISTED},
+                        ":before": {"N": str(viewed_before)},
+                    },
+                )
+        except ConditionFailed:
+            return False
+        return True

@@ -31,6 +31,7 @@ REFRESH_BATCH_SIZE = 10  # one SendMessageBatch, one worker invocation
 REFRESH_WORKER_CONCURRENCY = 5  # workers at once; the X budget, not Lambda, sets the pace
 X_WINDOW_SECONDS = 15 * 60
 DEFAULT_AWS_DEADLINE_SECONDS = 10.0
+DAY_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,20 @@ class Settings:
     # The most a request spends waiting on AWS, all its calls together (errors.AwsBudget);
     # every client's timeouts follow from it (errors.AwsTimeouts.for_deadline).
     aws_deadline_seconds: float = DEFAULT_AWS_DEADLINE_SECONDS
+    # Retention (sweep.Retention, daily): an account not viewed for this many days leaves the
+    # refresh index (no round refreshes it; its next view does, on the spot), and one not
+    # viewed for `account_retention_days` is forgotten as POST /forget does. An account is
+    # forgotten only once it is idle, so the later of the two applies.
+    refresh_idle_days: int = 30
+    account_retention_days: int = 400
+
+    @property
+    def refresh_idle_seconds(self) -> int:
+        return self.refresh_idle_days * DAY_SECONDS
+
+    @property
+    def account_retention_seconds(self) -> int:
+        return self.account_retention_days * DAY_SECONDS
 
     @property
     def refresh_round_cap(self) -> int:
@@ -164,6 +179,8 @@ def settings() -> Settings:
         x_budget_window_seconds=_int("X_BUDGET_WINDOW_SECONDS", X_WINDOW_SECONDS),
         x_budget_margin_seconds=_int("X_BUDGET_MARGIN_SECONDS", 10),
         aws_deadline_seconds=aws_deadline_seconds(),
+        refresh_idle_days=_int("REFRESH_IDLE_DAYS", 30),
+        account_retention_days=_int("ACCOUNT_RETENTION_DAYS", 400),
     )
 
 

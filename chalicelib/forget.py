@@ -14,6 +14,9 @@ Forgotten means gone, even with a refresh in flight. The order makes it so:
 4. Only then is the token revoked at X: if storage fails, nothing is revoked, the person
    is still signed in and can press the button again. X failing (429, 5xx, no answer)
    ends with everything deleted and the page asking her to remove the app at X.
+
+The daily sweep forgets an account nobody viewed for ACCOUNT_RETENTION_DAYS the same way
+(`forget_idle`), only if it is still idle when the forget begins (sweep.Retention).
 """
 
 from __future__ import annotations
@@ -61,6 +64,19 @@ class ForgetFlow:
         Raises StoreUnavailable when storage fails: the forget can be asked again, and
         does again whatever is left (nothing was revoked yet)."""
         tokens = self._accounts.begin_forget(account_id, int(self._clock()))
+        return self._finish(account_id, username, tokens)
+
+    def forget_idle(self, account_id: str, viewed_before: int) -> Forgotten | None:
+        """The retention's forget (sweep.Retention): as `forget`, of an account that left the
+        refresh index and was last viewed before `viewed_before`; None when it was viewed
+        or signed in to since (or is gone): then nothing is deleted or revoked."""
+        begun = self._accounts.begin_idle_forget(account_id, int(self._clock()), viewed_before)
+        if begun is None:
+            return None
+        return self._finish(account_id, begun.username, begun.tokens)
+
+    def _finish(self, account_id: str, username: str, tokens: AccountTokens | None) -> Forgotten:
+        """Everything after the forget began: S3, the sessions, the item, the purge, X."""
         deleted = self._archive.delete(account_id)
         self._sessions.end_account_sessions(account_id)
         self._accounts.forget(account_id)

@@ -8,6 +8,10 @@ the messages ten at a time; each runs `refresh_account`, the same path a page vi
 budget. A message whose refresh X or the budget put off is handed back with a visibility
 delay until the budget's (or X's) reset; one that failed is left for SQS to redeliver,
 and after five receives the dead-letter queue keeps it.
+
+An account nobody viewed for REFRESH_IDLE_DAYS is not in the index at all (the daily
+sweep's retention took it out, sweep.Retention): no round reads it or spends X's budget on
+it until a view or a sign-in puts it back.
 """
 
 from __future__ import annotations

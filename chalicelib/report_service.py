@@ -136,6 +136,7 @@ class ReportService:
         *,
         x_seconds: tuple[float | None, float | None] = (None, None),
         on_cut_short: Callable[[str], None] | None = None,
+        on_viewed: Callable[[AccountTokens, int], object] | None = None,
     ) -> None:
         self._archive = archive
         self._timeline_for = timeline_for
@@ -154,6 +155,9 @@ class ReportService:
         self._view_x_seconds, self._refresh_x_seconds = x_seconds
         # Told when a view's time for X ran out (the account id): a worker reads the rest.
         self._on_cut_short = on_cut_short
+        # Told of every view (the account as read, epoch seconds of the clock): the store
+        # notes it at most once a day, and puts an idle account back in the refresh index.
+        self._on_viewed = on_viewed
 
     def view(
         self,
@@ -168,9 +172,14 @@ class ReportService:
         saved = resolve({}, account.saved_settings)
         settings = settings or saved
         now = self._clock()
+        self._note_view(account, now)
         cached = self._cached_report(account.account_id)
-        fresh = cached is not None and now - _epoch(cached["source"]["refreshed_at"]) < (
-            self._max_age
+        # An account out of the refresh index (idle) was not refreshed by the schedule: its
+        # view tops it up from X now, whatever the age of the report it finds.
+        fresh = (
+            account.in_refresh_index
+            and cached is not None
+            and now - _epoch(cached["source"]["refreshed_at"]) < self._max_age
         )
         stored_ok = cached is not None and _made_with(cached, saved)
         as_stored = fresh and stored_ok and settings.report == saved.report and not need_rows
@@ -190,6 +199,16 @@ class ReportService:
         if isinstance(view.error, XReadCutShort) and self._on_cut_short is not None:
             self._hand_over(account.account_id)
         return view
+
+    def _note_view(self, account: AccountTokens, now: float) -> None:
+        """Tell the store of the view; the page is shown even when the note fails (the next
+        view notes it, and an account left idle meanwhile is put back then)."""
+        if self._on_viewed is None:
+            return
+        try:
+            self._on_viewed(account, int(now))
+        except StoreUnavailable:
+            logger.exception("could not note the view")
 
     def _hand_over(self, account_id: str) -> None:
         """A view read X as long as it may: a refresh worker reads the rest, now."""

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from chalicelib.accounts import AccountIndex, AccountStore, AccountTokens
+from chalicelib.accounts import AccountIndex, AccountStore, AccountTokens, ViewIndex
 from chalicelib.config import (
     aws_client,
     clear_caches,
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from chalicelib.refresh import RefreshWorker, Scheduler
     from chalicelib.refresh_queue import RefreshQueue
     from chalicelib.report_service import ReportService
-    from chalicelib.sweep import ArchiveSweep
+    from chalicelib.sweep import ArchiveSweep, Retention
     from chalicelib.x_timeline import XTimeline
 
 
@@ -208,7 +208,13 @@ def reports() -> ReportService:
         on_rejected=_token_rejected,
         x_seconds=(config.view_x_budget_seconds, config.worker_x_budget_seconds),
         on_cut_short=_read_the_rest,
+        on_viewed=_viewed,
     )
+
+
+def _viewed(account: AccountTokens, now: int) -> bool:
+    """A report view: noted at most once a day; an idle account goes back in the index."""
+    return account_store().note_viewed(account, now)
 
 
 def _read_the_rest(account_id: str) -> None:
@@ -258,7 +264,28 @@ def refresh_worker() -> RefreshWorker:
 def archive_sweep() -> ArchiveSweep:
     from chalicelib.sweep import ArchiveSweep
 
-    return ArchiveSweep(archive(), account_store(), session_store(), time.time)
+    return ArchiveSweep(
+        archive(), account_store(), session_store(), time.time, retention=retention()
+    )
+
+
+@cached
+def retention() -> Retention:
+    """The daily sweep's retention. Its forgets queue no purge: an account idle this long
+    has no writer in flight (no view, no refresh since it left the index), and the next
+    day's sweep deletes any folder whose account is gone."""
+    from chalicelib.forget import ForgetFlow
+    from chalicelib.sweep import Retention
+
+    config = settings()
+    forget_flow = ForgetFlow(account_store(), session_store(), archive(), x_auth(), time.time)
+    return Retention(
+        ViewIndex(dynamodb(), config.table_name),
+        forget_flow.forget_idle,
+        idle_seconds=config.refresh_idle_seconds,
+        retention_seconds=config.account_retention_seconds,
+        clock=time.time,
+    )
 
 
 def reset() -> None:

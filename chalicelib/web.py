@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 Format = Literal["html", "json", "csv", "xlsx", "waiting", "slowest"]
 NEEDS_ROWS = frozenset({"csv", "xlsx", "waiting", "slowest"})  # built, not the stored body
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ZIP_TYPE = "application/zip"  # GET /export
 REFRESH_NOW_SECONDS = 60  # one "Refresh now" a minute per account
 
 # (status, title, message) per domain error; the page always offers a fresh start.
@@ -226,7 +228,9 @@ def own_answers(request: Request | None, get_response: Callable[[Any], Response]
             ours.headers["Allow"] = response.headers["Allow"]
         response = ours
     if request is not None and request.method == "HEAD":
-        response.body = ""
+        # Empty bytes for a binary answer (the workbook, the zip): Chalice base64-encodes
+        # its body, and refuses text there.
+        response.body = b"" if isinstance(response.body, bytes) else ""
     return response
 
 
@@ -568,6 +572,36 @@ RENDERERS: dict[str, Renderer] = {
     "waiting": _render_list("waiting"),
     "slowest": _render_list("slowest"),
 }
+
+
+def export_data(request: Request) -> Response:
+    """GET /export ("Download your data"): a zip of everything we hold about the signed-in
+    account (chalicelib/export.py), her tokens left out. Reads the stores only, never X."""
+    from chalicelib import export
+
+    found = signed_in_account(request)
+    if isinstance(found, Response):
+        return found
+    assert found.account is not None
+    made_at = datetime.now(UTC)
+    try:
+        data = export.gather(found.account, services.archive())
+    except ResponsetimeError as error:
+        return failure("html", error, signed_in=found.signed_in)
+    body = export.to_zip(data, made_at)
+    logger.info(
+        "data exported",
+        extra={"account_id": data.account_id, "posts": data.post_count, "bytes": len(body)},
+    )
+    return Response(
+        body=body,
+        status_code=200,
+        headers={
+            "Content-Type": ZIP_TYPE,
+            "Content-Disposition": f'attachment; filename="{export.filename(data, made_at)}"',
+            **security_headers(hsts=_hsts()),
+        },
+    )
 
 
 def _signed_in_post(request: Request) -> Visitor | Response:

@@ -1,15 +1,29 @@
-"""The README's cost table is what `make bench-cost` makes now, not a figure someone once
+"""The README's cost tables are what `make bench-cost` makes now, not figures someone once
 typed: the same rows, the same usage and prices, the same figures within 5 % (sizes of
-gzipped posts and log lines vary a little from run to run)."""
+gzipped posts and log lines vary a little from run to run). What retention saves, for a
+fleet where half the accounts stop visiting after a month, is worked out by hand."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TABLE = re.compile(r"<!-- cost-table: make bench-cost -->\n(.*?)\n<!-- /cost-table -->", re.S)
+RETENTION_TABLE = re.compile(
+    r"<!-- retention-table: make bench-cost -->\n(.*?)\n<!-- /retention-table -->", re.S
+)
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+@pytest.fixture(scope="module")
+def made() -> dict[str, Any]:
+    from bench import cost
+
+    return cost.main(quiet=True)
 
 
 def _shape_and_figures(table: str) -> tuple[list[str], list[float]]:
@@ -18,19 +32,46 @@ def _shape_and_figures(table: str) -> tuple[list[str], list[float]]:
     return shape, figures
 
 
-def test_the_readme_shows_the_table_bench_cost_makes() -> None:
-    from bench import cost
-
-    made = cost.main(quiet=True)
-    match = TABLE.search((PROJECT_DIR / "README.md").read_text())
-    assert match, "README.md has no cost table between its markers"
-    shown_shape, shown = _shape_and_figures(match.group(1))
-    made_shape, measured = _shape_and_figures(made["table"])
+def _shown_as_made(shown_table: str, made_table: str) -> None:
+    shown_shape, shown = _shape_and_figures(shown_table)
+    made_shape, measured = _shape_and_figures(made_table)
     assert shown_shape == made_shape, "run `make bench-cost` and paste its table in README.md"
     for shown_figure, measured_figure in zip(shown, measured, strict=True):
         assert abs(shown_figure - measured_figure) <= 0.05 * max(abs(measured_figure), 1), (
             f"README shows {shown_figure}, make bench-cost makes {measured_figure}"
         )
+
+
+def test_the_readme_shows_the_table_bench_cost_makes(made: dict[str, Any]) -> None:
+    match = TABLE.search((PROJECT_DIR / "README.md").read_text())
+    assert match, "README.md has no cost table between its markers"
+    _shown_as_made(match.group(1), made["table"])
     # X is what an operator pays for; AWS is a rounding error next to it
     assert made["x_share"] > 0.99
     assert made["posts_read_per_new_post"] == 1.0  # a refresh reads only what is new
+
+
+def test_retention_saves_the_idle_half_s_refreshes_and_x_reads(made: dict[str, Any]) -> None:
+    from bench import cost
+
+    saved = made["retention_saved"]
+    # 500 idle accounts, no longer refreshed: 24 rounds a day for 30 days each
+    assert saved["refreshes"] == 500 * 24 * 30 == 360_000
+    # ... nor read from X: 20 mentions and 20 posts of their own a day, for 30 days,
+    # at $0.005 a post; and 20 mention authors a day at $0.010 a user
+    assert saved["x_posts"] == 500 * (20 + 20) * 30 == 600_000
+    assert saved["x_usd"] == pytest.approx(600_000 * 0.005 + 500 * 20 * 30 * 0.010) == 6_000
+    # AWS: the rounds' messages, the workers, their S3 and DynamoDB calls, and archives that
+    # stopped growing; a few dollars against X's thousands
+    assert 0 < saved["aws_usd"] < saved["x_usd"] / 100
+    assert saved["s3_gb"] > 0
+    without, with_retention, _ = made["retention_table"].splitlines()[2:]
+    assert "without retention" in without and "with retention" in with_retention
+    assert cost.IDLE_SHARE == 0.5
+
+
+def test_the_readme_shows_the_retention_table_bench_cost_makes(made: dict[str, Any]) -> None:
+    match = RETENTION_TABLE.search((PROJECT_DIR / "README.md").read_text())
+    if match is None:
+        pytest.skip("README.md has no retention table between its markers yet")
+    _shown_as_made(match.group(1), made["retention_table"])

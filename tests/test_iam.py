@@ -342,6 +342,11 @@ def test_each_function_calls_exactly_what_its_policy_file_grants(
         UpdateExpression="SET forgetting_at = :then",
         ExpressionAttributeValues={":then": {"N": str(int(time.time()) - 7200)}},
     )
+    # ... and the retention: an account nobody viewed for 31 days (it leaves the refresh
+    # index), one nobody viewed for 401 days with a report in S3 (forgotten, its token
+    # revoked at X), and one from before viewed_at (its sign-in becomes its last view)
+    idle = retention_accounts(app_env, aws, signed_in, api)
+    configure()  # the sweep's own container: no secret cached by the API's calls above
     with call_log.function("sweep_archive"):
         swept = client.lambda_.invoke(
             "sweep_archive",
@@ -350,6 +355,10 @@ def test_each_function_calls_exactly_what_its_policy_file_grants(
             ),
         ).payload
     assert swept["forgets_finished"] == 1, swept
+    assert (swept["left_refresh"], swept["forgotten_idle"], swept["backfilled"]) == (2, 1, 1)
+    assert app_env.calls["POST /1.1/oauth/invalidate_token"] == 2  # slowbrand's, brand_e's
+    # ... the idle account's next view puts it back in the index and refreshes it
+    assert api(functools.partial(idle.get, "/report")).status_code == 200
 
     # THEN each call was allowed, and each grant was used
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
@@ -365,6 +374,34 @@ def test_each_function_calls_exactly_what_its_policy_file_grants(
         used = {call.action for call in calls} | done_by_lambda
         unused = {action for grant in statements for action in grant.actions} - used
         assert unused == set(), f"{policy_file} grants what {function} never does"
+
+
+def retention_accounts(
+    app_env: Any, aws: dict[str, str], signed_in: Callable[[str], Browser], api: Any
+) -> Browser:
+    """brand_d last viewed 31 days ago, brand_e 401 days ago (both with a report in S3),
+    and brand_a's item as it was before viewed_at; returns brand_d's browser."""
+    import boto3
+
+    db = boto3.client("dynamodb")
+
+    def update(username: str, expression: str, values: dict[str, Any] | None = None) -> None:
+        db.update_item(
+            TableName=aws["TABLE_NAME"],
+            Key={"pk": {"S": f"account#{app_env.account_id(username)}"}},
+            UpdateExpression=expression,
+            **({"ExpressionAttributeValues": values} if values else {}),
+        )
+
+    browsers = {}
+    for username, days in (("brand_d", 31), ("brand_e", 401)):
+        app_env.add_account(username)
+        browsers[username] = signed_in(username)
+        assert api(functools.partial(browsers[username].get, "/report")).status_code == 200
+        then = int(time.time()) - days * 24 * 3600
+        update(username, "SET viewed_at = :then", {":then": {"N": str(then)}})
+    update("brand_a", "REMOVE viewed_at, view_state")
+    return browsers["brand_d"]
 
 
 def test_the_judge_names_versioned_calls_and_weighs_a_prefix_condition() -> None:

@@ -13,7 +13,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.accounts import AccountIndex, AccountStore, AccountTokens, DueAccount
+from chalicelib.accounts import (
+    IDLE,
+    LISTED,
+    AccountIndex,
+    AccountStore,
+    AccountTokens,
+    DueAccount,
+    ViewIndex,
+)
 from chalicelib.archive import Archive, ArchiveState, Written
 from chalicelib.errors import ResponsetimeError, StoreUnavailable
 from chalicelib.refresh_queue import BATCH_LIMIT, RefreshQueue, Sent
@@ -176,6 +184,26 @@ class FakeAccountIndex(AccountIndex):
         self.asked.append(refreshed_by)
         listed = [a for a in self.accounts if a.refreshed_at <= refreshed_by]
         yield from sorted(listed, key=lambda account: account.refreshed_at)
+
+
+class FakeViewIndex(ViewIndex):
+    """The `last-viewed` index over a dict: account id -> (view_state, viewed_at)."""
+
+    def __init__(self, accounts: Mapping[str, tuple[str, int]]) -> None:
+        self.accounts = dict(accounts)
+        self.asked: list[tuple[str, int]] = []  # each (view_state, before) the sweep asked
+
+    def viewed_before(self, view_state: str, before: int) -> Iterator[str]:
+        self.asked.append((view_state, before))
+        listed = [(at, a) for a, (state, at) in self.accounts.items() if state == view_state]
+        yield from (a for at, a in sorted(listed) if at < before)
+
+    def leave_refresh(self, account_id: str, viewed_before: int) -> bool:
+        state, at = self.accounts[account_id]
+        if state != LISTED or at >= viewed_before:
+            return False
+        self.accounts[account_id] = (IDLE, at)
+        return True
 
 
 class FakeQueue(RefreshQueue):
