@@ -41,13 +41,22 @@ values = [
     for name in names
 ]
 app_secret = values[0]
+dynamodb = boto3.client("dynamodb")
+# The sign-in's take from the fleet's request-token bucket: one conditional UpdateItem.
+dynamodb.update_item(
+    TableName=os.environ["TABLE_NAME"],
+    Key={"pk": {"S": "budget#minimum"}},
+    UpdateExpression="ADD taken :one",
+    ConditionExpression="attribute_not_exists(taken) OR taken < :cap",
+    ExpressionAttributeValues={":one": {"N": "1"}, ":cap": {"N": "1000000"}},
+)
 oauth = OAuth1Session(
     app_secret["consumer_key"],
     client_secret=app_secret["consumer_secret"],
     callback_uri=os.environ["PUBLIC_URL"] + "/callback",
 )
 token = oauth.fetch_request_token(os.environ["X_API_BASE_URL"] + "/oauth/request_token", timeout=5)
-boto3.client("dynamodb").put_item(
+dynamodb.put_item(
     TableName=os.environ["TABLE_NAME"],
     Item={
         "pk": {"S": "session#" + secrets.token_hex(32)},
