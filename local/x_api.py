@@ -653,3 +653,168 @@ def user_not_found(user_id: str) -> dict[str, Any]:
             }
         ]
     }
+
+
+# batch compliance ---------------------------------------------------------------------------
+# X's limit of ids in one job's upload: more and the job fails. (X's docs name a file size
+# rather than a count; this is the count the emulator enforces, one id a line.)
+COMPLIANCE_MAX_IDS = 100_000
+COMPLIANCE_TYPES = ["tweets", "users"]
+COMPLIANCE_STATUSES = ["created", "in_progress", "failed", "complete"]
+COMPLIANCE_UPLOAD_TTL = timedelta(minutes=15)
+COMPLIANCE_DOWNLOAD_TTL = timedelta(days=7)
+COMPLIANCE_NAME_MAX = 64
+_COMPLIANCE_LIST_PARAMS = ["type", "status", "compliance_job.fields"]
+_FIRST_JOB_ID = 1_372_966_999_991_541_762
+
+
+@dataclass
+class ComplianceJob:
+    """One batch compliance job. ``in_progress_polls``: how many more status reads still see
+    ``in_progress`` after the upload (0: the next read sees ``complete``)."""
+
+    id: str
+    type: str
+    name: str | None
+    created_at: datetime
+    status: str = "created"
+    ids: list[str] = field(default_factory=list)
+    in_progress_polls: int = 0
+    results: list[dict[str, str]] = field(default_factory=list)
+
+
+class ComplianceJobs:
+    """The app's compliance jobs, by id (creation order)."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, ComplianceJob] = {}
+
+    def create(self, kind: str, name: str | None, now: datetime) -> ComplianceJob:
+        job_id = str(_FIRST_JOB_ID + len(self.jobs) * 4_194_304)
+        job = ComplianceJob(id=job_id, type=kind, name=name, created_at=now)
+        self.jobs[job_id] = job
+        return job
+
+
+def parse_create_job(payload: Any) -> tuple[str, str | None]:
+    """The ``type`` and ``name`` of a ``POST /2/compliance/jobs`` body, checked like X."""
+    if not isinstance(payload, dict):
+        raise InvalidRequest([{"message": "Request body must be a JSON object"}])
+    errors: list[_Error] = []
+    kind = payload.get("type")
+    if kind not in COMPLIANCE_TYPES:
+        errors.append(
+            _param_error(
+                "type",
+                str(kind),
+                f"The `type` parameter value [{kind}] is not one of [{','.join(COMPLIANCE_TYPES)}]",
+            )
+        )
+    name = payload.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > COMPLIANCE_NAME_MAX):
+        errors.append(
+            _param_error(
+                "name",
+                str(name),
+                f"The `name` parameter must be at most {COMPLIANCE_NAME_MAX} characters",
+            )
+        )
+    resumable = payload.get("resumable")
+    if resumable is not None and not isinstance(resumable, bool):
+        errors.append(_param_error("resumable", str(resumable), "`resumable` must be a boolean"))
+    if errors:
+        raise InvalidRequest(errors)
+    return str(kind), name
+
+
+def parse_job_list_query(args: Mapping[str, Sequence[str]]) -> tuple[str, str | None]:
+    """``type`` (required) and ``status`` of ``GET /2/compliance/jobs``."""
+    values, errors = _single_values(args, _COMPLIANCE_LIST_PARAMS)
+    kind = values.get("type")
+    if kind is None:
+        errors.append(
+            {"parameters": {"type": []}, "message": "The `type` query parameter can not be empty"}
+        )
+    else:
+        error = _not_one_of("type", [kind], COMPLIANCE_TYPES)
+        if error:
+            errors.append(error)
+    status = values.get("status")
+    if status is not None:
+        error = _not_one_of("status", [status], COMPLIANCE_STATUSES)
+        if error:
+            errors.append(error)
+    if errors:
+        raise InvalidRequest(errors)
+    assert kind is not None
+    return kind, status
+
+
+def check_job_id(job_id: str, jobs: ComplianceJobs) -> ComplianceJob:
+    """The job of ``GET /2/compliance/jobs/:id``, or X's 400."""
+    if not _ID_RE.match(job_id):
+        message = f"The `id` query parameter value [{job_id}] does not match ^[0-9]{{1,19}}$"
+        raise InvalidRequest([_param_error("id", job_id, message)])
+    job = jobs.jobs.get(job_id)
+    if job is None:
+        message = f"The `id` query parameter value [{job_id}] is not a compliance job of this app"
+        raise InvalidRequest([_param_error("id", job_id, message)])
+    return job
+
+
+def parse_upload(text: str) -> list[str] | None:
+    """The ids of an uploaded file (one a line, blank lines skipped); None if any line is not
+    an id, which fails the job."""
+    ids = [line.strip() for line in text.splitlines() if line.strip()]
+    if any(not _ID_RE.match(value) for value in ids):
+        return None
+    return ids
+
+
+def compliance_results(job: ComplianceJob, store: XStore) -> list[dict[str, str]]:
+    """One line per uploaded id whose state changed on X, in upload order (each id once). An id
+    X never knew is left out, as are ids that may stay."""
+    results: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for value in job.ids:
+        if value in seen:
+            continue
+        seen.add(value)
+        if job.type == "tweets":
+            post = store.posts.get(int(value))
+            event = store.post_compliance(int(value))
+            created = post.created_at if post else None
+        else:
+            account = store.accounts.get(value)
+            event = store.user_compliance(value)
+            created = account.created_at if account else None
+        if event is None or created is None:
+            continue
+        reason, at = event
+        results.append(
+            {
+                "id": value,
+                "action": "delete",
+                "created_at": format_time(created),
+                "redacted_at": format_time(at),
+                "reason": reason,
+            }
+        )
+    return results
+
+
+def job_body(job: ComplianceJob, base_url: str) -> dict[str, Any]:
+    """A ComplianceJob object; the upload and download URLs are the emulator's own."""
+    body: dict[str, Any] = {
+        "id": job.id,
+        "type": job.type,
+        "created_at": format_time(job.created_at),
+        "upload_url": f"{base_url}/_compliance/upload/{job.id}",
+        "upload_expires_at": format_time(job.created_at + COMPLIANCE_UPLOAD_TTL),
+        "download_url": f"{base_url}/_compliance/download/{job.id}",
+        "download_expires_at": format_time(job.created_at + COMPLIANCE_DOWNLOAD_TTL),
+        "status": job.status,
+    }
+    if job.name is not None:
+        body["name"] = job.name
+    return body

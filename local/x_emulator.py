@@ -5,6 +5,12 @@ serves ``GET /2/users/me``, ``GET /2/users/:id/mentions`` and ``GET /2/users/:id
 X's parameters, paging, reach and rate limits, and answers errors in X's shapes. Tests drive it
 in-process (``XEmulator``) or, when it runs separately (``python -m local.x_emulator``), through
 the small admin API under ``/_emulator/``.
+
+Batch compliance, app-only as on X: ``POST /oauth2/token`` (client credentials) gives the app's
+bearer token, the only credential ``/2/compliance/jobs`` accepts. A job's ``upload_url`` and
+``download_url`` are the emulator's own ``/_compliance/...`` paths and, like X's presigned
+storage URLs, take no credentials. What the download reports is what the test controls
+(``delete_post``, ``protect``, ``suspend``) made happen.
 """
 
 from __future__ import annotations
@@ -30,13 +36,24 @@ from werkzeug.wrappers import Request, Response
 
 from local.demo_data import seed_demo_data
 from local.x_api import (
+    COMPLIANCE_DOWNLOAD_TTL,
+    COMPLIANCE_MAX_IDS,
+    COMPLIANCE_UPLOAD_TTL,
     MENTIONS_REACH,
     TWEETS_REACH,
     TWEETS_REACH_EXCLUDING_REPLIES,
+    ComplianceJob,
+    ComplianceJobs,
     InvalidRequest,
+    check_job_id,
+    compliance_results,
     filter_excluded,
+    job_body,
     me_body,
+    parse_create_job,
+    parse_job_list_query,
     parse_query,
+    parse_upload,
     timeline_body,
     timeline_page,
     user_not_found,
@@ -56,6 +73,17 @@ TEMPLATES = (
     "GET /2/users/me",
     "GET /2/users/:id/mentions",
     "GET /2/users/:id/tweets",
+    "POST /oauth2/token",
+    "POST /2/compliance/jobs",
+    "GET /2/compliance/jobs",
+    "GET /2/compliance/jobs/:id",
+    "PUT /_compliance/upload/:id",
+    "GET /_compliance/download/:id",
+)
+COMPLIANCE_TEMPLATES = (
+    "POST /2/compliance/jobs",
+    "GET /2/compliance/jobs",
+    "GET /2/compliance/jobs/:id",
 )
 FAIL_MODES = ("429", "503", "401", "slow")
 RATE_WINDOW_S = 15 * 60
@@ -63,6 +91,10 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int | None, int | None]] = {
     "GET /2/users/:id/mentions": (300, 450),
     "GET /2/users/:id/tweets": (900, 10_000),
     "GET /2/users/me": (75, None),
+    # App-only: per app, no user.
+    "POST /2/compliance/jobs": (None, 150),
+    "GET /2/compliance/jobs": (None, 150),
+    "GET /2/compliance/jobs/:id": (None, 150),
 }
 JSON_TYPE = "application/json; charset=utf-8"
 PROBLEM_TYPE = "application/problem+json"
@@ -71,7 +103,39 @@ V1_BAD_AUTH_DATA = {"errors": [{"code": 215, "message": "Bad Authentication data
 V1_RATE_LIMITED = {"errors": [{"code": 88, "message": "Rate limit exceeded"}]}
 V1_OVER_CAPACITY = {"errors": [{"code": 130, "message": "Over capacity"}]}
 NOT_FOUND = {"errors": [{"code": 34, "message": "Sorry, that page does not exist"}]}
+# POST /oauth2/token with a wrong consumer key or secret, or without the grant type.
+V1_BAD_CLIENT = {
+    "errors": [
+        {
+            "code": 99,
+            "message": "Unable to verify your credentials",
+            "label": "authenticity_token_error",
+        }
+    ]
+}
+V1_MISSING_GRANT = {
+    "errors": [
+        {
+            "code": 170,
+            "message": "Missing required parameter: grant_type",
+            "label": "forbidden_missing_parameter",
+        }
+    ]
+}
+USER_CONTEXT_FORBIDDEN = {
+    "title": "Unsupported Authentication",
+    "detail": "Authenticating with OAuth 1.0a User Context is forbidden for this endpoint.  "
+    "Supported authentication types are [OAuth 2.0 Application-Only].",
+    "type": "https://api.twitter.com/2/problems/unsupported-authentication",
+    "status": 403,
+}
 _PROBLEM_TITLES = {401: "Unauthorized", 429: "Too Many Requests", 503: "Service Unavailable"}
+_STORAGE_ERRORS = {  # what, as (status, storage's code, message)
+    "uploaded": (400, "InvalidRequest", "The file was already uploaded."),
+    "credentials": (400, "InvalidArgument", "A signed URL takes no Authorization header."),
+    "expired": (403, "AccessDenied", "Request has expired"),
+    "missing": (404, "NoSuchKey", "The specified key does not exist."),
+}
 
 ResponseHook = Callable[[str, int, str, bytes], None]
 
@@ -90,6 +154,17 @@ def _json_response(
         content_type=PROBLEM_TYPE if problem else JSON_TYPE,
         headers=headers,
     )
+
+
+def _storage_error(what: str) -> Response:
+    """What a presigned storage URL answers when it cannot: an XML error, as X's storage
+    (Google Cloud Storage; S3 alike) gives."""
+    status, code, message = _STORAGE_ERRORS[what]
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Error><Code>{code}</Code><Message>{html.escape(message)}</Message></Error>"
+    )
+    return Response(body, status=status, content_type="application/xml")
 
 
 def _page(status: int, title: str, body_html: str) -> Response:
@@ -234,6 +309,9 @@ class XEmulator:
         self.response_hook: ResponseHook | None = None
         self.base_url = ""
         self.demo_accounts: dict[str, str] = {}
+        self.compliance = ComplianceJobs()
+        # Status reads that still see a job in_progress after its upload (0: complete at once).
+        self.compliance_in_progress_polls = 0
         self._failures: dict[str, deque[tuple[str, float]]] = {}
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -360,6 +438,26 @@ class XEmulator:
         with self._lock:
             self.tokens.revoke_user(self.store.account(username).id)
 
+    def delete_post(self, post_id: str) -> None:
+        """The author deletes the post: it leaves the timelines; compliance reports it."""
+        with self._lock:
+            self.store.delete_post(int(post_id), self.now())
+
+    def protect(self, username: str) -> None:
+        """The account turns protected: compliance reports each of its posts."""
+        with self._lock:
+            self.store.account_event(username, "protected", self.now())
+
+    def suspend(self, username: str) -> None:
+        """X suspends the account: compliance reports each of its posts."""
+        with self._lock:
+            self.store.account_event(username, "suspended", self.now())
+
+    def compliance_job(self, job_id: str) -> ComplianceJob:
+        """A compliance job as the emulator holds it (its uploaded ids, status, results)."""
+        with self._lock:
+            return self.compliance.jobs[job_id]
+
     def set_rate_limit(
         self, template: str, per_user: int | None = None, per_app: int | None = None
     ) -> None:
@@ -391,6 +489,10 @@ class XEmulator:
         if len(parts) == 5 and parts[1:3] == ["2", "users"] and parts[4] in ("mentions", "tweets"):
             template = f"{method} /2/users/:id/{parts[4]}"
             return template, parts[3]
+        if len(parts) == 5 and parts[1:4] == ["2", "compliance", "jobs"] and parts[4]:
+            return f"{method} /2/compliance/jobs/:id", parts[4]
+        if len(parts) == 4 and parts[1] == "_compliance" and parts[2] in ("upload", "download"):
+            return f"{method} /_compliance/{parts[2]}/:id", parts[3]
         return f"{method} {path}", None
 
     def _dispatch(self, request: Request) -> tuple[str, Response]:
@@ -414,16 +516,21 @@ class XEmulator:
             "POST /oauth/authorize": self._authorize_submit,
             "POST /oauth/access_token": self._access_token,
             "POST /1.1/oauth/invalidate_token": self._invalidate_token,
+            "POST /oauth2/token": self._app_token,
         }.get(template)
         if handler is not None:
             return template, handler(request)
+        if template in COMPLIANCE_TEMPLATES:
+            return template, self._compliance(request, template, path_id)
+        if template.startswith(("PUT /_compliance/", "GET /_compliance/")):
+            return template, self._storage(request, template, path_id or "")
         return template, self._v2(request, template, path_id)
 
     def _injected_failure(self, request: Request, template: str, status: int) -> Response:
-        if template.startswith("GET /2/"):
+        if template.startswith(("GET /2/", "POST /2/")):
             headers = None
             if status == 429:
-                access = self._authenticate(request)
+                access = None if template in COMPLIANCE_TEMPLATES else self._authenticate(request)
                 with self._lock:
                     headers = self.rate_limits.exhausted_headers(
                         template,
@@ -432,12 +539,18 @@ class XEmulator:
                         int(self.now().timestamp()),
                     )
             return _json_response(status, _problem(status), problem=True, headers=headers)
-        if template in ("POST /oauth/request_token", "POST /oauth/access_token") or (
-            template.startswith("POST /1.1/")
-        ):
+        if template in (
+            "POST /oauth/request_token",
+            "POST /oauth/access_token",
+            "POST /oauth2/token",
+        ) or template.startswith("POST /1.1/"):
             body = {401: V1_AUTH_ERROR, 429: V1_RATE_LIMITED, 503: V1_OVER_CAPACITY}[status]
             return _json_response(status, body)
         title = _PROBLEM_TITLES[status]
+        if template.startswith(("PUT /_compliance/", "GET /_compliance/")):
+            code = {401: "AccessDenied", 429: "SlowDown", 503: "ServiceUnavailable"}[status]
+            xml = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code></Error>'
+            return Response(xml, status=status, content_type="application/xml")
         return _page(status, title, f"<h1>{status} {html.escape(title)}</h1>")
 
     # OAuth ----------------------------------------------------------------------------------
@@ -592,6 +705,115 @@ class XEmulator:
             page = timeline_page(index, query, TWEETS_REACH)
         return timeline_body(page, query, self.store)
 
+    # app-only and batch compliance -----------------------------------------------------------
+    def _app_token(self, request: Request) -> Response:
+        """OAuth 2.0 client credentials: HTTP Basic of the consumer key and secret."""
+        credentials = request.authorization
+        if (
+            credentials is None
+            or credentials.type != "basic"
+            or not self.tokens.consumer_matches(
+                credentials.username or "", credentials.password or ""
+            )
+        ):
+            return _json_response(403, V1_BAD_CLIENT)
+        if request.form.get("grant_type") != "client_credentials":
+            return _json_response(403, V1_MISSING_GRANT)
+        token = self.tokens.issue_bearer()
+        return _json_response(200, {"token_type": "bearer", "access_token": token})
+
+    def _app_only(self, request: Request) -> Response | None:
+        """None when the request carries the app's bearer token; else X's refusal: 403 for a
+        valid user-context (OAuth 1.0a) signature, 401 for anything else."""
+        scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and self.tokens.valid_bearer(credential.strip()):
+            return None
+        if scheme.lower() == "oauth" and self._authenticate(request) is not None:
+            return _json_response(403, USER_CONTEXT_FORBIDDEN, problem=True)
+        return _json_response(401, _problem(401), problem=True)
+
+    def _compliance(self, request: Request, template: str, job_id: str | None) -> Response:
+        refused = self._app_only(request)
+        if refused is not None:
+            return refused
+        now = self.now()
+        with self._lock:
+            decision = self.rate_limits.hit(template, "", self.consumer_key, int(now.timestamp()))
+        if not decision.allowed:
+            return _json_response(429, _problem(429), problem=True, headers=decision.headers)
+        try:
+            with self._lock:
+                body = self._compliance_body(request, template, job_id, now)
+        except InvalidRequest as invalid:
+            return _json_response(400, invalid.body(), problem=True, headers=decision.headers)
+        return _json_response(200, body, headers=decision.headers)
+
+    def _compliance_body(
+        self, request: Request, template: str, job_id: str | None, now: datetime
+    ) -> dict[str, Any]:
+        if template == "POST /2/compliance/jobs":
+            kind, name = parse_create_job(request.get_json(force=True, silent=True))
+            job = self.compliance.create(kind, name, now)
+            return {"data": job_body(job, self.base_url)}
+        if template == "GET /2/compliance/jobs/:id":
+            job = check_job_id(job_id or "", self.compliance)
+            self._advance(job)
+            return {"data": job_body(job, self.base_url)}
+        kind, status = parse_job_list_query(request.args.to_dict(flat=False))
+        jobs = [job for job in self.compliance.jobs.values() if job.type == kind]
+        for job in jobs:
+            self._advance(job)
+        listed = [job_body(job, self.base_url) for job in reversed(jobs)]
+        listed = [job for job in listed if status is None or job["status"] == status]
+        if not listed:
+            return {"meta": {"result_count": 0}}
+        return {"data": listed, "meta": {"result_count": len(listed)}}
+
+    def _advance(self, job: ComplianceJob) -> None:
+        """A read of an uploaded job: it stays in_progress for the polls asked, then completes
+        with what X knows at that moment."""
+        if job.status != "in_progress":
+            return
+        if job.in_progress_polls > 0:
+            job.in_progress_polls -= 1
+            return
+        job.results = compliance_results(job, self.store)
+        job.status = "complete"
+
+    def _storage(self, request: Request, template: str, job_id: str) -> Response:
+        """The presigned upload and download URLs: no credentials (one sent is refused, so
+        no client leaks its bearer token to storage), storage's answers."""
+        if "Authorization" in request.headers:
+            return _storage_error("credentials")
+        with self._lock:
+            job = self.compliance.jobs.get(job_id)
+            if job is None:
+                return _storage_error("missing")
+            now = self.now()
+            if template.startswith("PUT "):
+                if now > job.created_at + COMPLIANCE_UPLOAD_TTL:
+                    return _storage_error("expired")
+                if job.status != "created":
+                    return _storage_error("uploaded")
+                self._receive_upload(job, request.get_data(as_text=True))
+                return Response("", status=200)
+            if now > job.created_at + COMPLIANCE_DOWNLOAD_TTL:
+                return _storage_error("expired")
+            if job.status != "complete":
+                return _storage_error("missing")
+            lines = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in job.results)
+        return Response(lines.encode(), status=200, content_type="application/octet-stream")
+
+    def _receive_upload(self, job: ComplianceJob, text: str) -> None:
+        """The file is stored; a file that is not ids, or holds too many, fails the job."""
+        ids = parse_upload(text)
+        if ids is None or len(ids) > COMPLIANCE_MAX_IDS:
+            job.status = "failed"
+            return
+        job.ids = ids
+        job.status = "in_progress"
+        job.in_progress_polls = self.compliance_in_progress_polls
+
     # admin ----------------------------------------------------------------------------------
     def _admin(self, request: Request) -> Response:
         route = f"{request.method} {request.path}"
@@ -615,6 +837,15 @@ class XEmulator:
                 return _json_response(200, {"ok": True})
             if route == "POST /_emulator/revoke":
                 self.revoke(str(payload["username"]))
+                return _json_response(200, {"ok": True})
+            if route == "POST /_emulator/compliance":
+                action = str(payload["action"])
+                if action == "delete":
+                    self.delete_post(str(payload["post"]))
+                elif action in ("protect", "suspend"):
+                    getattr(self, action)(str(payload["username"]))
+                else:
+                    raise ValueError(f"unknown action {action!r}; delete, protect or suspend")
                 return _json_response(200, {"ok": True})
             if route == "POST /_emulator/accounts":
                 account_id = self.add_account(str(payload["username"]), payload.get("name"))

@@ -4,6 +4,9 @@ Request tokens live 10 minutes (by the emulator's injectable clock), are single-
 bound to the one verifier issued when the user authorized them. Access tokens stay valid until
 revoked or invalidated. Nonces are remembered for the oauthlib timestamp window (by real time,
 since clients sign with the real time).
+
+App-only (OAuth 2.0 client credentials, ``POST /oauth2/token``): as on X, the app has at most
+one bearer token, and asking again answers the same one until it is invalidated.
 """
 
 from __future__ import annotations
@@ -69,6 +72,29 @@ class TokenStore:
         self.access_tokens: dict[str, AccessToken] = {}
         self._nonces: set[tuple[str, ...]] = set()
         self._nonce_order: deque[tuple[float, tuple[str, ...]]] = deque()
+        self.bearer_token: str | None = None
+
+    def consumer_matches(self, key: str, secret: str) -> bool:
+        """Both halves compared in constant time, whichever is wrong."""
+        key_ok = hmac.compare_digest(key.encode(), self.consumer_key.encode())
+        secret_ok = hmac.compare_digest(secret.encode(), self.consumer_secret.encode())
+        return key_ok and secret_ok
+
+    def issue_bearer(self) -> str:
+        """The app's bearer token, made on first request (X's look: a long run of A's)."""
+        with self.lock:
+            if self.bearer_token is None:
+                self.bearer_token = "AAAAAAAAAAAAAAAAAAAAA" + secrets.token_urlsafe(60)
+            return self.bearer_token
+
+    def valid_bearer(self, token: str) -> bool:
+        with self.lock:
+            current = self.bearer_token
+        return current is not None and hmac.compare_digest(token.encode(), current.encode())
+
+    def invalidate_bearer(self) -> None:
+        with self.lock:
+            self.bearer_token = None
 
     def live_request_token(self, token: str | None) -> RequestToken | None:
         """The request token if it exists and has not expired (expired ones are dropped)."""

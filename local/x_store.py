@@ -4,13 +4,16 @@ Post ids are snowflake-like: ``(ms since the Twitter epoch) << 22 | sequence``, 
 with ``created_at`` and ``since_id`` / ``until_id`` / ``start_time`` / ``end_time`` all reduce
 to id ranges that :mod:`bisect` answers in O(log n).
 
+Compliance state (what X's batch compliance reports): a post deleted by its author, an
+account protected, suspended or deleted, each with the time it happened.
+
 Not thread-safe by itself: :class:`local.x_emulator.XEmulator` holds one lock around it.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import insort
+from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -87,6 +90,9 @@ class XStore:
         self.reply_count: Counter[int] = Counter()
         self.retweet_count: Counter[int] = Counter()
         self._sequence: Counter[int] = Counter()
+        # What happened on X, and when: post id -> deleted at; account id -> (reason, at).
+        self.deleted_posts: dict[int, datetime] = {}
+        self.account_events: dict[str, tuple[str, datetime]] = {}
 
     # accounts -------------------------------------------------------------------------------
     def add_account(self, username: str, name: str | None = None) -> Account:
@@ -231,3 +237,46 @@ class XStore:
         if post.retweet_of is not None:
             return [{"type": "retweeted", "id": str(post.retweet_of)}]
         return []
+
+    # compliance -----------------------------------------------------------------------------
+    def delete_post(self, post_id: int, at: datetime) -> Post:
+        """The author deletes the post: it leaves every timeline, and compliance reports it."""
+        post = self._existing(post_id, "delete")
+        assert post is not None
+        if post_id in self.deleted_posts:
+            return post
+        self.deleted_posts[post_id] = as_utc(at)
+        self._drop(self.tweets_of[post.author_id], post_id)
+        for account_id in post.mentioned:
+            self._drop(self.mentions_of[account_id], post_id)
+        return post
+
+    @staticmethod
+    def _drop(index: list[int], post_id: int) -> None:
+        position = bisect_left(index, post_id)
+        if position < len(index) and index[position] == post_id:
+            del index[position]
+
+    def account_event(self, ref: str, reason: str, at: datetime) -> Account:
+        """The account becomes ``protected``, ``suspended`` or ``deleted``: every post of it is
+        then one compliance must report (the latest event wins)."""
+        if reason not in ACCOUNT_REASONS:
+            raise ValueError(f"unknown account event {reason!r}; one of {ACCOUNT_REASONS}")
+        account = self.account(ref)
+        self.account_events[account.id] = (reason, as_utc(at))
+        return account
+
+    def post_compliance(self, post_id: int) -> tuple[str, datetime] | None:
+        """Why a stored copy of the post must go, and since when (None: it may stay)."""
+        post = self.posts.get(post_id)
+        if post is None:
+            return None
+        if post_id in self.deleted_posts:
+            return "deleted", self.deleted_posts[post_id]
+        return self.account_events.get(post.author_id)
+
+    def user_compliance(self, user_id: str) -> tuple[str, datetime] | None:
+        return self.account_events.get(user_id)
+
+
+ACCOUNT_REASONS = ("protected", "suspended", "deleted", "deactivated")

@@ -110,6 +110,29 @@ V2_SCHEMAS = {
     MENTIONS: "Get2UsersIdMentionsResponse",
     TWEETS: "Get2UsersIdTweetsResponse",
 }
+CREATE_JOB = "POST /2/compliance/jobs"
+JOBS = "GET /2/compliance/jobs"
+JOB = "GET /2/compliance/jobs/:id"
+APP_TOKEN = "POST /oauth2/token"
+COMPLIANCE_SCHEMAS = {
+    CREATE_JOB: "CreateComplianceJobResponse",
+    JOBS: "Get2ComplianceJobsResponse",
+    JOB: "Get2ComplianceJobsIdResponse",
+}
+
+
+def _compliance_problems(template: str, body: dict[str, Any]) -> list[str]:
+    errors = schema_errors(COMPLIANCE_SCHEMAS[template], body)
+    data = body.get("data")
+    jobs = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+    return errors + _undocumented_keys("ComplianceJob", jobs)
+
+
+def _problem_problems(answer: Answer, body: dict[str, Any]) -> list[str]:
+    errors = schema_errors("Problem", body) + schema_errors(_problem_schema(body), body)
+    if answer.content_type != "application/problem+json":
+        errors.append(f"a problem sent as {answer.content_type}")
+    return errors
 
 
 def openapi_problems(answer: Answer) -> list[str]:
@@ -130,11 +153,13 @@ def openapi_problems(answer: Answer) -> list[str]:
         errors += _undocumented_keys("Tweet", tweets) + _undocumented_keys("User", users)
         for problem in body.get("errors", []):
             errors += schema_errors(_problem_schema(problem), problem)
-    elif answer.template in V2_SCHEMAS:
-        errors += schema_errors("Problem", body)
-        errors += schema_errors(_problem_schema(body), body)
-        if answer.content_type != "application/problem+json":
-            errors.append(f"a problem sent as {answer.content_type}")
+    elif answer.template in COMPLIANCE_SCHEMAS and answer.status == 200:
+        errors += _compliance_problems(answer.template, body)
+    elif answer.template in V2_SCHEMAS or answer.template in COMPLIANCE_SCHEMAS:
+        errors += _problem_problems(answer, body)
+    elif answer.template == APP_TOKEN and answer.status == 200:
+        if not (set(body) == {"token_type", "access_token"} and body["token_type"] == "bearer"):
+            errors.append(f"unexpected oauth2/token answer {body}")
     elif answer.status == 200:  # POST /1.1/oauth/invalidate_token
         if not (set(body) == {"access_token"} and isinstance(body["access_token"], str)):
             errors.append(f"unexpected invalidate_token answer {body}")
@@ -1360,6 +1385,336 @@ def test_demo_data_shows_crowds_cases_signatures_and_weekends() -> None:
     # Questions with "?" and statements (praise, thanks) without it.
     without_question_mark = sum("?" not in p.text for p in fast_mentions) / len(fast_mentions)
     assert 0.2 < without_question_mark < 0.8
+
+
+# --- batch compliance (app-only) -----------------------------------------------------------
+def app_bearer(emulator: XEmulator) -> str:
+    """The app's bearer token, by OAuth 2.0 client credentials."""
+    answer = requests.post(
+        emulator.base_url + "/oauth2/token",
+        auth=(KEY, SECRET),
+        data={"grant_type": "client_credentials"},
+        timeout=5,
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
+
+
+def app_call(
+    emulator: XEmulator, method: str, path: str, bearer: str, **kwargs: Any
+) -> requests.Response:
+    return requests.request(
+        method,
+        emulator.base_url + path,
+        headers={"Authorization": f"Bearer {bearer}"},
+        timeout=5,
+        **kwargs,
+    )
+
+
+def new_job(emulator: XEmulator, bearer: str, kind: str = "tweets") -> dict[str, Any]:
+    answer = app_call(
+        emulator, "POST", "/2/compliance/jobs", bearer, json={"type": kind, "name": "nightly"}
+    )
+    assert answer.status_code == 200, answer.text
+    job: dict[str, Any] = answer.json()["data"]
+    return job
+
+
+def upload(job: dict[str, Any], ids: list[str]) -> requests.Response:
+    return requests.put(
+        job["upload_url"],
+        data="\n".join(ids) + "\n",
+        headers={"Content-Type": "text/plain"},
+        timeout=10,
+    )
+
+
+def poll(emulator: XEmulator, bearer: str, job: dict[str, Any]) -> str:
+    answer = app_call(emulator, "GET", f"/2/compliance/jobs/{job['id']}", bearer)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["data"]["status"])
+
+
+def download(job: dict[str, Any]) -> list[dict[str, Any]]:
+    answer = requests.get(job["download_url"], timeout=5)
+    assert answer.status_code == 200, answer.text
+    return [json.loads(line) for line in answer.text.splitlines() if line]
+
+
+def test_client_credentials_give_one_bearer_token(emulator: XEmulator) -> None:
+    def token(auth: Any, data: dict[str, str]) -> requests.Response:
+        return requests.post(emulator.base_url + "/oauth2/token", auth=auth, data=data, timeout=5)
+
+    grant = {"grant_type": "client_credentials"}
+
+    first, again = token((KEY, SECRET), grant), token((KEY, SECRET), grant)
+    wrong_secret = token((KEY, "wrong"), grant)
+    wrong_key = token(("someone-else", SECRET), grant)
+    anonymous = token(None, grant)
+    no_grant = token((KEY, SECRET), {})
+
+    assert first.status_code == 200
+    assert first.json()["token_type"] == "bearer"
+    assert again.json() == first.json()  # X keeps one bearer token per app
+    for refused in (wrong_secret, wrong_key, anonymous):
+        assert refused.status_code == 403
+        assert refused.json()["errors"][0]["code"] == 99
+    assert no_grant.status_code == 403
+    assert no_grant.json()["errors"][0]["code"] == 170
+
+
+def test_compliance_takes_only_the_apps_bearer_token(emulator: XEmulator, fast: SignedIn) -> None:
+    bearer = app_bearer(emulator)
+    body = {"type": "tweets"}
+
+    anonymous = requests.post(emulator.base_url + "/2/compliance/jobs", json=body, timeout=5)
+    wrong_bearer = app_call(emulator, "POST", "/2/compliance/jobs", "AAAAwrong", json=body)
+    user_context = requests.post(
+        emulator.base_url + "/2/compliance/jobs",
+        auth=OAuth1(KEY, SECRET, fast.token, fast.secret),
+        json=body,
+        timeout=5,
+    )
+    app_only = app_call(emulator, "POST", "/2/compliance/jobs", bearer, json=body)
+
+    assert anonymous.status_code == 401
+    assert wrong_bearer.status_code == 401
+    assert user_context.status_code == 403
+    assert user_context.json()["type"].endswith("/problems/unsupported-authentication")
+    assert "OAuth 1.0a User Context is forbidden" in user_context.json()["detail"]
+    assert app_only.status_code == 200
+    with pytest.raises(tweepy.Unauthorized):  # and a bearer token is no user's
+        tweepy_client(emulator, bearer, "").get_me(user_auth=True)
+
+
+def test_a_job_goes_created_in_progress_complete(emulator: XEmulator) -> None:
+    bearer = app_bearer(emulator)
+    emulator.compliance_in_progress_polls = 1
+    post = emulator.add_post("fastbrand", "soon gone", NOW - timedelta(days=2))
+
+    job = new_job(emulator, bearer)
+    early = requests.get(job["download_url"], timeout=5)
+    uploaded = upload(job, [post])
+    statuses = [poll(emulator, bearer, job) for _ in range(3)]
+    listed = app_call(emulator, "GET", "/2/compliance/jobs", bearer, params={"type": "tweets"})
+    none_of_users = app_call(
+        emulator, "GET", "/2/compliance/jobs", bearer, params={"type": "users"}
+    )
+    no_type = app_call(emulator, "GET", "/2/compliance/jobs", bearer)
+
+    assert job["status"] == "created" and job["name"] == "nightly" and job["type"] == "tweets"
+    assert job["upload_url"].startswith(emulator.base_url + "/_compliance/upload/")
+    assert job["download_url"].startswith(emulator.base_url + "/_compliance/download/")
+    assert job["created_at"] == "2026-11-27T15:05:14.000Z"
+    assert job["upload_expires_at"] == "2026-11-27T15:20:14.000Z"
+    assert job["download_expires_at"] == "2026-12-04T15:05:14.000Z"
+    assert early.status_code == 404 and "NoSuchKey" in early.text
+    assert uploaded.status_code == 200
+    assert statuses == ["in_progress", "complete", "complete"]
+    assert [j["id"] for j in listed.json()["data"]] == [job["id"]]
+    assert listed.json()["meta"] == {"result_count": 1}
+    assert none_of_users.json() == {"meta": {"result_count": 0}}
+    assert no_type.status_code == 400
+    assert download(job) == []  # nothing happened to the post
+    assert emulator.compliance_job(job["id"]).ids == [post]
+
+
+def test_the_download_lists_each_changed_id_once_with_its_reason(
+    emulator: XEmulator, clock: Clock
+) -> None:
+    bearer = app_bearer(emulator)
+    for name in ("gone", "locked", "banned", "fine"):
+        emulator.add_account(name)
+    posted = NOW - timedelta(days=3)
+    deleted = emulator.add_post("gone", "@fastbrand help", posted)
+    kept_by_gone = emulator.add_post("gone", "@fastbrand thanks", posted + timedelta(hours=1))
+    protected = emulator.add_post("locked", "@fastbrand hi", posted)
+    suspended = emulator.add_post("banned", "@fastbrand spam", posted)
+    fine = emulator.add_post("fine", "@fastbrand ok", posted)
+    clock.advance(hours=1)
+    emulator.delete_post(deleted)
+    emulator.protect("locked")
+    emulator.suspend("banned")
+    job = new_job(emulator, bearer)
+
+    upload(job, [deleted, kept_by_gone, protected, suspended, fine, "123", deleted])
+    assert poll(emulator, bearer, job) == "complete"
+    changes = download(job)
+
+    redacted = "2026-11-27T16:05:14.000Z"
+    created = "2026-11-24T15:05:14.000Z"
+    assert changes == [
+        {
+            "id": deleted,
+            "action": "delete",
+            "created_at": created,
+            "redacted_at": redacted,
+            "reason": "deleted",
+        },
+        {
+            "id": protected,
+            "action": "delete",
+            "created_at": created,
+            "redacted_at": redacted,
+            "reason": "protected",
+        },
+        {
+            "id": suspended,
+            "action": "delete",
+            "created_at": created,
+            "redacted_at": redacted,
+            "reason": "suspended",
+        },
+    ]
+
+
+def test_a_deleted_post_leaves_the_timelines(emulator: XEmulator, fast: SignedIn) -> None:
+    post = emulator.add_post("slowbrand", "@fastbrand where is my order", NOW)
+
+    emulator.delete_post(post)
+    mentions = signed_get(emulator, fast, f"/2/users/{fast.user_id}/mentions", max_results=100)
+    own = signed_get(
+        emulator, fast, f"/2/users/{emulator.account_id('slowbrand')}/tweets", max_results=100
+    )
+
+    assert post not in [p["id"] for p in mentions.json().get("data", [])]
+    assert post not in [p["id"] for p in own.json().get("data", [])]
+
+
+def test_a_users_job_reports_the_accounts(emulator: XEmulator) -> None:
+    bearer = app_bearer(emulator)
+    locked = emulator.add_account("locked")
+    fine = emulator.add_account("fine")
+    emulator.protect("locked")
+    job = new_job(emulator, bearer, kind="users")
+
+    upload(job, [locked, fine])
+    assert poll(emulator, bearer, job) == "complete"
+
+    assert [(c["id"], c["reason"]) for c in download(job)] == [(locked, "protected")]
+
+
+def test_too_many_or_malformed_ids_fail_the_job(emulator: XEmulator) -> None:
+    from local.x_api import COMPLIANCE_MAX_IDS
+
+    bearer = app_bearer(emulator)
+    too_many, malformed, just_enough = (new_job(emulator, bearer) for _ in range(3))
+
+    upload(too_many, [str(10**15 + n) for n in range(COMPLIANCE_MAX_IDS + 1)])
+    upload(malformed, ["123", "not-an-id"])
+    upload(just_enough, [str(10**15 + n) for n in range(COMPLIANCE_MAX_IDS)])
+    again = upload(just_enough, ["123"])
+
+    assert COMPLIANCE_MAX_IDS == 100_000
+    assert poll(emulator, bearer, too_many) == "failed"
+    assert poll(emulator, bearer, malformed) == "failed"
+    assert poll(emulator, bearer, just_enough) == "complete"
+    assert again.status_code == 400  # the file is in; the job is under way
+    assert requests.get(too_many["download_url"], timeout=5).status_code == 404
+
+
+def test_upload_and_download_urls_expire(emulator: XEmulator, clock: Clock) -> None:
+    bearer = app_bearer(emulator)
+    late, done = new_job(emulator, bearer), new_job(emulator, bearer)
+    upload(done, ["123"])
+    poll(emulator, bearer, done)
+
+    clock.advance(minutes=16)
+    too_late = upload(late, ["123"])
+    clock.advance(days=7)
+
+    assert too_late.status_code == 403 and "expired" in too_late.text
+    assert requests.get(done["download_url"], timeout=5).status_code == 403
+
+
+def test_bad_compliance_requests_are_400_like_x(emulator: XEmulator) -> None:
+    bearer = app_bearer(emulator)
+
+    bad_type = app_call(emulator, "POST", "/2/compliance/jobs", bearer, json={"type": "likes"})
+    long_name = app_call(
+        emulator, "POST", "/2/compliance/jobs", bearer, json={"type": "tweets", "name": "n" * 65}
+    )
+    unknown = app_call(emulator, "GET", "/2/compliance/jobs/123", bearer)
+    not_an_id = app_call(emulator, "GET", "/2/compliance/jobs/abc", bearer)
+    no_job = requests.get(emulator.base_url + "/_compliance/download/123", timeout=5)
+    job = new_job(emulator, bearer)
+    with_credentials = requests.put(
+        job["upload_url"], data="123\n", headers={"Authorization": f"Bearer {bearer}"}, timeout=5
+    )
+
+    for answer in (bad_type, long_name, unknown, not_an_id):
+        assert answer.status_code == 400
+        assert answer.json()["title"] == "Invalid Request"
+    assert bad_type.json()["errors"][0]["parameters"] == {"type": ["likes"]}
+    assert no_job.status_code == 404
+    assert with_credentials.status_code == 400  # a signed URL takes no other credential
+    assert emulator.compliance_job(job["id"]).status == "created"
+
+
+@pytest.mark.parametrize("template", [CREATE_JOB, JOB, JOBS])
+@pytest.mark.parametrize(("mode", "status"), [("429", 429), ("503", 503)])
+def test_fail_works_on_compliance_endpoints(
+    emulator: XEmulator, template: str, mode: str, status: int
+) -> None:
+    bearer = app_bearer(emulator)
+    job = new_job(emulator, bearer)
+    emulator.fail(template, mode)
+    method, path = template.split(" ")
+    path = path.replace(":id", job["id"])
+
+    failed = app_call(
+        emulator, method, path, bearer, json={"type": "tweets"}, params={"type": "tweets"}
+    )
+
+    assert failed.status_code == status
+    assert failed.headers["content-type"] == "application/problem+json"
+    if status == 429:
+        assert int(failed.headers["x-rate-limit-reset"]) > int(NOW.timestamp())
+
+
+def test_compliance_limits_are_per_app(emulator: XEmulator) -> None:
+    bearer = app_bearer(emulator)
+    emulator.set_rate_limit(CREATE_JOB, per_app=1)
+
+    statuses = [
+        app_call(emulator, "POST", "/2/compliance/jobs", bearer, json={"type": "tweets"})
+        for _ in range(2)
+    ]
+
+    assert [s.status_code for s in statuses] == [200, 429]
+    assert statuses[0].headers["x-rate-limit-limit"] == "1"
+
+
+def test_admin_api_changes_state_on_x(emulator: XEmulator) -> None:
+    post = emulator.add_post("quietbrand", "hello", NOW)
+
+    answers = [
+        requests.post(emulator.base_url + "/_emulator/compliance", json=payload, timeout=5)
+        for payload in (
+            {"action": "delete", "post": post},
+            {"action": "protect", "username": "slowbrand"},
+            {"action": "suspend", "username": "fastbrand"},
+            {"action": "explode", "username": "fastbrand"},
+        )
+    ]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 400]
+    assert emulator.store.post_compliance(int(post)) is not None
+    assert emulator.store.user_compliance(emulator.account_id("slowbrand"))[0] == "protected"  # type: ignore[index]
+
+
+def test_the_compliance_schema_check_is_not_vacuous() -> None:
+    job = {"id": "j1", "type": "likes", "status": "created", "mood": "calm"}
+    bad = Answer(CREATE_JOB, 200, "application/json", json.dumps({"data": job}).encode())
+    token = Answer(APP_TOKEN, 200, "application/json", b'{"access_token":"x"}')
+
+    problems = openapi_problems(bad)
+
+    assert any("mood" in p for p in problems)
+    assert any("'likes'" in p for p in problems)
+    assert any("required" in p for p in problems)
+    assert openapi_problems(token)
 
 
 def test_the_committed_openapi_subset_matches_xs_file() -> None:
