@@ -77,15 +77,23 @@ class SessionStore:
             self._db.put_item(TableName=self._table, Item=item)
         return session_id
 
-    def consume_pending(self, session_id: str, now: int) -> PendingLogin:
-        """Take the pending login once: a second use, or a late one, finds nothing."""
+    def consume_pending(
+        self, session_id: str, now: int, request_token: str | None = None
+    ) -> PendingLogin:
+        """Take the pending login once: a second use, or a late one, finds nothing. With
+        `request_token`, only the pending login of that request token is taken (a cancel
+        names it: a link with any other value leaves the sign-in under way alone)."""
+        condition, values = "kind = :pending", {":pending": {"S": "pending"}}
+        if request_token is not None:
+            condition += " AND request_token = :token"
+            values[":token"] = {"S": request_token}
         try:
             with aws_call("DynamoDB DeleteItem"):
                 answer = self._db.delete_item(
                     TableName=self._table,
                     Key=_session_key(session_id),
-                    ConditionExpression="kind = :pending",
-                    ExpressionAttributeValues={":pending": {"S": "pending"}},
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
                     ReturnValues="ALL_OLD",
                 )
         except ConditionFailed as error:

@@ -80,15 +80,15 @@ class SignInFlow:
         self._accounts.save(user.id, user.username, access_token, access_token_secret, now)
         return self._store.start_session(user.id, user.username, now)
 
-    def cancel(self, session_id: str | None) -> bool:
-        """The person pressed Cancel at X: forget the pending login, if there is one. True when
-        one was consumed; False when there was none (a link to `/callback?denied=` from
-        another site, followed by someone signed in: her session is not a pending login and
-        stays, and so must her cookie)."""
-        if session_id is None:
+    def cancel(self, session_id: str | None, denied: str | None) -> bool:
+        """The person pressed Cancel at X, which names the request token it refused
+        (`denied`): forget that pending login. True when one was consumed; False when there
+        was none, or its request token is another (a link to `/callback?denied=` from another
+        site: a session, or a sign-in under way, stays, and so must the cookie)."""
+        if session_id is None or denied is None or CALLBACK_VALUE.fullmatch(denied) is None:
             return False
         try:
-            self._store.consume_pending(session_id, self._now())
+            self._store.consume_pending(session_id, self._now(), request_token=denied)
         except SignInExpired:
             return False
         return True

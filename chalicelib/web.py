@@ -275,7 +275,7 @@ def callback(request: Request) -> Response:
     try:
         query = _callback_query(request)
         if "denied" in query:
-            return _cancelled(request)
+            return _cancelled(request, query["denied"])
         signed_in = services.sign_in().complete(
             _session_id(request), query.get("oauth_token"), query.get("oauth_verifier")
         )
@@ -311,11 +311,11 @@ def _callback_query(request: Request) -> dict[str, str]:
     return query
 
 
-def _cancelled(request: Request) -> Response:
-    """`?denied=...`: the person pressed Cancel at X. The cookie is cleared only when it held
-    the pending login just forgotten: a link here from another site, followed by someone
-    signed in (or signed out), changes nothing."""
-    consumed = services.sign_in().cancel(_session_id(request))
+def _cancelled(request: Request, denied: str) -> Response:
+    """`?denied=<request token>`: the person pressed Cancel at X. The cookie is cleared only
+    when it held the pending login of that request token, just forgotten: a link here from
+    another site, followed by someone signed in, signed out or signing in, changes nothing."""
+    consumed = services.sign_in().cancel(_session_id(request), denied)
     logger.info("sign-in cancelled", extra={"pending_login_forgotten": consumed})
     if consumed:  # a sign-in was under way: only then did a person cancel one
         observability.count(observability.SIGN_IN_CANCELLED)

@@ -220,6 +220,23 @@ def test_a_link_to_cancel_sets_no_cookie_for_someone_signed_out(browser: Browser
     assert "set-cookie" not in answer.headers
 
 
+def test_a_link_to_cancel_leaves_a_sign_in_under_way_alone(
+    browser: Browser, aws: dict[str, str]
+) -> None:
+    # GIVEN a person half way through signing in (her pending login waits for X's answer)
+    authorize_url = browser.start_sign_in()
+    assert len(items_of_kind(aws, "pending")) == 1
+    # WHEN a link from another site sends her to /callback?denied=<not her request token>
+    tried("/callback?denied=x while a sign-in is under way")
+    answer = browser.get("/callback?denied=x")
+    # THEN nothing of hers is spent: no cookie cleared, the pending login still there
+    assert answer.status_code == 200 and "set-cookie" not in answer.headers
+    assert len(items_of_kind(aws, "pending")) == 1
+    # AND when she approves at X, the sign-in completes
+    assert browser.get(approve(authorize_url, "fastbrand")).status_code == 302
+    assert browser.get("/report").status_code == 200
+
+
 def test_a_crafted_callback_keeps_a_signed_in_person_signed_in(
     browser: Browser, app_env: Any
 ) -> None:
