@@ -95,7 +95,9 @@ __all__ = [
     "ResponseStats",
     "build",
     "signature",
+    "slowest_json",
     "to_csv",
+    "waiting_json",
 ]
 
 Seconds = int | float
@@ -540,9 +542,9 @@ class Report:
                 "days": list(WEEKDAYS),
                 "counts": [list(row) for row in self.heatmap],
             },
-            "slowest": [_slowest_json(r) for r in self.slowest],
+            "slowest": [slowest_json(r) for r in self.slowest],
             "unanswered": [_unanswered_json(r, self.generated_at) for r in self.unanswered],
-            "waiting": [_waiting_json(r, self.generated_at) for r in self.waiting],
+            "waiting": [waiting_json(r, self.generated_at) for r in self.waiting],
             "waiting_count": len(self.waiting_all),
             "left_out": [_left_out_json(r) for r in self.left_out],
         }
@@ -654,7 +656,7 @@ def _post_json(row: MentionRow) -> body.PostHead:
     }
 
 
-def _slowest_json(row: MentionRow) -> body.Slowest:
+def slowest_json(row: MentionRow) -> body.Slowest:
     return {
         **_post_json(row),
         "response_seconds": row.response_seconds,
@@ -673,7 +675,7 @@ def _unanswered_json(row: MentionRow, now: datetime) -> body.Unanswered:
     return {**_post_json(row), "age_seconds": _age(row.created_at, now), "link": row.link}
 
 
-def _waiting_json(row: WaitingRow, now: datetime) -> body.Waiting:
+def waiting_json(row: WaitingRow, now: datetime) -> body.Waiting:
     return {
         "case_id": row.case_id,
         "author": row.author,

@@ -14,9 +14,9 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.analytics import Report
+from chalicelib.analytics import Report, slowest_json, waiting_json
 from chalicelib.charts import chart_figures
-from chalicelib.formats import duration, iso, local_time
+from chalicelib.formats import duration, local_time
 from chalicelib.report_body import StoredReport
 from chalicelib.report_lists import ListName, list_page
 from chalicelib.report_settings import NAMES, form_text
@@ -409,22 +409,23 @@ def list_context(
     one, many, empty = LIST_WORDS[name]
     times = _times(body)
     settings = {k: v for k, v in query.items() if k in NAMES}
-    generated = report.generated_at
-
-    def age(since: datetime) -> float:
-        return max(0.0, (generated - since).total_seconds())
-
+    # The page's rows in the report JSON's shape, so one table markup (_lists.html) serves
+    # the report's short lists and these pages, ages counted as the JSON counts them.
+    rows: list[Any]
+    if name == "waiting":
+        rows = [waiting_json(row, report.generated_at) for row in listed.rows]
+    else:
+        rows = [slowest_json(row) for row in listed.rows]
     return {
         "title": f"@{body['account']['username']} · {listed.title.lower()}",
         "report": body,
         "list": listed,
+        "rows": rows,
         "noun": one,
         "nouns": many,
         "empty": empty,
         "zone": times["zone"],
         "when": times["when"],
-        "iso": iso,
-        "age": age,
         "duration": duration,
         "back_href": "/report" + (f"?{urlencode(settings)}" if settings else ""),
     }
