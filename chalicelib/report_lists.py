@@ -13,6 +13,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from chalicelib.analytics import InvalidReportParameter, MentionRow, Report, WaitingRow
+from chalicelib.report_settings import whole_number
 
 PER_PAGE = 50
 ListName = Literal["waiting", "slowest"]
@@ -71,15 +72,6 @@ class ListPage:
     next_href: str | None
 
 
-def _whole(value: str | None, name: str, default: int) -> int:
-    if value is None or value == "":
-        return default
-    text = value.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 6 or int(text) < 1:
-        raise InvalidReportParameter(f"{name} must be a whole number from 1.", name)
-    return int(text)
-
-
 def list_page(report: Report, name: ListName, query: dict[str, str]) -> ListPage:
     """One page of the list, sorted as the query says (`sort`, `page`); the other values of
     the query (the report's settings) are kept in every link. InvalidReportParameter names
@@ -92,9 +84,7 @@ def list_page(report: Report, name: ListName, query: dict[str, str]) -> ListPage
     rows: Sequence[Any] = report.waiting_all if name == "waiting" else report.slowest_all
     ordered = sorted(rows, key=chosen.key, reverse=chosen.reverse)
     pages = max(1, math.ceil(len(ordered) / PER_PAGE))
-    page = _whole(query.get("page"), "page", 1)
-    if page > pages:
-        raise InvalidReportParameter(f"page must be from 1 to {pages}.", "page")
+    page = whole_number(query.get("page") or "1", "page", 1, pages)
     start = (page - 1) * PER_PAGE
     shown = ordered[start : start + PER_PAGE]
 

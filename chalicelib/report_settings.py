@@ -56,7 +56,9 @@ def _invalid(parameter: str, message: str) -> InvalidReportParameter:
     return InvalidReportParameter(message, parameter=parameter)
 
 
-def _whole_number(value: str, name: str, low: int, high: int) -> int:
+def whole_number(value: str, name: str, low: int, high: int) -> int:
+    """`value` as a whole number from `low` to `high`, or InvalidReportParameter naming
+    `name` (the settings' numbers, and the list pages' `page`)."""
     # Leading zeros aside, no number in range has more digits than `high`; checking the
     # length first keeps int() from a 5,000-digit value (Python refuses past 4,300 digits).
     text = value.strip()
@@ -71,14 +73,14 @@ def parse_days(value: str | None) -> int:
     """The window in days: 1..90, default 28."""
     if value is None or not value.strip():
         return DAYS_DEFAULT
-    return _whole_number(value, "days", DAYS_MIN, DAYS_MAX)
+    return whole_number(value, "days", DAYS_MIN, DAYS_MAX)
 
 
 def parse_target_minutes(value: str | None) -> int:
     """The response-time target given in minutes (1..10080, default 60); returns seconds."""
     if value is None or not value.strip():
         return TARGET_MINUTES_DEFAULT * 60
-    return _whole_number(value, "target", TARGET_MINUTES_MIN, TARGET_MINUTES_MAX) * 60
+    return whole_number(value, "target", TARGET_MINUTES_MIN, TARGET_MINUTES_MAX) * 60
 
 
 _TZ_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-")
@@ -176,7 +178,7 @@ def parse_crowd(value: str | None) -> int:
     """Leave out mentions naming more than this many accounts: 0 (off) .. 50, default 5."""
     if value is None or not value.strip():
         return CROWD_DEFAULT
-    return _whole_number(value, "crowd", 0, CROWD_MAX)
+    return whole_number(value, "crowd", 0, CROWD_MAX)
 
 
 def parse_questions(value: str | None) -> bool:
