@@ -196,8 +196,7 @@ class ReportService:
             refresh=not fresh,
             restore=not stored_ok,
         )
-        if isinstance(view.error, XReadCutShort) and self._on_cut_short is not None:
-            self._hand_over(account.account_id)
+        self._hand_over(account.account_id, view)
         return view
 
     def _note_view(self, account: AccountTokens, now: float) -> None:
@@ -210,9 +209,10 @@ class ReportService:
         except StoreUnavailable:
             logger.exception("could not note the view")
 
-    def _hand_over(self, account_id: str) -> None:
-        """A view read X as long as it may: a refresh worker reads the rest, now."""
-        assert self._on_cut_short is not None
+    def _hand_over(self, account_id: str, view: ReportView) -> None:
+        """When a view read X as long as it may, a refresh worker reads the rest, now."""
+        if not isinstance(view.error, XReadCutShort) or self._on_cut_short is None:
+            return
         try:
             self._on_cut_short(account_id)
         except StoreUnavailable:  # the schedule's next round takes it instead
@@ -223,8 +223,7 @@ class ReportService:
         view's time; a worker reads the rest) and store the report, whatever its age."""
         saved = resolve({}, account.saved_settings)
         view = self._rebuild(account, saved, saved, self._clock(), self._view_x_seconds)
-        if isinstance(view.error, XReadCutShort) and self._on_cut_short is not None:
-            self._hand_over(account.account_id)
+        self._hand_over(account.account_id, view)
         return view
 
     def refresh(self, account: AccountTokens) -> ReportView:
