@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from chalice import Response
 from chalice.app import Request
@@ -615,8 +615,6 @@ def refresh_now(request: Request) -> Response:
     """POST /refresh ("Refresh now"): top the report up from X now, through the fleet's
     budget, at most once a minute per account; then back to the report with the same
     settings (a press within the minute comes back with `refresh=wait`, and says so)."""
-    from urllib.parse import urlencode
-
     found = _signed_in_post(request)
     if isinstance(found, Response):
         return found
