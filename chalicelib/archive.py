@@ -109,6 +109,10 @@ class ArchiveState:
     users: dict[str, str] = field(default_factory=dict)
     cursors: dict[str, Cursor] = field(default_factory=dict)
     refreshed_at: float | None = None
+    # Ids of the posts X's compliance said must go (compliance.py): never stored again, not
+    # by a later read, and not by a writer that loaded the archive before they went and
+    # merges into it after (the one thing kept of a withdrawn post is its id).
+    withdrawn: set[str] = field(default_factory=set)
     # The S3 ETag of the object this state was loaded from (None: there was none); the
     # next save writes only over that version. Not part of the stored JSON.
     etag: str | None = field(default=None, compare=False)
@@ -137,20 +141,35 @@ class ArchiveState:
         """This state (read from X since it was loaded) folded into `stored`, what another
         writer saved meanwhile: every post of either (this one's copy when both hold it: it
         was read later), every handle, each timeline read as far as either read it, and
-        the later refresh. The result writes over `stored`'s version."""
+        the later refresh. A post either writer withdrew stays out. The result writes over
+        `stored`'s version."""
         cursors = {
             name: self.cursors.get(name, Cursor()).merge(stored.cursors.get(name, Cursor()))
             for name in {*self.cursors, *stored.cursors}
         }
         refreshed = [t for t in (self.refreshed_at, stored.refreshed_at) if t is not None]
+        withdrawn = self.withdrawn | stored.withdrawn
+
+        def kept(mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in {**theirs, **mine}.items() if k not in withdrawn}
+
         return ArchiveState(
-            mentions={**stored.mentions, **self.mentions},
-            own_posts={**stored.own_posts, **self.own_posts},
+            mentions=kept(self.mentions, stored.mentions),
+            own_posts=kept(self.own_posts, stored.own_posts),
             users={**stored.users, **self.users},
             cursors=cursors,
             refreshed_at=max(refreshed, default=None),
+            withdrawn=withdrawn,
             etag=stored.etag,
         )
+
+    def keep(self, timeline: dict[str, dict[str, Any]], post: dict[str, Any]) -> bool:
+        """Store a post read from X in `timeline` (mentions or own_posts), unless it was
+        withdrawn; whether it was stored."""
+        if post["id"] in self.withdrawn:
+            return False
+        timeline[post["id"]] = post
+        return True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -160,6 +179,7 @@ class ArchiveState:
             "users": self.users,
             "cursors": {name: cursor.to_json() for name, cursor in self.cursors.items()},
             "refreshed_at": self.refreshed_at,
+            "withdrawn": sorted(self.withdrawn, key=int),
         }
 
     @classmethod
@@ -170,6 +190,7 @@ class ArchiveState:
             users=dict(value.get("users", {})),
             cursors={k: Cursor.from_json(v) for k, v in value.get("cursors", {}).items()},
             refreshed_at=value.get("refreshed_at"),
+            withdrawn=set(value.get("withdrawn", [])),
             etag=etag,
         )
 
@@ -296,6 +317,17 @@ class Archive:
         marker included (the sweep looks for folders whose account is gone)."""
         with aws_call("S3 ListObjectVersions"):
             pages = self._s3.get_paginator("list_object_versions").paginate(
+                Bucket=self._bucket, Prefix=ACCOUNTS_PREFIX, Delimiter="/"
+            )
+            for page in pages:
+                for folder in page.get("CommonPrefixes", []):
+                    yield folder["Prefix"][len(ACCOUNTS_PREFIX) :].rstrip("/")
+
+    def archived_accounts(self) -> Iterator[str]:
+        """The id of every account whose archive is in the bucket now (current objects
+        only: what the compliance round asks X about), in key order."""
+        with aws_call("S3 ListObjectsV2"):
+            pages = self._s3.get_paginator("list_objects_v2").paginate(
                 Bucket=self._bucket, Prefix=ACCOUNTS_PREFIX, Delimiter="/"
             )
             for page in pages:

@@ -183,38 +183,64 @@ def _job(body: dict[str, Any], what: str) -> Job:
         raise XUnavailable(f"{what}: X answered a job without {error}") from error
 
 
-def apply_changes(state: ArchiveState, changes: Iterable[Change]) -> list[str]:
-    """Remove from `state` what X's compliance results say must go; the ids removed, in id
-    order. Pure: `state` is changed in place and nothing else is touched.
+def apply_changes(
+    state: ArchiveState, changes: Iterable[Change], *, owner: str, kind: str = TWEETS
+) -> list[str]:
+    """Remove from `state` what X's compliance results say must go; the ids of the posts
+    removed, in id order. Pure: `state` is changed in place and nothing else is touched.
 
-    A deleted post goes. A post whose author turned protected, was suspended or deactivated
-    goes with every other stored post of that author, and her handle leaves `users`; so does
-    the handle of a deleted post's author once no stored post of hers is left. Nothing is
-    remembered of what went: X does not return those posts again, so no refresh brings them
-    back.
+    For a `tweets` job, a deleted post goes; a post whose author turned protected, was
+    suspended or deactivated goes with every other stored post of that author. For a
+    `users` job, each user named goes with every stored post of hers. A handle leaves
+    `users` once no stored post of its author is left. `owner` (the account whose archive
+    it is) keeps her own posts when she turns protected: she signed in to have them read.
+
+    The posts removed join `state.withdrawn`, so that no later read and no writer merging
+    into the archive stores them again (X does not return them anyway).
     """
     posts = {**state.own_posts, **state.mentions}
-    doomed: set[str] = set()
-    gone_authors: set[str] = set()
-    for change in changes:
-        if change.action != "delete" or change.reason == SCRUB_GEO:
-            continue
-        post = posts.get(change.id)
-        if post is None:
-            continue
-        doomed.add(change.id)
-        if change.reason in ACCOUNT_REASONS and post.get("author_id"):
-            gone_authors.add(str(post["author_id"]))
+    doomed, gone_authors = _what_goes(changes, posts, owner, kind)
     doomed.update(
         post_id for post_id, post in posts.items() if post.get("author_id") in gone_authors
     )
-    touched = {str(posts[post_id].get("author_id")) for post_id in doomed}
+    touched = {str(posts[post_id].get("author_id")) for post_id in doomed} | gone_authors
     for timeline in (state.mentions, state.own_posts):
         for post_id in doomed:
             timeline.pop(post_id, None)
+    state.withdrawn |= doomed
     left = {
         str(post.get("author_id")) for post in (*state.mentions.values(), *state.own_posts.values())
     }
     for author in touched - left:
         state.users.pop(author, None)
     return sorted(doomed, key=int)
+
+
+def _what_goes(
+    changes: Iterable[Change], posts: dict[str, dict[str, Any]], owner: str, kind: str
+) -> tuple[set[str], set[str]]:
+    """The posts the results name that must go, and the authors all of whose posts must."""
+    doomed: set[str] = set()
+    gone_authors: set[str] = set()
+    for change in changes:
+        if change.action != "delete" or change.reason == SCRUB_GEO:
+            continue
+        author = change.id if kind == USERS else str(posts.get(change.id, {}).get("author_id", ""))
+        if kind == TWEETS and change.id not in posts:
+            continue
+        owner_protected = author == owner and change.reason == "protected"
+        if kind == USERS or change.reason in ACCOUNT_REASONS:
+            if not owner_protected and author:
+                gone_authors.add(author)
+            if owner_protected or kind == USERS:
+                continue
+        doomed.add(change.id)
+    return doomed, gone_authors
+
+
+def archived_ids(state: ArchiveState, kind: str, owner: str) -> list[str]:
+    """What a job of `kind` asks X about for one archive: every stored post's id, or every
+    kept handle's user id but the owner's (her own account is hers to have read)."""
+    if kind == TWEETS:
+        return sorted({*state.mentions, *state.own_posts}, key=int)
+    return sorted((user for user in state.users if user != owner), key=int)

@@ -212,7 +212,7 @@ def test_apply_changes_removes_what_x_says_must_go() -> None:
         Change("99", "deleted"),  # not in the archive
     ]
 
-    removed = apply_changes(state, changes)
+    removed = apply_changes(state, changes, owner=BRAND)
 
     assert removed == ["11", "21", "52"]
     assert sorted(state.mentions) == ["12", "31"]
@@ -223,9 +223,11 @@ def test_apply_changes_removes_what_x_says_must_go() -> None:
 def test_a_protected_author_takes_every_stored_post_of_hers_along() -> None:
     state = archive()
 
-    removed = apply_changes(state, [Change("12", "protected"), Change("31", "deleted")])
+    removed = apply_changes(
+        state, [Change("12", "protected"), Change("31", "deleted")], owner=BRAND
+    )
 
     assert removed == ["11", "12", "31"]  # 11 was not in the results, but Ann is protected
     assert sorted(state.mentions) == ["21"]
     assert state.users == {BRAND: "brand", BOB: "bob"}  # Cat has no stored post left
-    assert apply_changes(state, []) == []
+    assert apply_changes(state, [], owner=BRAND) == []
