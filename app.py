@@ -9,6 +9,9 @@ from chalice.app import Request
 
 from chalicelib import web
 from chalicelib.config import (
+    COMPLIANCE_BATCH_SIZE,
+    COMPLIANCE_QUEUE_NAME,
+    COMPLIANCE_WORKER_CONCURRENCY,
     REFRESH_BATCH_SIZE,
     REFRESH_QUEUE_NAME,
     REFRESH_RATE_MINUTES,
@@ -138,6 +141,25 @@ def schedule_refresh(event: Any) -> dict[str, Any]:
 )
 def sweep_archive(event: Any) -> dict[str, Any]:
     return web.sweep_archive(event)
+
+
+@app.schedule(
+    Rate(1, unit=Rate.DAYS),
+    name="compliance_round",
+    description="Ask X's batch compliance about every archived post and handle",
+)
+def compliance_round(event: Any) -> dict[str, Any]:
+    return web.compliance_round(event)
+
+
+@app.on_sqs_message(
+    queue=COMPLIANCE_QUEUE_NAME,
+    batch_size=COMPLIANCE_BATCH_SIZE,
+    maximum_concurrency=COMPLIANCE_WORKER_CONCURRENCY,
+    name="compliance_worker",
+)
+def compliance_worker(event: Any) -> dict[str, Any]:
+    return web.compliance_batch(event)
 
 
 @app.on_sqs_message(

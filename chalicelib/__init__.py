@@ -8,8 +8,9 @@ A module imports from its own row or the rows below it:
     ──────────────────────────────────────────────────────────────────────────────────
     flows           report_service (archive + X + analytics), refresh (the schedule and
                     its workers), signin, forget, sweep (the archive's daily net under
-                    forget): they take what they work with as arguments, clocks
-                    included (tests/unit/ hands them fakes)
+                    forget), compliance (X's batch compliance, daily), export: they take
+                    what they work with as arguments, clocks included (tests/unit/ hands
+                    them fakes)
     X               x_timeline (v2 reads), x_auth (OAuth 1.0a), x_http (X's errors made
                     ours): through Tweepy; x_compliance (batch compliance jobs with the
                     app's bearer token): through requests

@@ -103,6 +103,14 @@ def account_key(account_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"account#{account_id}"}}
 
 
+def _saved_settings(item: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        name: value["S"]
+        for name, value in item.get("report_settings", {}).get("M", {}).items()
+        if "S" in value
+    }
+
+
 def last_view(item: Mapping[str, Any]) -> int:
     """The item's last view noted: `viewed_at`, or its sign-in on an item from before it."""
     noted = item.get("viewed_at") or item.get("signed_in_at") or {"N": "0"}
@@ -213,6 +221,31 @@ class AccountStore:
             return None
         return self._tokens(account_id, item)
 
+    def profile(self, account_id: str) -> AccountTokens | None:
+        """The account as a rebuild of its stored report needs it (handle, saved settings,
+        generation), without its tokens (empty: nothing made of it can read X, and no key
+        is needed to decrypt them); None when it is gone or being forgotten. X rejecting
+        its token does not matter here: what is stored of it must still follow X's word."""
+        with aws_call("DynamoDB GetItem"):
+            item = self._db.get_item(
+                TableName=self._table,
+                Key=account_key(account_id),
+                ProjectionExpression=(
+                    "username, report_settings, generation, forgetting_at, report_refreshed_at"
+                ),
+            ).get("Item")
+        if item is None or "forgetting_at" in item or "username" not in item:
+            return None
+        return AccountTokens(
+            account_id=account_id,
+            username=item["username"]["S"],
+            access_token="",
+            access_token_secret="",
+            refreshed_at=int(item.get("report_refreshed_at", {}).get("N", 0)),
+            saved_settings=_saved_settings(item),
+            generation=item.get("generation", {}).get("S", ""),
+        )
+
     def _tokens(self, account_id: str, item: Mapping[str, Any]) -> AccountTokens:
         return AccountTokens(
             account_id=account_id,
@@ -220,11 +253,7 @@ class AccountStore:
             access_token=self._cipher.decrypt(item["access_token"]["S"]),
             access_token_secret=self._cipher.decrypt(item["access_token_secret"]["S"]),
             refreshed_at=int(item.get("report_refreshed_at", {}).get("N", 0)),
-            saved_settings={
-                name: value["S"]
-                for name, value in item.get("report_settings", {}).get("M", {}).items()
-                if "S" in value
-            },
+            saved_settings=_saved_settings(item),
             generation=item.get("generation", {}).get("S", ""),
             forgetting="forgetting_at" in item,
             viewed_at=last_view(item),

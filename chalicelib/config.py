@@ -29,6 +29,11 @@ REFRESH_RATE_MINUTES = 60
 REFRESH_QUEUE_NAME = "responsetime-refresh"
 REFRESH_BATCH_SIZE = 10  # one SendMessageBatch, one worker invocation
 REFRESH_WORKER_CONCURRENCY = 5  # workers at once; the X budget, not Lambda, sets the pace
+# The compliance queue (compliance.py), replaced by its ARN in infra/resources.json as the
+# refresh queue is. One message at a time: a collect reads up to 100 archives and uploads.
+COMPLIANCE_QUEUE_NAME = "responsetime-compliance"
+COMPLIANCE_BATCH_SIZE = 1
+COMPLIANCE_WORKER_CONCURRENCY = 2  # SQS's least; X's job limits, not Lambda, set the pace
 X_WINDOW_SECONDS = 15 * 60
 DEFAULT_AWS_DEADLINE_SECONDS = 10.0
 DAY_SECONDS = 24 * 3600
@@ -78,6 +83,14 @@ class Settings:
     # forgotten only once it is idle, so the later of the two applies.
     refresh_idle_days: int = 30
     account_retention_days: int = 400
+    # Batch compliance (compliance.py, daily): accounts per collect message (an SQS message
+    # holds 256 KB: 100 ids of 20 digits are 2 KB), ids per job (X's most), how long before
+    # a job is read again, and how many reads before it counts as failed (12 hours).
+    compliance_queue_url: str = ""
+    compliance_accounts_per_message: int = 100
+    x_compliance_job_ids: int = 100_000
+    compliance_poll_seconds: int = 300
+    compliance_max_polls: int = 144
 
     @property
     def refresh_idle_seconds(self) -> int:
@@ -181,6 +194,11 @@ def settings() -> Settings:
         aws_deadline_seconds=aws_deadline_seconds(),
         refresh_idle_days=_int("REFRESH_IDLE_DAYS", 30),
         account_retention_days=_int("ACCOUNT_RETENTION_DAYS", 400),
+        compliance_queue_url=os.environ.get("COMPLIANCE_QUEUE_URL", ""),
+        compliance_accounts_per_message=_int("COMPLIANCE_ACCOUNTS_PER_MESSAGE", 100),
+        x_compliance_job_ids=_int("X_COMPLIANCE_JOB_IDS", 100_000),
+        compliance_poll_seconds=_int("COMPLIANCE_POLL_SECONDS", 300),
+        compliance_max_polls=_int("COMPLIANCE_MAX_POLLS", 144),
     )
 
 

@@ -41,6 +41,8 @@ X_POSTS_READ = "XPostsRead"
 X_RATE_LIMITED = "XRateLimited"  # X answered 429
 REFRESH_SUCCEEDED = "RefreshSucceeded"
 REFRESH_FAILED = "RefreshFailed"
+COMPLIANCE_POSTS_REMOVED = "CompliancePostsRemoved"  # X's batch compliance said: must go
+COMPLIANCE_JOBS_FAILED = "ComplianceJobsFailed"  # a job X failed or never finished
 
 # These libraries log request headers, token responses and signed URLs at DEBUG. Whatever
 # LOG_LEVEL an operator sets, they stay quiet, so no secret reaches the logs through them.

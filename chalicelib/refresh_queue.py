@@ -55,6 +55,23 @@ def account_of(body: str) -> str:
     return message_of(body).account_id
 
 
+def send_batch(sqs: Any, queue_url: str, bodies: Sequence[str]) -> set[int]:
+    """One SendMessageBatch of up to ten bodies; the indexes of those SQS refused."""
+    if not 0 < len(bodies) <= BATCH_LIMIT:
+        raise ValueError(f"a batch holds 1 to {BATCH_LIMIT} messages")
+    entries = [{"Id": str(index), "MessageBody": body} for index, body in enumerate(bodies)]
+    with aws_call("SQS SendMessageBatch"):
+        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+    return {int(entry["Id"]) for entry in answer.get("Failed", [])}
+
+
+def send_one(sqs: Any, queue_url: str, body: str, delay_seconds: int) -> None:
+    """One message, delivered after `delay_seconds` (at most SQS's 15 minutes)."""
+    delay = max(0, min(int(delay_seconds), MAX_DELAY_SECONDS))
+    with aws_call("SQS SendMessage"):
+        sqs.send_message(QueueUrl=queue_url, MessageBody=body, DelaySeconds=delay)
+
+
 class RefreshQueue:
     def __init__(self, sqs: Any, queue_url: str) -> None:
         self._sqs = sqs
@@ -62,15 +79,7 @@ class RefreshQueue:
 
     def send(self, account_ids: Sequence[str]) -> Sent:
         """One SendMessageBatch of up to ten accounts."""
-        if not 0 < len(account_ids) <= BATCH_LIMIT:
-            raise ValueError(f"a batch holds 1 to {BATCH_LIMIT} messages")
-        entries = [
-            {"Id": str(index), "MessageBody": message_body(account_id)}
-            for index, account_id in enumerate(account_ids)
-        ]
-        with aws_call("SQS SendMessageBatch"):
-            answer = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
-        failed = {int(entry["Id"]) for entry in answer.get("Failed", [])}
+        failed = send_batch(self._sqs, self._url, [message_body(a) for a in account_ids])
         return Sent(
             queued=[a for i, a in enumerate(account_ids) if i not in failed],
             failed=[a for i, a in enumerate(account_ids) if i in failed],
@@ -78,13 +87,7 @@ class RefreshQueue:
 
     def send_later(self, account_id: str, *, delay_seconds: int, purge: bool = False) -> None:
         """One message, delivered after `delay_seconds` (at most SQS's 15 minutes)."""
-        delay = max(0, min(int(delay_seconds), MAX_DELAY_SECONDS))
-        with aws_call("SQS SendMessage"):
-            self._sqs.send_message(
-                QueueUrl=self._url,
-                MessageBody=message_body(account_id, purge=purge),
-                DelaySeconds=delay,
-            )
+        send_one(self._sqs, self._url, message_body(account_id, purge=purge), delay_seconds)
 
     def hand_back(self, receipt_handle: str, delay_seconds: int) -> int:
         """Make a received message invisible for `delay_seconds` (capped at SQS's 12 hours)

@@ -112,7 +112,7 @@ def _read_range(
     pulled.x_requests += fetched.requests
     pulled.x_posts_read += len(fetched.posts)
     for post in fetched.posts:
-        store[post["id"]] = post
+        state.keep(store, post)
     state.users.update(fetched.users)
     if index == 0 and fetched.newest_id is not None:
         cursor.newest_id = fetched.newest_id
@@ -231,6 +231,28 @@ class ReportService:
         made with the settings the account saved."""
         saved = resolve({}, account.saved_settings)
         return self._rebuild(account, saved, saved, self._clock(), self._refresh_x_seconds)
+
+    def withdraw(
+        self, account: AccountTokens, remove: Callable[[ArchiveState], list[str]]
+    ) -> list[str]:
+        """Take out of the account's archive what `remove` removes from it (X's compliance
+        results, applied), and store the report made again from what remains, with the
+        saved settings and no X request. The ids removed; [] when nothing was (nothing is
+        written then). Raises StoreUnavailable when S3 fails: the caller asks again."""
+        state = self._archive.load(account.account_id)
+        removed = remove(state) if state is not None else []
+        if state is None or not removed:
+            return []
+        written: list[Written] = [self._archive.save(account.account_id, state)]
+        saved = resolve({}, account.saved_settings)
+        now = self._clock()
+        since = state.mentions_complete_since()
+        source = _source(Pulled(), state, now, True, since)
+        moment = datetime.fromtimestamp(now, UTC)
+        if not self._store(account, state, moment, None, saved, source, since, written):
+            raise StoreUnavailable("S3 PutObject failed: the report was not made again")
+        self._settle(account, written, None)
+        return removed
 
     def _cached_report(self, account_id: str) -> StoredReport | None:
         try:

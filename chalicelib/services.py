@@ -45,11 +45,13 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from chalicelib.archive import Archive
     from chalicelib.budget import TokenBucket
+    from chalicelib.compliance import ComplianceQueue, ComplianceRound, ComplianceWorker
     from chalicelib.forget import ForgetFlow
     from chalicelib.refresh import RefreshWorker, Scheduler
     from chalicelib.refresh_queue import RefreshQueue
     from chalicelib.report_service import ReportService
     from chalicelib.sweep import ArchiveSweep, Retention
+    from chalicelib.x_compliance import ComplianceClient
     from chalicelib.x_timeline import XTimeline
 
 
@@ -284,6 +286,67 @@ def retention() -> Retention:
         forget_flow.forget_idle,
         idle_seconds=config.refresh_idle_seconds,
         retention_seconds=config.account_retention_seconds,
+        clock=time.time,
+    )
+
+
+@cached
+def compliance_queue() -> ComplianceQueue:
+    from chalicelib.compliance import ComplianceQueue
+
+    return ComplianceQueue(sqs(), settings().compliance_queue_url)
+
+
+@cached
+def compliance_round() -> ComplianceRound:
+    from chalicelib.compliance import ComplianceRound
+
+    config = settings()
+    return ComplianceRound(archive(), compliance_queue(), config.compliance_accounts_per_message)
+
+
+@cached
+def compliance_client() -> ComplianceClient:
+    """The app's batch compliance, with its bearer token (client credentials, asked of X
+    once per container: app-only bearer tokens do not expire)."""
+    from chalicelib.x_compliance import ComplianceClient, bearer_token
+
+    config = settings()
+    key, secret = x_app_credentials()
+    token = bearer_token(config.x_api_base_url, key, secret, config.x_timeout_seconds)
+    return ComplianceClient(config.x_api_base_url, token, config.x_timeout_seconds)
+
+
+@cached
+def compliance_worker() -> ComplianceWorker:
+    """The worker touches no person's token: its account store reads no token key (its
+    role may not), and its reports service never reads X (it only withdraws)."""
+    from chalicelib.compliance import ComplianceWorker
+    from chalicelib.report_service import ReportService
+
+    config = settings()
+    secret_id = config.token_keys_secret_id
+    accounts = AccountStore(
+        dynamodb(),
+        config.table_name,
+        TokenCipher(lambda: rotating_keys(secret_id), check_keys=False),
+    )
+    withdrawing = ReportService(
+        archive(),
+        timeline_for,
+        config.report_max_age_seconds,
+        time.time,
+        on_written=accounts.confirm_written,
+    )
+    return ComplianceWorker(
+        archive(),
+        compliance_client,
+        compliance_queue(),
+        accounts.profile,
+        withdrawing.withdraw,
+        job_ids=config.x_compliance_job_ids,
+        poll_seconds=config.compliance_poll_seconds,
+        max_polls=config.compliance_max_polls,
         clock=time.time,
     )
 

@@ -36,11 +36,12 @@ class TokenCipher:
     the cipher follows a rotation by itself: an object built once can never pin an old key.
     """
 
-    def __init__(self, keys_newest_first: Keys) -> None:
+    def __init__(self, keys_newest_first: Keys, *, check_keys: bool = True) -> None:
         self._keys = keys_newest_first
         self._built_for: tuple[str, ...] | None = None
         self._built: MultiFernet | None = None
-        self._fernet()  # no key at all is a configuration error: say so at once
+        if check_keys:  # no key at all is a configuration error: say so at once
+            self._fernet()
 
     def _fernet(self) -> MultiFernet:
         keys = tuple(self._keys() if callable(self._keys) else self._keys)

@@ -694,6 +694,16 @@ def sweep_archive(event: Any) -> dict[str, Any]:
     return services.archive_sweep().run().as_dict()
 
 
+def compliance_round(event: Any) -> dict[str, Any]:
+    """The daily compliance round's function: queue every archive for X's batch compliance."""
+    return services.compliance_round().run()
+
+
+def compliance_batch(event: Any) -> dict[str, Any]:
+    """The compliance worker's function: make, poll and apply X's compliance jobs."""
+    return services.compliance_worker().process(event.to_dict(), event.context)
+
+
 def refresh_batch(event: Any) -> dict[str, Any]:
     """The refresh worker's function: one SQS batch, partial failures reported."""
     return services.refresh_worker().process(event.to_dict(), event.context)

@@ -49,6 +49,8 @@ FUNCTIONS = {  # chalice name -> logical id in the template
     "schedule_refresh": "ScheduleRefresh",
     "refresh_worker": "RefreshWorker",
     "sweep_archive": "SweepArchive",
+    "compliance_round": "ComplianceRound",
+    "compliance_worker": "ComplianceWorker",
 }
 
 
@@ -131,8 +133,10 @@ def test_sam_translates_the_template_into_the_stack(translated: dict[str, Any]) 
         "AWS::ApiGateway::Stage",
     } <= kinds
     assert template_checks.dependency_cycle(translated) is None
-    [mapping] = [b for b in resources.values() if b["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    mappings = [b for b in resources.values() if b["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert len(mappings) == 2  # the refresh queue's and the compliance queue's
+    for mapping in mappings:
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     groups = set()
     for logical_id in FUNCTIONS.values():
         logging_config = resources[logical_id]["Properties"]["LoggingConfig"]
@@ -148,9 +152,13 @@ def test_the_packaged_functions_stop_before_what_waits_for_them(
     assert resources["APIHandler"]["Properties"]["Timeout"] < API_GATEWAY_TIMEOUT_SECONDS
     # A refresh message stays invisible for six worker timeouts, Lambda's guidance for an
     # SQS event source, so a retried batch is not run twice at once
-    worker = resources["RefreshWorker"]["Properties"]["Timeout"]
-    visibility = resources["RefreshQueue"]["Properties"]["VisibilityTimeout"]
-    assert worker * 6 <= visibility
+    for function, queue in (
+        ("RefreshWorker", "RefreshQueue"),
+        ("ComplianceWorker", "ComplianceQueue"),
+    ):
+        worker = resources[function]["Properties"]["Timeout"]
+        visibility = resources[queue]["Properties"]["VisibilityTimeout"]
+        assert worker * 6 <= visibility, function
 
 
 def test_the_packaged_api_logs_its_access_and_throttles(translated: dict[str, Any]) -> None:

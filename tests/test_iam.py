@@ -14,6 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,6 +31,14 @@ DONE_BY_LAMBDA = {
     "api_handler": {"logs:CreateLogStream", "logs:PutLogEvents"},
     "schedule_refresh": {"logs:CreateLogStream", "logs:PutLogEvents"},
     "sweep_archive": {"logs:CreateLogStream", "logs:PutLogEvents"},
+    "compliance_round": {"logs:CreateLogStream", "logs:PutLogEvents"},
+    "compliance_worker": {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    },
     "refresh_worker": {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -270,7 +279,10 @@ def test_each_function_calls_exactly_what_its_policy_file_grants(
         PURGE_DELAY_SECONDS=0,
     )
     refs, arns = stack_arns(aws)
-    call_log.queue_arns = {aws["REFRESH_QUEUE_URL"]: arns["RefreshQueue"]}
+    call_log.queue_arns = {
+        aws["REFRESH_QUEUE_URL"]: arns["RefreshQueue"],
+        aws["COMPLIANCE_QUEUE_URL"]: arns["ComplianceQueue"],
+    }
     origin = {"origin": "https://abc123.execute-api.us-east-1.amazonaws.com"}
 
     def api(request: Callable[[], Any]) -> Any:
@@ -357,8 +369,38 @@ def test_each_function_calls_exactly_what_its_policy_file_grants(
     assert swept["forgets_finished"] == 1, swept
     assert (swept["left_refresh"], swept["forgotten_idle"], swept["backfilled"]) == (2, 1, 1)
     assert app_env.calls["POST /1.1/oauth/invalidate_token"] == 2  # slowbrand's, brand_e's
-    # ... the idle account's next view puts it back in the index and refreshes it
+    # ... the idle account's next view puts it back in the index and refreshes it (and
+    # reads a mention posted meanwhile)
+    brand_d = app_env.account_id("brand_d")
+    deleted = app_env.add_post(
+        "brand_a", "@brand_d hi?", datetime.now(UTC) - timedelta(minutes=1), mentions=[brand_d]
+    )
     assert api(functools.partial(idle.get, "/report")).status_code == 200
+
+    # The daily compliance round and its worker: a mention X says was deleted leaves the
+    # archive of brand_d (viewed again just now), whose report is made again
+    configure(COMPLIANCE_POLL_SECONDS=0)
+    app_env.delete_post(deleted)
+    with call_log.function("compliance_round"):
+        client.lambda_.invoke(
+            "compliance_round",
+            client.events.generate_cw_event(
+                source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+            ),
+        )
+
+    def compliance_worker(batch: dict[str, Any]) -> Any:
+        with call_log.function("compliance_worker"):
+            return client.lambda_.invoke("compliance_worker", batch).payload
+
+    SqsEventSource(
+        boto3.client("sqs"), aws["COMPLIANCE_QUEUE_URL"], compliance_worker, batch_size=1
+    ).drain()
+    assert app_env.calls["POST /2/compliance/jobs"] == 2
+    from chalicelib import services
+
+    kept = services.archive().load(brand_d)
+    assert kept is not None and deleted in kept.withdrawn and deleted not in kept.mentions
 
     # THEN each call was allowed, and each grant was used
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())

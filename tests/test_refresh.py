@@ -48,17 +48,20 @@ class Workers:
     """Lambda's SQS event source over moto's queue, invoking the worker through Chalice's
     test client; `answers` keeps each (event, answer) pair."""
 
-    def __init__(self, client: Any, queue_url: str) -> None:
+    def __init__(
+        self, client: Any, queue_url: str, function: str = "refresh_worker", batch_size: int = 10
+    ) -> None:
         import boto3
 
         from local.stack import SqsEventSource
 
         self._client = client
+        self._function = function
         self.answers: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        self.source = SqsEventSource(boto3.client("sqs"), queue_url, self._invoke)
+        self.source = SqsEventSource(boto3.client("sqs"), queue_url, self._invoke, batch_size)
 
     def _invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        answer: dict[str, Any] = self._client.lambda_.invoke("refresh_worker", event).payload
+        answer: dict[str, Any] = self._client.lambda_.invoke(self._function, event).payload
         self.answers.append((event, answer))
         return answer
 
