@@ -5,9 +5,11 @@ X (unless X_API_BASE_URL names another X), and Chalice's local server runs app.p
 stage `local`. All bind to 127.0.0.1. Ctrl-C stops all three.
 
 EventBridge and Lambda's SQS event source are played by `LocalRefreshLoop`: every
-LOCAL_REFRESH_SECONDS (300; 0 turns it off) it runs the real `schedule_refresh` handler,
-and it feeds the messages in moto's queue to the real `refresh_worker` handler, ten at a
-time, deleting those the worker does not name in batchItemFailures, as Lambda does.
+LOCAL_REFRESH_SECONDS (300; 0 turns it off) it runs the real `schedule_refresh` handler
+and then the real `compliance_round` (daily when deployed), and it feeds the messages in
+moto's queues to the real `refresh_worker` (ten at a time) and `compliance_worker` (one at
+a time) handlers, deleting those the worker does not name in batchItemFailures, as Lambda
+does.
 
 What API Gateway answers by itself is played by `LocalApiGateway`, from the same
 GatewayResponses of infra/resources.json that the deployed API is given: a path no route
@@ -36,6 +38,8 @@ from urllib.parse import urlsplit
 from chalice.app import Chalice
 from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalGateway, RouteMatcher
+
+from chalicelib.config import COMPLIANCE_BATCH_SIZE
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -335,11 +339,24 @@ class LocalRefreshLoop:
         queue_url: str,
         interval_seconds: float,
         poll_seconds: float = QUEUE_POLL_SECONDS,
+        compliance_queue_url: str | None = None,
     ) -> None:
         self._app = app
         self._interval = interval_seconds
         self._poll = poll_seconds
         self._source = SqsEventSource(sqs, queue_url, self._worker)
+        # X's batch compliance runs with each refresh round here (daily when deployed), so a
+        # post deleted at the emulator leaves the local report within a round or two.
+        self._compliance = (
+            None
+            if compliance_queue_url is None
+            else SqsEventSource(
+                sqs,
+                compliance_queue_url,
+                functools.partial(self._call, "compliance_worker"),
+                batch_size=COMPLIANCE_BATCH_SIZE,
+            )
+        )
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="local-refresh", daemon=True)
 
@@ -353,10 +370,18 @@ class LocalRefreshLoop:
         return self._call("refresh_worker", event)
 
     def run_round(self) -> Any:
+        """The refresh round, then the compliance round; the refresh round's summary."""
+        summary = self._call("schedule_refresh", self.scheduled_event())
+        if self._compliance is not None:
+            self._call("compliance_round", self.scheduled_event())
+        return summary
+
+    @staticmethod
+    def scheduled_event() -> dict[str, Any]:
         import uuid
         from datetime import UTC, datetime
 
-        event = {  # what EventBridge sends for a schedule
+        return {  # what EventBridge sends for a schedule
             "version": "0",
             "id": str(uuid.uuid4()),
             "detail-type": "Scheduled Event",
@@ -367,7 +392,6 @@ class LocalRefreshLoop:
             "resources": [],
             "detail": {},
         }
-        return self._call("schedule_refresh", event)
 
     def start(self) -> None:
         self._thread.start()
@@ -387,6 +411,8 @@ class LocalRefreshLoop:
                     summary = self.run_round()
                     print(f"refresh round: {summary}", flush=True)
                 self._source.drain()
+                if self._compliance is not None:
+                    self._compliance.drain()
             except Exception as error:  # the stack keeps serving; the next tick tries again
                 print(f"refresh loop: {type(error).__name__}: {error}", file=sys.stderr)
 
@@ -431,6 +457,8 @@ def running_stack(port: int, *, quiet: bool = False) -> Iterator[Stack]:
             boto3.Session(), x_consumer_key=consumer_key, x_consumer_secret=consumer_secret
         )
         os.environ.update(env)
+        # A compliance job is read again this soon here (the emulator finishes at once).
+        os.environ.setdefault("COMPLIANCE_POLL_SECONDS", "2")
         os.environ["PORT"] = str(port)
         os.environ.setdefault("PUBLIC_URL", f"http://{HOST}:{port}")
 
@@ -446,7 +474,11 @@ def running_stack(port: int, *, quiet: bool = False) -> Iterator[Stack]:
         refresh_loop = None
         if refresh_seconds() > 0:
             refresh_loop = LocalRefreshLoop(
-                config.chalice_app, boto3.client("sqs"), env["REFRESH_QUEUE_URL"], refresh_seconds()
+                config.chalice_app,
+                boto3.client("sqs"),
+                env["REFRESH_QUEUE_URL"],
+                refresh_seconds(),
+                compliance_queue_url=env["COMPLIANCE_QUEUE_URL"],
             )
             refresh_loop.start()
         try:
