@@ -162,7 +162,9 @@ def _file_descriptions(data: AccountData) -> list[str]:
             'them: the posts that mention you ("mentions") and your own posts ("own_posts"); '
             'the handles of the people in them ("users", by X user id); and how far each '
             'timeline was read ("cursors": the newest post id, and any gap an interrupted read '
-            "left), so that a refresh asks X only for what is new.",
+            "left), so that a refresh asks X only for what is new; and the ids of posts X told "
+            'us to delete ("withdrawn": deleted on X, or their author protected or suspended), '
+            "kept only so that they are never stored again.",
         )
         if data.archive is not None
         else _describe(ARCHIVE, not_yet.format("archive of your posts")),

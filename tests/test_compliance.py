@@ -303,3 +303,36 @@ def test_an_account_forgotten_before_its_results_arrive_is_left_to_the_forget(
         Bucket=aws["BUCKET_NAME"], Prefix=f"accounts/{account_id}/"
     )
     assert listed.get("KeyCount", 0) == 0
+
+
+def test_make_runs_loop_runs_the_compliance_round_with_the_refresh_round(
+    client: Any, app_env: Any, aws: dict[str, str], brand: tuple[str, Browser]
+) -> None:
+    """What `make run` does (local.stack.LocalRefreshLoop): a post deleted at the emulator
+    leaves the local report within a round, with no one calling anything by hand."""
+    import time
+
+    from app import app
+    from local.stack import LocalRefreshLoop
+
+    account_id, browser = brand
+    mention = sorted(archive_of(account_id).mentions, key=int)[0]
+    app_env.delete_post(mention)
+    loop = LocalRefreshLoop(
+        app,
+        boto3.client("sqs"),
+        aws["REFRESH_QUEUE_URL"],
+        interval_seconds=0.2,
+        poll_seconds=0.1,
+        compliance_queue_url=aws["COMPLIANCE_QUEUE_URL"],
+    )
+    loop.start()
+    try:
+        deadline = time.monotonic() + 15
+        while mention in archive_of(account_id).mentions and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        loop.stop()
+
+    assert mention not in archive_of(account_id).mentions
+    assert browser.get("/report.json").json_body["mentions"] == 2

@@ -152,12 +152,12 @@ def test_the_packaged_functions_stop_before_what_waits_for_them(
     assert resources["APIHandler"]["Properties"]["Timeout"] < API_GATEWAY_TIMEOUT_SECONDS
     # A refresh message stays invisible for six worker timeouts, Lambda's guidance for an
     # SQS event source, so a retried batch is not run twice at once
-    for function, queue in (
+    for function, queue_name in (
         ("RefreshWorker", "RefreshQueue"),
         ("ComplianceWorker", "ComplianceQueue"),
     ):
         worker = resources[function]["Properties"]["Timeout"]
-        visibility = resources[queue]["Properties"]["VisibilityTimeout"]
+        visibility = resources[queue_name]["Properties"]["VisibilityTimeout"]
         assert worker * 6 <= visibility, function
 
 
