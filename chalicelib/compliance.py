@@ -267,13 +267,17 @@ class ComplianceWorker:
     def collect(self, message: Collect) -> Outcome:
         """Create, fill and poll later the jobs of these accounts' archives."""
         outcome = Outcome(status="collected")
-        archives = {}
+        # Only the ids are kept, one archive loaded at a time: 100 heavy archives at once
+        # would not fit the function's memory.
+        archives: dict[str, dict[str, list[str]]] = {}
         for account_id in message.accounts:
             state = self._archive.load(account_id)
             if state is not None:
-                archives[account_id] = state
+                archives[account_id] = {
+                    kind: archived_ids(state, kind, account_id) for kind in message.kinds
+                }
         for index, kind in enumerate(message.kinds):
-            listed = [(a, archived_ids(s, kind, a)) for a, s in archives.items()]
+            listed = [(account_id, ids[kind]) for account_id, ids in archives.items()]
             parts = split_jobs(listed, self._job_ids)
             for number, part in enumerate(parts):
                 try:
