@@ -39,7 +39,7 @@ _DELETE_LIMIT = 1000  # DeleteObjects takes at most 1,000 keys
 _SNOWFLAKE_EPOCH_MS = 1288834974657  # X's post ids carry their creation time since this
 
 
-def _utc(value: object) -> datetime | None:
+def utc_time(value: object) -> datetime | None:
     """An ISO-8601 created_at as an aware UTC datetime (no offset: UTC), or None."""
     if not isinstance(value, str):
         return None
@@ -128,7 +128,7 @@ class ArchiveState:
         """From when on the archive holds every mention X let us read: its oldest mention,
         or the end of the newest gap an interrupted read left, if later; None when it holds
         none. (What lies before the oldest is unknown: X's reach stops at 800 mentions.)"""
-        stamps = [_utc(p.get("created_at")) for p in self.mentions.values()]
+        stamps = [utc_time(p.get("created_at")) for p in self.mentions.values()]
         oldest = min((stamp for stamp in stamps if stamp is not None), default=None)
         if oldest is None:
             return None

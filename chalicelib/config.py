@@ -86,6 +86,9 @@ class Settings:
     # Batch compliance (compliance.py, daily): accounts per collect message (an SQS message
     # holds 256 KB: 100 ids of 20 digits are 2 KB), ids per job (X's most), how long before
     # a job is read again, and how many reads before it counts as failed (12 hours).
+    # New mentions are read from the newest archived one's created_at minus this, so a post
+    # X indexed late is still found (X bills a post once per UTC day: free on the day).
+    x_overlap_seconds: int = 900
     compliance_queue_url: str = ""
     compliance_accounts_per_message: int = 100
     x_compliance_job_ids: int = 100_000
@@ -194,6 +197,7 @@ def settings() -> Settings:
         aws_deadline_seconds=aws_deadline_seconds(),
         refresh_idle_days=_int("REFRESH_IDLE_DAYS", 30),
         account_retention_days=_int("ACCOUNT_RETENTION_DAYS", 400),
+        x_overlap_seconds=_int("X_OVERLAP_SECONDS", 900),
         compliance_queue_url=os.environ.get("COMPLIANCE_QUEUE_URL", ""),
         compliance_accounts_per_message=_int("COMPLIANCE_ACCOUNTS_PER_MESSAGE", 100),
         x_compliance_job_ids=_int("X_COMPLIANCE_JOB_IDS", 100_000),

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from chalicelib import observability
 from chalicelib.accounts import AccountTokens
 from chalicelib.analytics import Report, ReportSettings, build
-from chalicelib.archive import Archive, ArchiveState, Written
+from chalicelib.archive import Archive, ArchiveState, Written, snowflake_time, utc_time
 from chalicelib.errors import (
     ResponsetimeError,
     StoreUnavailable,
@@ -64,12 +64,21 @@ class ReportView:
 
 
 def pull_new_posts(
-    timeline: XTimeline, account_id: str, state: ArchiveState, deadline: float | None = None
+    timeline: XTimeline,
+    account_id: str,
+    state: ArchiveState,
+    deadline: float | None = None,
+    overlap_seconds: int = 0,
 ) -> Pulled:
     """Read from X only what the archive lacks: posts newer than each timeline's newest id,
     and the gaps an earlier read that X cut short left behind. Stops at X's first failure,
     or when `deadline` (epoch seconds) has passed (XReadCutShort); what was read before is
-    kept, and the unread range becomes a gap."""
+    kept, and the unread range becomes a gap.
+
+    Mentions newer than the archive are read from its newest mention's `created_at` minus
+    `overlap_seconds` (`start_time`), not only after its id: a post X indexed late (an id
+    older than one read before it) is found too. X bills a post once per UTC day, so the
+    overlap costs nothing on the day, and a refresh with nothing new is still 2 requests."""
     pulled = Pulled()
     for name in (MENTIONS, OWN_POSTS):
         cursor = state.cursor(name)
@@ -80,9 +89,16 @@ def pull_new_posts(
                 if until_id is not None:
                     gaps.append((since_id, until_id))
                 continue
+            start = _overlap_start(state, since_id, overlap_seconds) if name == MENTIONS else None
             gaps.extend(
                 _read_range(
-                    timeline, account_id, name, state, pulled, (index, since_id, until_id), deadline
+                    timeline,
+                    account_id,
+                    name,
+                    state,
+                    pulled,
+                    (index, since_id, until_id, start if index == 0 else None),
+                    deadline,
                 )
             )
         cursor.gaps = gaps
@@ -97,17 +113,23 @@ def _read_range(
     name: str,
     state: ArchiveState,
     pulled: Pulled,
-    span: tuple[int, str | None, str | None],
+    span: tuple[int, str | None, str | None, datetime | None],
     deadline: float | None,
 ) -> list[tuple[str | None, str]]:
     """Read one range of a timeline into the archive (`span`: its index, 0 for what is
-    newer than the newest id, and its since_id and until_id); returns the gap it leaves
-    when X, or the time for X, stopped it short."""
-    index, since_id, until_id = span
+    newer than the newest id, its since_id and until_id, and the start_time that replaces
+    since_id for an overlapping read); returns the gap it leaves when X, or the time for X,
+    stopped it short."""
+    index, since_id, until_id, start_time = span
     store = state.mentions if name == MENTIONS else state.own_posts
     cursor = state.cursor(name)
     fetched = timeline.fetch(
-        name, account_id, since_id=since_id, until_id=until_id, deadline=deadline
+        name,
+        account_id,
+        since_id=None if start_time is not None else since_id,
+        until_id=until_id,
+        start_time=start_time,
+        deadline=deadline,
     )
     pulled.x_requests += fetched.requests
     pulled.x_posts_read += len(fetched.posts)
@@ -115,13 +137,26 @@ def _read_range(
         state.keep(store, post)
     state.users.update(fetched.users)
     if index == 0 and fetched.newest_id is not None:
-        cursor.newest_id = fetched.newest_id
+        cursor.newest_id = max(fetched.newest_id, cursor.newest_id or "0", key=int)
     if fetched.error is None:
         return []
     pulled.error = fetched.error
-    if fetched.posts:
+    if fetched.posts and (since_id is None or int(str(fetched.oldest_id)) > int(since_id)):
         return [(since_id, str(fetched.oldest_id))]
+    if fetched.posts:  # pages run newest first: an overlap page holds all that was newer
+        return []
     return [] if until_id is None else [(since_id, until_id)]
+
+
+def _overlap_start(state: ArchiveState, since_id: str | None, seconds: int) -> datetime | None:
+    """Where an overlapping read of new mentions starts: the newest archived mention's
+    `created_at` (the time in its id if it has none) minus `seconds`; None for no overlap
+    (none asked, or nothing read yet: the first read reaches as far back as X lets it)."""
+    if seconds <= 0 or since_id is None:
+        return None
+    newest = state.mentions.get(since_id, {}).get("created_at")
+    created = utc_time(newest) if newest else None
+    return (created or snowflake_time(int(since_id))) - timedelta(seconds=seconds)
 
 
 class ReportService:
@@ -137,6 +172,7 @@ class ReportService:
         x_seconds: tuple[float | None, float | None] = (None, None),
         on_cut_short: Callable[[str], None] | None = None,
         on_viewed: Callable[[AccountTokens, int], object] | None = None,
+        overlap_seconds: int = 0,
     ) -> None:
         self._archive = archive
         self._timeline_for = timeline_for
@@ -158,6 +194,9 @@ class ReportService:
         # Told of every view (the account as read, epoch seconds of the clock): the store
         # notes it at most once a day, and puts an idle account back in the refresh index.
         self._on_viewed = on_viewed
+        # New mentions are read from this long before the newest archived one (X_OVERLAP_
+        # SECONDS): what X indexed late is found by the next refresh.
+        self._overlap = overlap_seconds
 
     def view(
         self,
@@ -283,7 +322,7 @@ class ReportService:
         the archive when S3 answers."""
         deadline = None if x_seconds is None else self._clock() + x_seconds
         timeline = self._timeline_for(account)
-        pulled = pull_new_posts(timeline, account.account_id, state, deadline)
+        pulled = pull_new_posts(timeline, account.account_id, state, deadline, self._overlap)
         observability.count(observability.X_POSTS_READ, pulled.x_posts_read)
         if isinstance(pulled.error, XRejected):
             if self._on_rejected is not None:

@@ -209,6 +209,7 @@ def reports() -> ReportService:
         on_written=_confirm_written,
         on_rejected=_token_rejected,
         x_seconds=(config.view_x_budget_seconds, config.worker_x_budget_seconds),
+        overlap_seconds=config.x_overlap_seconds,
         on_cut_short=_read_the_rest,
         on_viewed=_viewed,
     )

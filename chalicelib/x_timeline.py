@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import tweepy
@@ -78,11 +79,13 @@ class XTimeline:
         *,
         since_id: str | None = None,
         until_id: str | None = None,
+        start_time: datetime | None = None,
         deadline: float | None = None,
     ) -> Fetched:
-        """Every post of `timeline` (MENTIONS or OWN_POSTS) in (since_id, until_id). Past
-        `deadline` (epoch seconds) no further page is asked for (XReadCutShort): the first
-        always is, so every read makes progress."""
+        """Every post of `timeline` (MENTIONS or OWN_POSTS) in (since_id, until_id), or
+        created from `start_time` on (a read with an overlap: it also finds what X indexed
+        late). Past `deadline` (epoch seconds) no further page is asked for
+        (XReadCutShort): the first always is, so every read makes progress."""
         method = (
             self._client.get_users_mentions
             if timeline == MENTIONS
@@ -99,6 +102,8 @@ class XTimeline:
             params["since_id"] = since_id
         if until_id:
             params["until_id"] = until_id
+        if start_time is not None:
+            params["start_time"] = start_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         fetched = Fetched()
         pages = iter(tweepy.Paginator(method, account_id, **params))
         more = True

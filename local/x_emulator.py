@@ -27,7 +27,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -432,6 +432,21 @@ class XEmulator:
         with self._lock:
             queue = self._failures.setdefault(template, deque())
             queue.extend([(mode, float(delay))] * count)
+
+    def add_late_post(
+        self,
+        author_id: str,
+        text: str,
+        *,
+        late_by_seconds: float,
+        mentions: Sequence[str] = (),
+        reply_to: str | None = None,
+    ) -> str:
+        """A post X indexes late: created ``late_by_seconds`` ago (its id says so), it shows
+        in the timelines only from now on, after later posts may already have been read, so
+        a read with ``since_id`` of one of those never sees it (X is reported to do this)."""
+        created = self.now() - timedelta(seconds=late_by_seconds)
+        return self.add_post(author_id, text, created, mentions=mentions, reply_to=reply_to)
 
     def revoke(self, username: str) -> None:
         """Every access token of ``username`` stops working (401), as when she revokes the app."""

@@ -109,7 +109,10 @@ def test_refresh_with_nothing_new_costs_exactly_two_requests(
     body = report_json(browser)
 
     assert app_env.timeline_reads() == 2
-    assert body["source"]["x_posts_read"] == 0
+    # the newest mention again, and no other: mentions are read from its created_at minus
+    # X_OVERLAP_SECONDS (15 minutes; the mentions are 30 minutes apart), so that a post X
+    # indexed late is found; X bills it once per UTC day
+    assert body["source"]["x_posts_read"] == 1
     assert body["source"]["archive_posts"] == 120 + 60
     assert body["mentions"] == 120
 
@@ -129,7 +132,7 @@ def test_refresh_with_five_new_mentions(
     body = report_json(browser)
 
     assert app_env.timeline_reads() == 2
-    assert app_env.posts_served["GET /2/users/:id/mentions"] == 5
+    assert app_env.posts_served["GET /2/users/:id/mentions"] == 5 + 1  # and the overlap's
     assert body["mentions"] == 45
 
 
@@ -169,7 +172,8 @@ def test_an_interrupted_read_is_resumed_without_reading_a_post_twice(
 
     assert body["source"]["stale"] is False
     assert body["mentions"] == 350
-    assert app_env.posts_served["GET /2/users/:id/mentions"] == 350  # none read twice
+    # none read twice but the newest before the break, once, by the 15 minutes of overlap
+    assert app_env.posts_served["GET /2/users/:id/mentions"] == 350 + 1
 
 
 def test_rate_limited_shows_the_last_report_marked_stale(
@@ -729,3 +733,29 @@ def test_a_stale_report_says_when_in_the_reports_zone(
     read_at = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
     assert abs(read_at - timedelta(hours=9) - datetime.now(UTC)) < timedelta(minutes=2)
     assert re.search(r"X asked us to wait until \d{4}-\d\d-\d\d \d\d:\d\d Asia/Tokyo", page)
+
+
+@pytest.mark.parametrize(("overlap", "found"), [(900, True), (0, False)])
+def test_a_post_x_indexed_late_is_found_by_the_next_refresh(
+    browser: Browser, app_env: Any, configure: Any, overlap: int, found: bool
+) -> None:
+    # GIVEN @acme mentioned 10 minutes ago, that mention read into her report
+    configure(REPORT_MAX_AGE_SECONDS=0, X_OVERLAP_SECONDS=overlap)
+    account_id = app_env.add_account("acme")
+    fan = app_env.add_account("acme_fan")
+    app_env.add_post(
+        fan, "@acme first?", datetime.now(UTC) - timedelta(minutes=10), mentions=[account_id]
+    )
+    browser.sign_in("acme")
+    assert report_json(browser)["mentions"] == 1
+    # WHEN X indexes, only now, a mention made 12 minutes ago (older than the one read)
+    late = app_env.add_late_post(fan, "@acme late?", late_by_seconds=720, mentions=[account_id])
+    app_env.reset_counters()
+
+    body = report_json(browser)
+
+    # THEN the refresh, reading from 15 minutes before the newest mention it holds, finds it
+    #      in the same 2 requests (with no overlap, `since_id` alone, it is missed for good)
+    assert app_env.timeline_reads() == 2
+    assert body["mentions"] == (2 if found else 1)
+    assert (late in browser.get("/report.csv").body.decode()) is found

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from chalicelib.accounts import (
@@ -60,6 +61,7 @@ class ScriptedTimeline(XTimeline):
         self.page_size = page_size
         self.asked: list[Asked] = []
         self.deadlines: list[float | None] = []  # each read's deadline (its time for X)
+        self.start_times: list[datetime | None] = []  # each read's start_time (an overlap)
         self._failures: dict[str, tuple[int, ResponsetimeError]] = {}
 
     def fail(self, timeline: str, error: ResponsetimeError, *, after_pages: int = 0) -> None:
@@ -73,16 +75,19 @@ class ScriptedTimeline(XTimeline):
         *,
         since_id: str | None = None,
         until_id: str | None = None,
+        start_time: datetime | None = None,
         deadline: float | None = None,
     ) -> Fetched:
         self.asked.append((timeline, since_id, until_id))
         self.deadlines.append(deadline)
+        self.start_times.append(start_time)
         wanted = sorted(
             (
                 post
                 for post in self.posts[timeline]
                 if (since_id is None or int(post["id"]) > int(since_id))
                 and (until_id is None or int(post["id"]) < int(until_id))
+                and (start_time is None or _created(post) >= start_time)
             ),
             key=lambda post: int(post["id"]),
             reverse=True,
@@ -102,6 +107,10 @@ class ScriptedTimeline(XTimeline):
                 authors = {post.get("author_id") for post in page}
                 fetched.users.update({k: v for k, v in self.users.items() if k in authors})
         return fetched
+
+
+def _created(post: Post) -> datetime:
+    return datetime.fromisoformat(str(post["created_at"]).replace("Z", "+00:00"))
 
 
 class FakeArchive(Archive):
