@@ -24,7 +24,8 @@ A module imports from its own row or the rows below it:
                     (settings and where each came from), analytics (the figures),
                     business_hours, formats (how a time and a duration are written),
                     report_body (the report's JSON shape), report_lists (the pages of
-                    people waiting and of answers), xlsx (the workbook export):
+                    people waiting and of answers), xlsx (the workbook export),
+                    x_bill (what X bills for reads, at the configured prices):
                     no I/O, no clock of their own
     ◆ pure modules import from chalicelib only pure modules
     ◆ no import cycle

@@ -36,10 +36,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from chalicelib.errors import ConditionFailed, StoreUnavailable, aws_call
 from chalicelib.tokens import TokenCipher
+from chalicelib.x_bill import XCost
 
 REFRESH_DUE_INDEX = "refresh-due"
 LAST_VIEWED_INDEX = "last-viewed"
@@ -70,6 +72,8 @@ class AccountTokens:
     viewed_at: int = 0
     # In `refresh-due` (`refresh_group` set): False once idle, until a view or a sign-in.
     in_refresh_index: bool = True
+    # What X billed for the account's reads (add_x_cost), in all and this month.
+    billed: XCost = field(default_factory=lambda: no_cost(""))
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,23 @@ class DueAccount:
 
 def account_key(account_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"account#{account_id}"}}
+
+
+def no_cost(month: str) -> XCost:
+    return {"posts": 0, "usd": 0.0, "month": month, "month_posts": 0, "month_usd": 0.0}
+
+
+def _billed(item: Mapping[str, Any]) -> XCost:
+    def number(name: str) -> float:
+        return float(item.get(name, {}).get("N", 0))
+
+    return {
+        "posts": int(number("x_posts_billed")),
+        "usd": number("x_usd_billed"),
+        "month": item.get("x_month", {}).get("S", ""),
+        "month_posts": int(number("x_month_posts")),
+        "month_usd": number("x_month_usd"),
+    }
 
 
 def _saved_settings(item: Mapping[str, Any]) -> dict[str, str]:
@@ -258,6 +279,7 @@ class AccountStore:
             forgetting="forgetting_at" in item,
             viewed_at=last_view(item),
             in_refresh_index="refresh_group" in item,
+            billed=_billed(item),
         )
 
     def confirm_written(self, account: AccountTokens, refreshed_at: int | None = None) -> bool:
@@ -425,6 +447,35 @@ class AccountStore:
             UpdateExpression="SET #attribute = :value",
             ExpressionAttributeNames={"#attribute": attribute},
             ExpressionAttributeValues={":value": {"N": str(value)}},
+        )
+
+    def add_x_cost(self, account_id: str, month: str, posts: int, usd: Decimal) -> bool:
+        """Count what X billed for a read of the account: in all, and in `month` (a new month
+        starts its count afresh). One UpdateItem; two when the month has just turned. False
+        when the account is gone (nothing is written for it)."""
+        values = {
+            ":m": {"S": month},
+            ":p": {"N": str(posts)},
+            ":u": {"N": str(usd)},
+        }
+        if self._update_account(
+            account_id,
+            UpdateExpression=(
+                "SET x_month = :m ADD x_posts_billed :p, x_usd_billed :u, "
+                "x_month_posts :p, x_month_usd :u"
+            ),
+            ConditionExpression="attribute_exists(pk) AND "
+            "(attribute_not_exists(x_month) OR x_month = :m)",
+            ExpressionAttributeValues=values,
+        ):
+            return True
+        return self._update_account(
+            account_id,
+            UpdateExpression=(
+                "SET x_month = :m, x_month_posts = :p, x_month_usd = :u "
+                "ADD x_posts_billed :p, x_usd_billed :u"
+            ),
+            ExpressionAttributeValues=values,
         )
 
     def _update_account(self, account_id: str, **update: Any) -> bool:

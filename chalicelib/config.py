@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
 from chalicelib.errors import AwsTimeouts, StoreUnavailable, guard_client
+from chalicelib.x_bill import Prices
 
 DEFAULT_X_API_BASE_URL = "https://api.x.com"
 
@@ -89,6 +91,9 @@ class Settings:
     # New mentions are read from the newest archived one's created_at minus this, so a post
     # X indexed late is still found (X bills a post once per UTC day: free on the day).
     x_overlap_seconds: int = 900
+    # What X bills (x_bill.Prices): per post read, per owned read (the accounts listed in
+    # X_OWNED_ACCOUNT_IDS), per user read, per counts request. Dollars, as text: Decimal.
+    x_prices: Prices = field(default_factory=Prices)
     compliance_queue_url: str = ""
     compliance_accounts_per_message: int = 100
     x_compliance_job_ids: int = 100_000
@@ -136,6 +141,28 @@ class Settings:
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
+
+
+def _prices() -> Prices:
+    default = Prices()
+
+    def price(name: str, fallback: Decimal) -> Decimal:
+        try:
+            value = Decimal(os.environ.get(name) or fallback)
+        except ArithmeticError as error:
+            raise ValueError(f"{name} is not a price in dollars, e.g. 0.005") from error
+        if not value.is_finite() or value < 0:
+            raise ValueError(f"{name} is not a price in dollars, e.g. 0.005")
+        return value
+
+    owned = os.environ.get("X_OWNED_ACCOUNT_IDS") or ""
+    return Prices(
+        post_read=price("X_PRICE_POST_READ", default.post_read),
+        owned_read=price("X_PRICE_OWNED_READ", default.owned_read),
+        user_read=price("X_PRICE_USER_READ", default.user_read),
+        counts_request=price("X_PRICE_COUNTS_REQUEST", default.counts_request),
+        owned_accounts=frozenset(part.strip() for part in owned.split(",") if part.strip()),
+    )
 
 
 def _public_url(port: str) -> str:
@@ -198,6 +225,7 @@ def settings() -> Settings:
         refresh_idle_days=_int("REFRESH_IDLE_DAYS", 30),
         account_retention_days=_int("ACCOUNT_RETENTION_DAYS", 400),
         x_overlap_seconds=_int("X_OVERLAP_SECONDS", 900),
+        x_prices=_prices(),
         compliance_queue_url=os.environ.get("COMPLIANCE_QUEUE_URL", ""),
         compliance_accounts_per_message=_int("COMPLIANCE_ACCOUNTS_PER_MESSAGE", 100),
         x_compliance_job_ids=_int("X_COMPLIANCE_JOB_IDS", 100_000),

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.x_bill import XCost
+
 if TYPE_CHECKING:
     from chalicelib.accounts import AccountTokens
     from chalicelib.archive import Archive
@@ -50,6 +52,7 @@ class AccountData:
     saved_settings: Mapping[str, str]
     archive: dict[str, Any] | None  # the archive's JSON as stored; None: none yet
     report: dict[str, Any] | None  # the stored report; None: none yet
+    x_billed: XCost | None = None  # what X billed for the account's reads, as counted
 
     @property
     def post_count(self) -> int:
@@ -71,6 +74,7 @@ def gather(account: AccountTokens, archive: Archive) -> AccountData:
         # to_json is what Archive.save writes: the stored object, posts as X sent them.
         archive=None if state is None else state.to_json(),
         report=archive.load_report(account.account_id),
+        x_billed=account.billed,
     )
 
 
@@ -123,6 +127,7 @@ def _account(data: AccountData) -> dict[str, Any]:
         "archive_refreshed_at": _iso(archived_at),
         "last_viewed_at": _iso(data.last_viewed_at),
         "archive_posts": data.post_count,
+        "x_billed": data.x_billed,
     }
 
 
@@ -147,7 +152,9 @@ def _file_descriptions(data: AccountData) -> list[str]:
             'made ("report_refreshed_at"), when we last read X for it '
             '("archive_refreshed_at") and when you last opened it ("last_viewed_at": an '
             "account nobody opens for ACCOUNT_RETENTION_DAYS, 400 by default, is forgotten), "
-            "in UTC (null: not yet), and how many posts the archive holds.",
+            "in UTC (null: not yet), how many posts the archive holds, and what X billed "
+            'the operator for reading them ("x_billed": posts and dollars, in all and in the '
+            "month named).",
         ),
         _describe(
             SETTINGS,

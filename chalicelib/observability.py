@@ -38,6 +38,7 @@ SIGN_IN_CANCELLED = "SignInCancelled"
 SIGN_IN_FAILED = "SignInFailed"
 REPORTS_SERVED = "ReportsServed"  # with dimension cache_state: hit, refreshed, rebuilt, stale
 X_POSTS_READ = "XPostsRead"
+X_COST_USD = "XCostUSD"  # what X bills for the posts read, at the configured prices
 X_RATE_LIMITED = "XRateLimited"  # X answered 429
 REFRESH_SUCCEEDED = "RefreshSucceeded"
 REFRESH_FAILED = "RefreshFailed"

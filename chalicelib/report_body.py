@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
+from chalicelib.x_bill import XCost
+
 Seconds = int | float
 
 
@@ -195,6 +197,7 @@ class Source(TypedDict):
     reset_time: int | None
     archive_available: bool
     complete_since: str | None  # the archive holds every mention X let us read since then
+    x_cost: NotRequired[XCost]  # what X billed for the account's reads (older reports: none)
 
 
 class StoredReport(ReportBody):

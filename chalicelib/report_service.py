@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, cast
 
 from chalicelib import observability
@@ -23,6 +24,7 @@ from chalicelib.formats import iso
 from chalicelib.observability import logger
 from chalicelib.report_body import Source, StoredReport
 from chalicelib.report_settings import ResolvedSettings, resolve
+from chalicelib.x_bill import Prices, XCost, month_of
 from chalicelib.x_timeline import MENTIONS, OWN_POSTS, XTimeline
 
 
@@ -173,6 +175,8 @@ class ReportService:
         on_cut_short: Callable[[str], None] | None = None,
         on_viewed: Callable[[AccountTokens, int], object] | None = None,
         overlap_seconds: int = 0,
+        prices: Prices | None = None,
+        on_billed: Callable[[str, str, int, Decimal], object] | None = None,
     ) -> None:
         self._archive = archive
         self._timeline_for = timeline_for
@@ -197,6 +201,10 @@ class ReportService:
         # New mentions are read from this long before the newest archived one (X_OVERLAP_
         # SECONDS): what X indexed late is found by the next refresh.
         self._overlap = overlap_seconds
+        # What X bills for a read (x_bill.Prices), and who keeps count of it per account
+        # and month (account id, month, posts, dollars): AccountStore.add_x_cost.
+        self._prices = prices or Prices()
+        self._on_billed = on_billed
 
     def view(
         self,
@@ -224,6 +232,7 @@ class ReportService:
         as_stored = fresh and stored_ok and settings.report == saved.report and not need_rows
         if cached is not None and as_stored:
             cached["source"]["x_requests"] = cached["source"]["x_posts_read"] = 0
+            cached["source"]["x_cost"] = self._cost(account, 0, now)
             cached["settings"] = settings.to_json()  # the same values; where each came from
             return ReportView(cached, None)
         view = self._rebuild(
@@ -286,12 +295,41 @@ class ReportService:
         saved = resolve({}, account.saved_settings)
         now = self._clock()
         since = state.mentions_complete_since()
-        source = _source(Pulled(), state, now, True, since)
+        source = _source(Pulled(), state, now, True, since, self._cost(account, 0, now))
         moment = datetime.fromtimestamp(now, UTC)
         if not self._store(account, state, moment, None, saved, source, since, written):
             raise StoreUnavailable("S3 PutObject failed: the report was not made again")
         self._settle(account, written, None)
         return removed
+
+    def _bill(self, account_id: str, posts: int, now: float) -> None:
+        """Count what X bills for the posts just read: the fleet's metric (XCostUSD) and
+        the account's count for the month. A count storage fails to keep is logged: the
+        view is not failed for it, and the metric still has it."""
+        if not posts:
+            return
+        usd = self._prices.posts(account_id, posts)
+        observability.count(observability.X_COST_USD, float(usd))
+        if self._on_billed is None:
+            return
+        try:
+            self._on_billed(account_id, month_of(now), posts, usd)
+        except StoreUnavailable:
+            logger.exception("could not count what X billed for the account's read")
+
+    def _cost(self, account: AccountTokens, posts: int, now: float) -> XCost:
+        """What X billed for the account's report: what its item counted when it was read,
+        and the posts just read (at the configured price), in all and this month."""
+        billed, month = account.billed, month_of(now)
+        usd = float(self._prices.posts(account.account_id, posts))
+        same = billed["month"] == month
+        return {
+            "posts": billed["posts"] + posts,
+            "usd": round(billed["usd"] + usd, 6),
+            "month": month,
+            "month_posts": (billed["month_posts"] if same else 0) + posts,
+            "month_usd": round((billed["month_usd"] if same else 0.0) + usd, 6),
+        }
 
     def _cached_report(self, account_id: str) -> StoredReport | None:
         try:
@@ -324,6 +362,7 @@ class ReportService:
         timeline = self._timeline_for(account)
         pulled = pull_new_posts(timeline, account.account_id, state, deadline, self._overlap)
         observability.count(observability.X_POSTS_READ, pulled.x_posts_read)
+        self._bill(account.account_id, pulled.x_posts_read, now)
         if isinstance(pulled.error, XRejected):
             if self._on_rejected is not None:
                 self._on_rejected(account.account_id, int(self._clock()))
@@ -359,7 +398,8 @@ class ReportService:
             else Pulled()
         )
         since = state.mentions_complete_since()
-        source = _source(pulled, state, now, archive_ok, since)
+        cost = self._cost(account, pulled.x_posts_read, now)
+        source = _source(pulled, state, now, archive_ok, since, cost)
         moment = datetime.fromtimestamp(now, UTC)
         report = self._build(account, state, moment, settings.report, since)
         body: StoredReport = {**report.to_dict(), "settings": settings.to_json(), "source": source}
@@ -450,7 +490,12 @@ class ReportService:
 
 
 def _source(
-    pulled: Pulled, state: ArchiveState, now: float, archive_ok: bool, since: datetime | None
+    pulled: Pulled,
+    state: ArchiveState,
+    now: float,
+    archive_ok: bool,
+    since: datetime | None,
+    cost: XCost,
 ) -> Source:
     """What the view cost at X, and how fresh and complete the archive it was made from is."""
     cut_short = isinstance(pulled.error, XReadCutShort)
@@ -464,6 +509,7 @@ def _source(
         "reset_time": (pulled.error.reset_at if isinstance(pulled.error, XRateLimited) else None),
         "archive_available": archive_ok,
         "complete_since": None if since is None else iso(since),
+        "x_cost": cost,
     }
 
 

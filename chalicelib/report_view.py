@@ -20,6 +20,7 @@ from chalicelib.formats import duration, local_time
 from chalicelib.report_body import StoredReport
 from chalicelib.report_lists import ListName, list_page
 from chalicelib.report_settings import NAMES, form_text
+from chalicelib.x_bill import XCost, dollars
 
 COMMON_ZONES = (
     "UTC",
@@ -347,6 +348,19 @@ def _presets(body: StoredReport, query: dict[str, str]) -> list[dict[str, Any]]:
     ]
 
 
+def x_cost_line(cost: XCost | None) -> str | None:
+    """ "X cost of this report: 312 posts, $1.56", and this month's share when it is not
+    all of it; None for a report stored before costs were counted."""
+    if cost is None:
+        return None
+    posts = cost["posts"]
+    line = f"X cost of this report: {posts:,} post{'s' if posts != 1 else ''}, "
+    line += dollars(cost["usd"])
+    if cost["month_posts"] != posts:
+        line += f" ({cost['month_posts']:,} of them this month, {dollars(cost['month_usd'])})"
+    return line
+
+
 def context(body: StoredReport, query: dict[str, str]) -> dict[str, Any]:
     source = body["source"]
     # An empty value is kept: it sets a saved setting back to its default for this view.
@@ -374,6 +388,7 @@ def context(body: StoredReport, query: dict[str, str]) -> dict[str, Any]:
         "duration": duration,
         "charts": chart_figures(body),
         "updated": ago(source["refreshed_at"], time.time()),
+        "x_cost": x_cost_line(source.get("x_cost")),
         **_times(body),
         "stale": source["stale"],
         "still_reading": source.get("still_reading", False),  # stored before it existed

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.accounts import AccountIndex, AccountStore, AccountTokens, ViewIndex
@@ -210,9 +211,15 @@ def reports() -> ReportService:
         on_rejected=_token_rejected,
         x_seconds=(config.view_x_budget_seconds, config.worker_x_budget_seconds),
         overlap_seconds=config.x_overlap_seconds,
+        prices=config.x_prices,
+        on_billed=_billed,
         on_cut_short=_read_the_rest,
         on_viewed=_viewed,
     )
+
+
+def _billed(account_id: str, month: str, posts: int, usd: Decimal) -> bool:
+    return account_store().add_x_cost(account_id, month, posts, usd)
 
 
 def _viewed(account: AccountTokens, now: int) -> bool:

@@ -7,6 +7,7 @@ import csv
 import io
 import math
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -759,3 +760,52 @@ def test_a_post_x_indexed_late_is_found_by_the_next_refresh(
     assert app_env.timeline_reads() == 2
     assert body["mentions"] == (2 if found else 1)
     assert (late in browser.get("/report.csv").body.decode()) is found
+
+
+def test_what_x_bills_is_counted_per_account_and_month_and_shown(
+    browser: Browser, app_env: Any, aws: dict[str, str], brand: Callable[..., str], configure: Any
+) -> None:
+    import boto3
+
+    from chalicelib.x_bill import month_of
+
+    configure(REPORT_MAX_AGE_SECONDS=0)
+    account_id = brand("acme", mentions=250, extra_posts=10)  # 125 replies + 10 posts
+    browser.sign_in("acme")
+
+    # WHEN the first report reads 250 mentions and 135 own posts, at $0.005 a post
+    first = report_json(browser)["source"]["x_cost"]
+    # ... and a refresh reads one post again (the newest mention, in the overlap)
+    again = report_json(browser)["source"]["x_cost"]
+
+    # THEN 385 posts are $1.925, then 386 are $1.93; all of them this month
+    month = month_of(time.time())
+    assert first == {
+        "posts": 385,
+        "usd": 1.925,
+        "month": month,
+        "month_posts": 385,
+        "month_usd": 1.925,
+    }
+    assert (again["posts"], again["usd"], again["month_posts"]) == (386, 1.93, 386)
+    item = boto3.client("dynamodb").get_item(
+        TableName=aws["TABLE_NAME"], Key={"pk": {"S": f"account#{account_id}"}}
+    )["Item"]
+    assert (item["x_posts_billed"], item["x_usd_billed"]) == ({"N": "386"}, {"N": "1.930"})
+    assert (item["x_month"], item["x_month_posts"]) == ({"S": month}, {"N": "386"})
+    # AND the page says so, rounded to the cent (a half cent up)
+    configure(REPORT_MAX_AGE_SECONDS=900)
+    assert "X cost of this report: 386 posts, $1.93" in browser.get("/report").body.decode()
+
+
+def test_an_owned_account_is_billed_at_the_owned_price(
+    browser: Browser, app_env: Any, brand: Callable[..., str], configure: Any
+) -> None:
+    account_id = brand("acme", mentions=250, extra_posts=10)
+    configure(X_OWNED_ACCOUNT_IDS=f"123, {account_id}")
+    browser.sign_in("acme")
+
+    cost = report_json(browser)["source"]["x_cost"]
+
+    assert (cost["posts"], cost["usd"]) == (385, 0.385)  # $0.001 a post
+    assert "X cost of this report: 385 posts, $0.39" in browser.get("/report").body.decode()
