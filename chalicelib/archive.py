@@ -141,8 +141,8 @@ class ArchiveState:
         """This state (read from X since it was loaded) folded into `stored`, what another
         writer saved meanwhile: every post of either (this one's copy when both hold it: it
         was read later), every handle, each timeline read as far as either read it, and
-        the later refresh. A post either writer withdrew stays out. The result writes over
-        `stored`'s version."""
+        the later refresh. A post either writer withdrew stays out, and so does the handle of
+        an author with no post left. The result writes over `stored`'s version."""
         cursors = {
             name: self.cursors.get(name, Cursor()).merge(stored.cursors.get(name, Cursor()))
             for name in {*self.cursors, *stored.cursors}
@@ -153,10 +153,16 @@ class ArchiveState:
         def kept(mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
             return {k: v for k, v in {**theirs, **mine}.items() if k not in withdrawn}
 
+        mentions = kept(self.mentions, stored.mentions)
+        own_posts = kept(self.own_posts, stored.own_posts)
+        # A handle stays only while a post of its author does: one X's compliance took out
+        # (with her posts) does not come back from a writer that loaded it before.
+        authors = {str(p.get("author_id")) for p in (*mentions.values(), *own_posts.values())}
+        users = {k: v for k, v in {**stored.users, **self.users}.items() if k in authors}
         return ArchiveState(
-            mentions=kept(self.mentions, stored.mentions),
-            own_posts=kept(self.own_posts, stored.own_posts),
-            users={**stored.users, **self.users},
+            mentions=mentions,
+            own_posts=own_posts,
+            users=users,
             cursors=cursors,
             refreshed_at=max(refreshed, default=None),
             withdrawn=withdrawn,
@@ -249,6 +255,16 @@ class Archive:
         """Write the archive over the version `state` was loaded from; when another writer
         changed it meanwhile, merge into what it wrote and try again. `state` is left as
         written (merged, with the new ETag), so the caller's report is made from it."""
+        written = self._write(account_id, state, must_exist=False)
+        assert written is not None
+        return written
+
+    def replace(self, account_id: str, state: ArchiveState) -> Written | None:
+        """save, but never making an archive that is not there: None when it is gone (the
+        account was forgotten since `state` was loaded), and nothing is written."""
+        return self._write(account_id, state, must_exist=True)
+
+    def _write(self, account_id: str, state: ArchiveState, *, must_exist: bool) -> Written | None:
         for _ in range(WRITE_ATTEMPTS):
             body = gzip.compress(json.dumps(state.to_json(), separators=(",", ":")).encode(), 6)
             condition = {"IfMatch": state.etag} if state.etag else {"IfNoneMatch": "*"}
@@ -261,7 +277,10 @@ class Archive:
                     **condition,
                 )
             except WriteConflict:
-                merged = state.merge(self.load(account_id) or ArchiveState())
+                stored = self.load(account_id)
+                if stored is None and must_exist:
+                    return None
+                merged = state.merge(stored or ArchiveState())
                 vars(state).update(vars(merged))
                 continue
             state.etag = written.etag
@@ -323,12 +342,14 @@ class Archive:
                 for folder in page.get("CommonPrefixes", []):
                     yield folder["Prefix"][len(ACCOUNTS_PREFIX) :].rstrip("/")
 
-    def archived_accounts(self) -> Iterator[str]:
+    def archived_accounts(self, start_at: str = "") -> Iterator[str]:
         """The id of every account whose archive is in the bucket now (current objects
-        only: what the compliance round asks X about), in key order."""
+        only: what the compliance round asks X about), in key order, from the folder of
+        `start_at` on (included)."""
+        where = {"StartAfter": f"{ACCOUNTS_PREFIX}{start_at}"} if start_at else {}
         with aws_call("S3 ListObjectsV2"):
             pages = self._s3.get_paginator("list_objects_v2").paginate(
-                Bucket=self._bucket, Prefix=ACCOUNTS_PREFIX, Delimiter="/"
+                Bucket=self._bucket, Prefix=ACCOUNTS_PREFIX, Delimiter="/", **where
             )
             for page in pages:
                 for folder in page.get("CommonPrefixes", []):

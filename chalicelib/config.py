@@ -32,10 +32,10 @@ REFRESH_QUEUE_NAME = "responsetime-refresh"
 REFRESH_BATCH_SIZE = 10  # one SendMessageBatch, one worker invocation
 REFRESH_WORKER_CONCURRENCY = 5  # workers at once; the X budget, not Lambda, sets the pace
 # The compliance queue (compliance.py), replaced by its ARN in infra/resources.json as the
-# refresh queue is. One message at a time: a collect reads up to 100 archives and uploads.
+# refresh queue is. One message at a time: a collect reads archives for up to two minutes.
 COMPLIANCE_QUEUE_NAME = "responsetime-compliance"
 COMPLIANCE_BATCH_SIZE = 1
-COMPLIANCE_WORKER_CONCURRENCY = 2  # SQS's least; X's job limits, not Lambda, set the pace
+COMPLIANCE_WORKER_CONCURRENCY = 2  # SQS's least; X runs one job per type, one chain each
 X_WINDOW_SECONDS = 15 * 60
 DEFAULT_AWS_DEADLINE_SECONDS = 10.0
 DAY_SECONDS = 24 * 3600
@@ -227,7 +227,6 @@ def settings() -> Settings:
         x_overlap_seconds=_int("X_OVERLAP_SECONDS", 900),
         x_prices=_prices(),
         compliance_queue_url=os.environ.get("COMPLIANCE_QUEUE_URL", ""),
-        compliance_accounts_per_message=_int("COMPLIANCE_ACCOUNTS_PER_MESSAGE", 100),
         x_compliance_job_ids=_int("X_COMPLIANCE_JOB_IDS", 100_000),
         compliance_poll_seconds=_int("COMPLIANCE_POLL_SECONDS", 300),
         compliance_max_polls=_int("COMPLIANCE_MAX_POLLS", 144),

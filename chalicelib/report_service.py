@@ -285,13 +285,21 @@ class ReportService:
     ) -> list[str]:
         """Take out of the account's archive what `remove` removes from it (X's compliance
         results, applied), and store the report made again from what remains, with the
-        saved settings and no X request. The ids removed; [] when nothing was (nothing is
-        written then). Raises StoreUnavailable when S3 fails: the caller asks again."""
+        saved settings and no X request. The ids of the posts removed; [] when nothing was
+        (nothing is written then, unless a handle went), or when the archive is gone (a
+        forget: nothing is made anew). Raises StoreUnavailable when S3 fails: the caller
+        asks again."""
         state = self._archive.load(account.account_id)
-        removed = remove(state) if state is not None else []
-        if state is None or not removed:
+        if state is None:
             return []
-        written: list[Written] = [self._archive.save(account.account_id, state)]
+        handles = dict(state.users)
+        removed = remove(state)
+        if not removed and state.users == handles:
+            return []
+        replaced = self._archive.replace(account.account_id, state)
+        if replaced is None:
+            return []
+        written: list[Written] = [replaced]
         saved = resolve({}, account.saved_settings)
         now = self._clock()
         since = state.mentions_complete_since()

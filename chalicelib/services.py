@@ -46,7 +46,7 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from chalicelib.archive import Archive
     from chalicelib.budget import TokenBucket
-    from chalicelib.compliance import ComplianceQueue, ComplianceRound, ComplianceWorker
+    from chalicelib.compliance import ComplianceQueue, ComplianceRound, ComplianceWorker, Cursors
     from chalicelib.forget import ForgetFlow
     from chalicelib.refresh import RefreshWorker, Scheduler
     from chalicelib.refresh_queue import RefreshQueue
@@ -306,11 +306,17 @@ def compliance_queue() -> ComplianceQueue:
 
 
 @cached
+def compliance_cursors() -> Cursors:
+    from chalicelib.compliance import Cursors
+
+    return Cursors(dynamodb(), settings().table_name)
+
+
+@cached
 def compliance_round() -> ComplianceRound:
     from chalicelib.compliance import ComplianceRound
 
-    config = settings()
-    return ComplianceRound(archive(), compliance_queue(), config.compliance_accounts_per_message)
+    return ComplianceRound(compliance_cursors(), compliance_queue(), time.time)
 
 
 @cached
@@ -350,12 +356,14 @@ def compliance_worker() -> ComplianceWorker:
         archive(),
         compliance_client,
         compliance_queue(),
+        compliance_cursors(),
         accounts.profile,
         withdrawing.withdraw,
         job_ids=config.x_compliance_job_ids,
         poll_seconds=config.compliance_poll_seconds,
         max_polls=config.compliance_max_polls,
         clock=time.time,
+        on_token_refused=compliance_client.cache_clear,  # type: ignore[attr-defined]
     )
 
 

@@ -118,6 +118,19 @@ class ComplianceClient:
         body = self._call("POST", "/2/compliance/jobs", "compliance/jobs", json=payload)
         return _job(body, "compliance/jobs")
 
+    def active_jobs(self, kind: str) -> list[Job]:
+        """The app's jobs of `kind` X is still working on (X runs one per type at a time)."""
+        body = self._call(
+            "GET",
+            "/2/compliance/jobs",
+            "compliance/jobs",
+            params={"type": kind, "status": "in_progress"},
+        )
+        listed = body.get("data") or []
+        if not isinstance(listed, list):
+            raise XUnavailable("compliance/jobs: X answered no list of jobs")
+        return [_job({"data": entry}, "compliance/jobs") for entry in listed]
+
     def upload(self, job: Job, ids: Iterable[str]) -> None:
         """PUT the ids, one a line, to the job's upload URL."""
         text = "".join(f"{post_id}\n" for post_id in ids)

@@ -688,8 +688,18 @@ class ComplianceJobs:
 
     def __init__(self) -> None:
         self.jobs: dict[str, ComplianceJob] = {}
+        self.refused = 0  # creations refused for a job of the type still running
 
     def create(self, kind: str, name: str | None, now: datetime) -> ComplianceJob:
+        """A new job; X's 400 while another of its type is still being uploaded or run
+        ("You can have one concurrent job per job type at any time")."""
+        for job in self.jobs.values():
+            waiting = job.status == "created" and now <= job.created_at + COMPLIANCE_UPLOAD_TTL
+            if job.type == kind and (waiting or job.status == "in_progress"):
+                self.refused += 1
+                raise InvalidRequest(
+                    [{"message": "You can have one concurrent job per job type at any time"}]
+                )
         job_id = str(_FIRST_JOB_ID + len(self.jobs) * 4_194_304)
         job = ComplianceJob(id=job_id, type=kind, name=name, created_at=now)
         self.jobs[job_id] = job

@@ -69,15 +69,15 @@ def test_a_merge_keeps_every_post_of_both_and_the_later_refresh() -> None:
     # GIVEN what another writer stored (posts 1 and 2, refreshed at 100) and what this
     # writer read (posts 2, read again with a new field, and 3, refreshed at 200)
     stored = ArchiveState(
-        mentions={"1": {"id": "1"}, "2": {"id": "2"}},
+        mentions={"1": {"id": "1", "author_id": "u1"}, "2": {"id": "2"}},
         own_posts={"7": {"id": "7"}},
-        users={"u1": "ann"},
+        users={"u1": "ann", "u2": "bo"},  # bo has no post left: her handle goes
         cursors={"mentions": Cursor("2")},
         refreshed_at=100.0,
         etag='"stored"',
     )
     mine = ArchiveState(
-        mentions={"2": {"id": "2", "new": True}, "3": {"id": "3"}},
+        mentions={"2": {"id": "2", "new": True}, "3": {"id": "3", "author_id": "u3"}},
         users={"u3": "cy"},
         cursors={"mentions": Cursor("3"), "tweets": Cursor("8")},
         refreshed_at=200.0,
@@ -89,6 +89,6 @@ def test_a_merge_keeps_every_post_of_both_and_the_later_refresh() -> None:
     # state writes over the stored version (its ETag)
     assert sorted(merged.mentions) == ["1", "2", "3"] and merged.mentions["2"]["new"] is True
     assert merged.own_posts == {"7": {"id": "7"}}
-    assert merged.users == {"u1": "ann", "u3": "cy"}
+    assert merged.users == {"u1": "ann", "u3": "cy"}  # the handles of the posts' authors
     assert merged.cursors == {"mentions": Cursor("3"), "tweets": Cursor("8")}
     assert merged.refreshed_at == 200.0 and merged.etag == '"stored"'

@@ -193,12 +193,12 @@ def test_the_upload_holds_exactly_the_archived_ids(
     assert all(job.status == "complete" for job in jobs.values())
 
 
-def test_a_fleet_larger_than_one_job_is_split_and_every_part_is_applied(
+def test_a_fleet_larger_than_one_job_is_split_one_job_at_a_time_and_every_part_applied(
     client: Any, app_env: Any, aws: dict[str, str], configure: Any, people: Any
 ) -> None:
     # GIVEN five accounts of four posts each (three mentions, one reply), and jobs of 6 ids
-    configure(COMPLIANCE_POLL_SECONDS=0, X_COMPLIANCE_JOB_IDS=6, COMPLIANCE_ACCOUNTS_PER_MESSAGE=2)
-    ids = people(5)
+    configure(COMPLIANCE_POLL_SECONDS=0, X_COMPLIANCE_JOB_IDS=6)
+    ids = sorted(people(5))  # the bucket's key order: ids of one length sort as numbers
     for n in range(5):  # a view stores the archive
         browser = Browser(client)
         browser.sign_in(f"brand{n}")
@@ -209,16 +209,52 @@ def test_a_fleet_larger_than_one_job_is_split_and_every_part_is_applied(
     last = sorted(archived[ids[-1]].mentions, key=int)[0]
     app_env.delete_post(last)
 
-    run_compliance(client, aws)
+    answers = run_compliance(client, aws)
 
-    # THEN 3 collect messages (2 + 2 + 1 accounts); their 8, 8 and 4 ids in jobs of at most
-    #      6: 2 + 2 + 1 = 5 tweets jobs, together exactly the archived ids, each once
+    # THEN the posts' 20 ids went in key order into jobs of 6, 6, 6 and 2 (the second and
+    #      the fourth account's ids span two jobs), one after the other, as X demands: no
+    #      job was refused for another of its type still running
+    assert all(answer == {"batchItemFailures": []} for answer in answers)
     tweets = [job for job in app_env.compliance.jobs.values() if job.type == "tweets"]
-    assert sorted(len(job.ids) for job in tweets) == [2, 2, 4, 6, 6]
-    assert sorted((i for job in tweets for i in job.ids), key=int) == every_id
-    # ... and the deletion, in the last job, reached the last account's archive
+    assert [len(job.ids) for job in tweets] == [6, 6, 6, 2]
+    assert [i for job in tweets for i in job.ids] == [
+        i for a in ids for i in sorted([*archived[a].mentions, *archived[a].own_posts], key=int)
+    ]
+    assert app_env.compliance.refused == 0
+    # ... the five fans' ids fit one users job
+    assert [len(j.ids) for j in app_env.compliance.jobs.values() if j.type == "users"] == [5]
+    # ... and the deletion, in the third job, reached the last account's archive
     assert last not in archive_of(ids[-1]).mentions
     assert archive_of(ids[-1]).withdrawn == {last}
+
+
+def test_a_message_delivered_twice_and_a_second_round_make_no_job_twice(
+    client: Any, app_env: Any, aws: dict[str, str], brand: tuple[str, Browser]
+) -> None:
+    sqs = boto3.client("sqs")
+    # GIVEN a round begun twice (the second supersedes the first's chains), and every
+    #       message of the second delivered twice, as SQS may
+    start_round(client, aws)
+    start_round(client, aws)
+    workers = Workers(client, aws["COMPLIANCE_QUEUE_URL"], "compliance_worker", batch_size=1)
+    for _ in range(20):
+        received = sqs.receive_message(
+            QueueUrl=aws["COMPLIANCE_QUEUE_URL"], MaxNumberOfMessages=10
+        ).get("Messages", [])
+        if not received:
+            break
+        for message in received:
+            for _copy in range(2):
+                sqs.send_message(QueueUrl=aws["COMPLIANCE_QUEUE_URL"], MessageBody=message["Body"])
+            sqs.delete_message(
+                QueueUrl=aws["COMPLIANCE_QUEUE_URL"], ReceiptHandle=message["ReceiptHandle"]
+            )
+        workers.source.poll_once()
+    workers.drain()
+
+    # THEN one job of each type was made, and none refused
+    assert sorted(job.type for job in app_env.compliance.jobs.values()) == ["tweets", "users"]
+    assert app_env.compliance.refused == 0
 
 
 def test_polling_waits_with_an_sqs_delay_not_a_sleep(
@@ -274,10 +310,11 @@ def test_x_rate_limiting_a_job_waits_for_xs_reset_in_the_queue(
 
     answers = run_compliance(client, aws)
 
-    # THEN the collect message was done with (no failure, no redelivery storm) and queued
-    #      again with a delay, until X's reset: nothing visible, one delayed
-    assert answers == [{"batchItemFailures": []}]
-    assert app_env.calls[JOBS] == 1 and queue_counts(aws) == (0, 1)
+    # THEN the refused collect was done with (no failure, no redelivery storm) and queued
+    #      again with a delay, until X's reset: nothing visible, one delayed; the other
+    #      type's chain went on
+    assert all(answer == {"batchItemFailures": []} for answer in answers)
+    assert app_env.calls[JOBS] == 2 and queue_counts(aws) == (0, 1)
 
 
 def test_an_account_forgotten_before_its_results_arrive_is_left_to_the_forget(
@@ -292,11 +329,11 @@ def test_an_account_forgotten_before_its_results_arrive_is_left_to_the_forget(
 
     # WHEN she forgets her account after the jobs were made, before the polls ran
     workers = start_round(client, aws)
-    assert workers.source.poll_once().batches == 1  # the collect message
-    assert queue_counts(aws) == (2, 0)
+    assert workers.source.poll_once().batches == 1  # one collect: a job made, its poll queued
+    assert len(app_env.compliance.jobs) == 1
     assert browser.post("/forget", body="confirm=yes").status_code in (200, 302, 303)
     workers.drain()
-    assert len(workers.answers) == 3
+    assert all(answer == {"batchItemFailures": []} for _, answer in workers.answers)
 
     # THEN nothing of hers was written back
     listed = boto3.client("s3").list_objects_v2(
@@ -336,3 +373,27 @@ def test_make_runs_loop_runs_the_compliance_round_with_the_refresh_round(
 
     assert mention not in archive_of(account_id).mentions
     assert browser.get("/report.json").json_body["mentions"] == 2
+
+
+def test_a_job_of_the_type_still_running_at_x_is_waited_for_not_raced(
+    client: Any, app_env: Any, aws: dict[str, str], brand: tuple[str, Browser]
+) -> None:
+    from chalicelib import services
+
+    account_id, _ = brand
+    reply = next(iter(archive_of(account_id).own_posts))
+    app_env.delete_post(reply)
+    # GIVEN a posts job of the app's still running at X (yesterday's, say)
+    app_env.compliance_in_progress_polls = 3
+    earlier = services.compliance_client()
+    running = earlier.create_job("tweets")
+    earlier.upload(running, ["1"])
+
+    answers = run_compliance(client, aws)
+
+    # THEN the posts chain asked X until that job was done, then made its own: X refused
+    #      nothing, and the deletion arrived
+    assert all(answer == {"batchItemFailures": []} for answer in answers)
+    assert app_env.compliance.refused == 0
+    assert app_env.calls["GET /2/compliance/jobs"] >= 2
+    assert reply not in archive_of(account_id).own_posts

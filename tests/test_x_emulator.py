@@ -1599,10 +1599,12 @@ def test_too_many_or_malformed_ids_fail_the_job(emulator: XEmulator) -> None:
     from local.x_api import COMPLIANCE_MAX_IDS
 
     bearer = app_bearer(emulator)
-    too_many, malformed, just_enough = (new_job(emulator, bearer) for _ in range(3))
-
+    # one job of a type at a time, as X runs them: each made once the one before is done
+    too_many = new_job(emulator, bearer)
     upload(too_many, [str(10**15 + n) for n in range(COMPLIANCE_MAX_IDS + 1)])
+    malformed = new_job(emulator, bearer)
     upload(malformed, ["123", "not-an-id"])
+    just_enough = new_job(emulator, bearer)
     upload(just_enough, [str(10**15 + n) for n in range(COMPLIANCE_MAX_IDS)])
     again = upload(just_enough, ["123"])
 
@@ -1616,9 +1618,10 @@ def test_too_many_or_malformed_ids_fail_the_job(emulator: XEmulator) -> None:
 
 def test_upload_and_download_urls_expire(emulator: XEmulator, clock: Clock) -> None:
     bearer = app_bearer(emulator)
-    late, done = new_job(emulator, bearer), new_job(emulator, bearer)
+    done = new_job(emulator, bearer)
     upload(done, ["123"])
     poll(emulator, bearer, done)
+    late = new_job(emulator, bearer)
 
     clock.advance(minutes=16)
     too_late = upload(late, ["123"])
@@ -1626,6 +1629,27 @@ def test_upload_and_download_urls_expire(emulator: XEmulator, clock: Clock) -> N
 
     assert too_late.status_code == 403 and "expired" in too_late.text
     assert requests.get(done["download_url"], timeout=5).status_code == 403
+
+
+def test_one_job_of_a_type_runs_at_a_time_as_on_x(emulator: XEmulator, clock: Clock) -> None:
+    bearer = app_bearer(emulator)
+    first = new_job(emulator, bearer)
+
+    # WHILE it waits for its upload, or runs, no other posts job is made; a users job is
+    second = app_call(emulator, "POST", "/2/compliance/jobs", bearer, json={"type": "tweets"})
+    users = app_call(emulator, "POST", "/2/compliance/jobs", bearer, json={"type": "users"})
+    upload(first, ["123"])
+    third = app_call(emulator, "POST", "/2/compliance/jobs", bearer, json={"type": "tweets"})
+
+    assert second.status_code == third.status_code == 400
+    assert "one concurrent job per job type" in second.text
+    assert users.status_code == 200
+    # ONCE it is complete, the next may be made; so once a job's upload time ran out
+    poll(emulator, bearer, first)
+    waiting = new_job(emulator, bearer)
+    clock.advance(minutes=16)
+    assert waiting["id"] and new_job(emulator, bearer)["id"] != waiting["id"]
+    assert emulator.compliance.refused == 2
 
 
 def test_bad_compliance_requests_are_400_like_x(emulator: XEmulator) -> None:

@@ -156,6 +156,9 @@ class FakeArchive(Archive):
         self.states[account_id] = json.dumps(state.to_json())
         return Written(f"accounts/{account_id}/archive.json.gz", str(self.saves))
 
+    def replace(self, account_id: str, state: ArchiveState) -> Written | None:
+        return self.save(account_id, state) if account_id in self.states else None
+
     def load_report(self, account_id: str) -> dict[str, Any] | None:
         self._check("S3 GetObject")
         return self.stored_report(account_id) if account_id in self.reports else None

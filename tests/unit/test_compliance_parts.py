@@ -1,7 +1,7 @@
-"""The pure parts of batch compliance, hand-computed: how ids fill jobs (split_jobs), what
-a collect cut short leaves to do, the queue's message shapes (and what is not one), what a
-users job or the owner turning protected removes, and withdrawn posts staying out of the
-archive whichever writer saves last."""
+"""The pure parts of batch compliance, hand-computed: where a chain stands (positions in
+the bucket's key order), the queue's message shapes (and what is not one), what a users
+job or the owner turning protected removes, and withdrawn posts (and their authors'
+handles) staying out of the archive whichever writer saves last."""
 
 from __future__ import annotations
 
@@ -10,15 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.archive import ArchiveState
-from chalicelib.compliance import (
-    Collect,
-    JobSlice,
-    Poll,
-    _left,
-    message_body,
-    message_of,
-    split_jobs,
-)
+from chalicelib.compliance import END, Collect, Poll, Position, message_body, message_of
 from chalicelib.x_compliance import USERS, Change, apply_changes, archived_ids
 
 BRAND, ANN, BOB = "100", "200", "300"
@@ -28,58 +20,39 @@ def post(post_id: str, author: str) -> dict[str, Any]:
     return {"id": post_id, "author_id": author, "text": f"post {post_id}"}
 
 
-def test_jobs_are_filled_to_the_limit_and_an_account_may_span_two() -> None:
-    # a: 1 2 3 | b: 4 5 (3 again: a reply of b's that a holds too) | c: 6
-    listed = [("a", ["1", "2", "3"]), ("b", ["4", "3", "5"]), ("c", ["6"])]
-
-    assert split_jobs(listed, 4) == [
-        JobSlice(("1", "2", "3", "4"), ("a", "b")),
-        JobSlice(("5", "6"), ("b", "c")),
-    ]
-    assert split_jobs(listed, 100) == [JobSlice(("1", "2", "3", "4", "5", "6"), ("a", "b", "c"))]
-    assert split_jobs(listed, 2) == [
-        JobSlice(("1", "2"), ("a",)),
-        JobSlice(("3", "4"), ("a", "b")),
-        JobSlice(("5", "6"), ("b", "c")),
-    ]
-    assert split_jobs([("a", [])], 10) == []
-    with pytest.raises(ValueError):
-        split_jobs(listed, 0)
-
-
-def test_a_collect_cut_short_leaves_the_unmade_jobs_and_every_later_kind() -> None:
-    parts = [JobSlice(("5", "6"), ("b", "c"))]
-
-    # cut in the posts' jobs: the posts of b and c, and the handles of all three
-    assert _left(parts, "tweets", ("a", "b", "c"), ("users",)) == [
-        Collect(("b", "c"), ("tweets",)),
-        Collect(("a", "b", "c"), ("users",)),
-    ]
-    # the same accounts both ways: one message
-    assert _left(parts, "tweets", ("b", "c"), ("users",)) == [
-        Collect(("b", "c"), ("tweets", "users"))
-    ]
-    # cut in the last kind: only what is left of it
-    assert _left(parts, "users", ("a", "b", "c"), ()) == [Collect(("b", "c"), ("users",))]
+def test_positions_follow_the_buckets_key_order_and_read_back_as_written() -> None:
+    # folders sort as "<id>/": "10/" before "9/", and "1/" before "10/"
+    keys = sorted([Position("9"), Position("10"), Position("1"), Position(END), Position("")],
+                  key=Position.key)  # fmt: skip
+    assert [p.account for p in keys] == ["", "1", "10", "9", END]
+    # within an account, ids after `after` come later
+    assert Position("10", "55").key() > Position("10").key()
+    assert Position("10", "55").key() < Position("9").key()
+    for position in (Position(""), Position("10", "55"), Position(END)):
+        assert Position.parse(str(position)) == position
+    for bad in ("10", "x:1", "10:x", 10, "10:-1"):
+        with pytest.raises(ValueError):
+            Position.parse(bad)
 
 
 def test_messages_read_back_as_written_and_anything_else_is_refused() -> None:
     for message in (
-        Collect(("1", "2")),
-        Collect(("1",), ("users",)),
-        Poll("job-1", "tweets", ("1", "2"), 3),
+        Collect("tweets", "2026-12-01T04:00:00Z", Position("")),
+        Collect("users", "r", Position("12", "99")),
+        Poll("tweets", "r", "1460323737035677698", Position("1"), Position(END), 3),
     ):
         assert message_of(message_body(message)) == message
-    assert message_body(Collect(("1",))) == '{"collect":["1"]}'
+    assert message_body(Collect("users", "r", Position(""))) == (
+        '{"type":"users","round":"r","collect":true,"from":":"}'
+    )
     for body in (
         "[]",
-        '{"collect": "1"}',
-        '{"collect": ["x1"]}',
-        '{"collect": ["1"], "types": ["spaces"]}',
-        '{"collect": ["1"], "types": []}',
-        '{"poll": 7, "type": "tweets", "accounts": ["1"]}',
-        '{"poll": "j", "type": "likes", "accounts": ["1"]}',
-        '{"poll": "j", "type": "tweets", "accounts": ["1"], "polls": "2"}',
+        '{"type": "likes", "round": "r", "collect": true, "from": ":"}',
+        '{"type": "tweets", "round": "", "collect": true, "from": ":"}',
+        '{"type": "tweets", "round": "r", "collect": true, "from": "x"}',
+        '{"type": "tweets", "round": "r", "poll": 7, "from": ":", "to": "~:"}',
+        '{"type": "tweets", "round": "r", "poll": "j1", "from": ":", "to": "~:"}',
+        '{"type": "tweets", "round": "r", "poll": "1", "from": ":", "to": "~:", "polls": "2"}',
     ):
         with pytest.raises(ValueError):
             message_of(body)
@@ -145,3 +118,15 @@ def test_a_withdrawn_post_stays_out_whichever_writer_saves_last() -> None:
     assert one.keep(one.mentions, post("11", ANN)) is False and "11" not in one.mentions
     assert ArchiveState.from_json(one.to_json()).withdrawn == {"11"}
     assert one.to_json()["withdrawn"] == ["11"]
+
+
+def test_a_handle_whose_author_went_does_not_come_back_with_a_merge() -> None:
+    # GIVEN a refresh that loaded the archive before a users job took Bob out
+    refresh = archive()
+    compliance = archive()
+    apply_changes(compliance, [Change(BOB, "suspended")], owner=BRAND, kind=USERS)
+
+    merged = refresh.merge(compliance)
+
+    assert BOB not in merged.users and "21" not in merged.mentions
+    assert merged.users == {BRAND: "brand", ANN: "ann"}
