@@ -397,3 +397,45 @@ def test_a_job_of_the_type_still_running_at_x_is_waited_for_not_raced(
     assert app_env.compliance.refused == 0
     assert app_env.calls["GET /2/compliance/jobs"] >= 2
     assert reply not in archive_of(account_id).own_posts
+
+
+def test_a_download_x_fails_once_is_read_again_and_then_applied(
+    client: Any, app_env: Any, aws: dict[str, str], brand: tuple[str, Browser]
+) -> None:
+    account_id, _ = brand
+    reply = next(iter(archive_of(account_id).own_posts))
+    app_env.delete_post(reply)
+    app_env.fail("GET /_compliance/download/:id", "503")
+
+    answers = run_compliance(client, aws)
+
+    assert all(answer == {"batchItemFailures": []} for answer in answers)
+    assert app_env.calls["GET /_compliance/download/:id"] == 3  # posts twice, handles once
+    assert reply not in archive_of(account_id).own_posts
+
+
+def test_a_job_x_will_not_show_is_counted_failed_and_the_chain_goes_on(
+    client: Any,
+    app_env: Any,
+    aws: dict[str, str],
+    brand: tuple[str, Browser],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.emf import metrics_in, total
+
+    assert brand  # brand0, her report stored
+    app_env.fail("GET /2/compliance/jobs/:id", "401")  # the first read of a job: refused
+    capsys.readouterr()
+
+    answers = run_compliance(client, aws)
+
+    # THEN no message failed or loops: one job counted failed (its range waits for the
+    #      next round), the other applied, and both chains ended
+    assert all(answer == {"batchItemFailures": []} for answer in answers)
+    assert total(metrics_in(capsys.readouterr().out), "ComplianceJobsFailed") == 1
+    assert queue_counts(aws) == (0, 0)
+    from chalicelib import services
+
+    for kind in ("tweets", "users"):
+        cursor = services.compliance_cursors().current(kind)
+        assert cursor is not None and cursor.position.done and cursor.job_id is None
