@@ -119,7 +119,9 @@ class XOAuth2Validator(RequestValidator):
 
     # clients --------------------------------------------------------------------------------
     def _is_client(self, client_id: str | None) -> bool:
-        return hmac.compare_digest((client_id or "").encode(), self.tokens.client.client_id.encode())
+        return hmac.compare_digest(
+            (client_id or "").encode(), self.tokens.client.client_id.encode()
+        )
 
     def client_authentication_required(self, request: Any, *args: Any, **kwargs: Any) -> bool:
         return True  # a Web App is a confidential client
@@ -335,9 +337,7 @@ class OAuth2Provider:
         return str(headers["Location"])
 
     def token(self, uri: str, body: str, headers: dict[str, str]) -> TokenAnswer:
-        answer_headers, text, status = self.server.create_token_response(
-            uri, "POST", body, headers
-        )
+        answer_headers, text, status = self.server.create_token_response(uri, "POST", body, headers)
         return TokenAnswer(status, text or "", dict(answer_headers))
 
     def revoke(self, uri: str, body: str, headers: dict[str, str]) -> TokenAnswer:
