@@ -226,7 +226,14 @@ PURE_FILES = frozenset(
         "test_xlsx.py",
     }
 )
-E2E_FILES = frozenset({"test_e2e_browser.py", "test_a11y.py", "test_error_pages_browser.py"})
+E2E_FILES = frozenset(
+    {
+        "test_e2e_browser.py",
+        "test_e2e_browser_oauth2.py",
+        "test_a11y.py",
+        "test_error_pages_browser.py",
+    }
+)
 DEPLOY_FILES = frozenset({"test_deploy.py"})
 
 
