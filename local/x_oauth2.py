@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import secrets
 import threading
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from oauthlib.oauth2 import RequestValidator, WebApplicationServer
+from oauthlib.oauth2.rfc6749.errors import MissingCodeChallengeError
 
 CODE_TTL = timedelta(seconds=30)
 ACCESS_TOKEN_SECONDS = 2 * 3600
@@ -299,6 +301,27 @@ def _only_offline_refreshes(token: dict[str, Any], token_handler: Any, request: 
     return token
 
 
+def _xs_token_type(token: dict[str, Any], token_handler: Any, request: Any) -> Any:
+    token["token_type"] = "bearer"  # X writes it in lower case; oauthlib as RFC 6750 does
+    return token
+
+
+# oauthlib's error codes as X words them on its token and revoke endpoints.
+X_TOKEN_ERRORS = {
+    "invalid_grant": ("invalid_request", "Value passed for the token was invalid."),
+    "invalid_client": ("unauthorized_client", "Missing valid authorization header"),
+}
+
+
+def xs_error_body(text: str) -> str:
+    """An oauthlib error body in X's shape: always `error` and `error_description`."""
+    body = json.loads(text or "{}")
+    error = str(body.get("error") or "invalid_request")
+    code, description = X_TOKEN_ERRORS.get(error, (error, ""))
+    description = description or str(body.get("error_description") or error.replace("_", " "))
+    return json.dumps({"error": code, "error_description": description})
+
+
 @dataclass
 class TokenAnswer:
     status: int
@@ -318,6 +341,8 @@ class OAuth2Provider:
             token_expires_in=ACCESS_TOKEN_SECONDS,
         )
         self.server.auth_grant.register_token_modifier(_only_offline_refreshes)
+        for grant in (self.server.auth_grant, self.server.refresh_grant):
+            grant.register_token_modifier(_xs_token_type)
         # S256 only, as X: oauthlib also knows "plain"
         self.server.auth_grant._code_challenge_methods = {
             "S256": self.server.auth_grant._code_challenge_methods["S256"]
@@ -327,6 +352,8 @@ class OAuth2Provider:
         """The scopes and the client's request of an authorize URL; raises oauthlib's
         OAuth2Error (FatalClientError when the client or its redirect URI is unknown)."""
         scopes, info = self.server.validate_authorization_request(uri, "GET")
+        if not info.get("code_challenge"):  # oauthlib lets an empty one through; X does not
+            raise MissingCodeChallengeError(request=info["request"])
         return list(scopes), info
 
     def authorize(self, uri: str, scopes: list[str], user_id: str) -> str:
@@ -338,12 +365,16 @@ class OAuth2Provider:
 
     def token(self, uri: str, body: str, headers: dict[str, str]) -> TokenAnswer:
         answer_headers, text, status = self.server.create_token_response(uri, "POST", body, headers)
+        if status != 200:
+            text = xs_error_body(text)
         return TokenAnswer(status, text or "", dict(answer_headers))
 
     def revoke(self, uri: str, body: str, headers: dict[str, str]) -> TokenAnswer:
         answer_headers, text, status = self.server.create_revocation_response(
             uri, "POST", body, headers
         )
+        if status != 200:
+            text = xs_error_body(text)
         return TokenAnswer(status, text or "", dict(answer_headers))
 
     def bearer_user(self, uri: str, method: str, headers: dict[str, str]) -> Grant | None:
