@@ -8,10 +8,10 @@ last press of "Refresh now").
 
 `sign_in` says which tokens the item holds: `oauth1` (an access token and its secret, which
 never expire) or `oauth2` (an access token, its `token_expires_at`, and a refresh token, all
-from X's OAuth 2.0). X takes a refresh token once, so two refreshes of one account must not
-both reach X (token_refresh.py): `refresh_token_hash` (the SHA-256 of the refresh token in
-force) is the condition of every write of a new pair, and `refresh_claim` with
-`refresh_claimed_at` is the claim of the one refresh under way.
+from X's OAuth 2.0, all three encrypted). X takes a refresh token once, so two refreshes of
+one account must not both reach X (token_refresh.py): `refresh_token_hash` (the SHA-256 of
+the refresh token in force) is the condition of every write of a new pair, and
+`refresh_claim` with `refresh_claimed_at` is the claim of the one refresh under way.
 
 `generation` is a random value the account gets when it is created, and loses the moment a
 forget begins (`forgetting_at` is set): every writer of the account's S3 objects read it
@@ -180,7 +180,7 @@ class AccountStore:
                 ":token": {"S": self._cipher.encrypt(pair.access_token)},
                 ":refresh": {"S": self._cipher.encrypt(pair.refresh_token)},
                 ":hash": {"S": token_hash(pair.refresh_token)},
-                ":expires": {"N": str(pair.expires_at)},
+                ":expires": {"S": self._cipher.encrypt(str(pair.expires_at))},
                 ":sign_in": {"S": OAUTH2},
             },
             "access_token_secret, refresh_claim, refresh_claimed_at",
@@ -300,7 +300,7 @@ class AccountStore:
             else self._cipher.decrypt(item["access_token_secret"]["S"]),
             sign_in=OAUTH2 if oauth2 else OAUTH1,
             refresh_token=self._cipher.decrypt(item["refresh_token"]["S"]) if oauth2 else "",
-            expires_at=int(item.get("token_expires_at", {}).get("N", 0)),
+            expires_at=int(self._cipher.decrypt(item["token_expires_at"]["S"])) if oauth2 else 0,
             refresh_claimed_at=int(item.get("refresh_claimed_at", {}).get("N", 0)),
             refreshed_at=int(item.get("report_refreshed_at", {}).get("N", 0)),
             saved_settings={
@@ -509,7 +509,7 @@ class AccountStore:
                 ":token": {"S": self._cipher.encrypt(pair.access_token)},
                 ":refresh": {"S": self._cipher.encrypt(pair.refresh_token)},
                 ":new_hash": {"S": token_hash(pair.refresh_token)},
-                ":expires": {"N": str(pair.expires_at)},
+                ":expires": {"S": self._cipher.encrypt(str(pair.expires_at))},
                 ":old_hash": {"S": token_hash(account.refresh_token)},
             },
         )

@@ -139,7 +139,9 @@ def test_sign_in_lands_signed_in_with_tokens_encrypted_on_the_account(
     for name in ("access_token", "refresh_token"):
         assert item[name]["S"].startswith("gAAAA")
     assert "access_token_secret" not in item
-    assert int(item["token_expires_at"]["N"]) - time.time() == pytest.approx(7200, abs=10)
+    assert item["token_expires_at"]["S"].startswith("gAAAA")
+    expires_at = int(services.token_cipher().decrypt(item["token_expires_at"]["S"]))
+    assert expires_at - time.time() == pytest.approx(7200, abs=10)
     tokens = stored_tokens(item["account_id"]["S"])
     assert (
         item["refresh_token_hash"]["S"] == hashlib.sha256(tokens.refresh_token.encode()).hexdigest()

@@ -36,11 +36,14 @@ def expires_in(seconds: int, account_id: str, table: str) -> None:
     """Time passes: the stored access token has `seconds` left (X's expiry is the same)."""
     import time
 
+    from chalicelib import services
+
+    at = services.token_cipher().encrypt(str(int(time.time()) + seconds))
     boto3.client("dynamodb").update_item(
         TableName=table,
         Key={"pk": {"S": f"account#{account_id}"}},
         UpdateExpression="SET token_expires_at = :at",
-        ExpressionAttributeValues={":at": {"N": str(int(time.time()) + seconds)}},
+        ExpressionAttributeValues={":at": {"S": at}},
     )
 
 
