@@ -6,6 +6,13 @@ the settings form and checked by report_settings.saved_form), and the marks othe
 set (`report_refreshed_at`, `token_rejected_at`, `forgetting_at`, `refresh_asked_at`: the
 last press of "Refresh now").
 
+`sign_in` says which tokens the item holds: `oauth1` (an access token and its secret, which
+never expire) or `oauth2` (an access token, its `token_expires_at`, and a refresh token, all
+from X's OAuth 2.0, all three encrypted). X takes a refresh token once, so two refreshes of
+one account must not both reach X (token_refresh.py): `refresh_token_hash` (the SHA-256 of
+the refresh token in force) is the condition of every write of a new pair, and
+`refresh_claim` with `refresh_claimed_at` is the claim of the one refresh under way.
+
 `generation` is a random value the account gets when it is created, and loses the moment a
 forget begins (`forgetting_at` is set): every writer of the account's S3 objects read it
 with the tokens, and confirms it after writing (`confirm_written`). A writer that finds it
@@ -33,12 +40,14 @@ writes it in once, `backfill_viewed_at`, when it meets the item's archive folder
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.config import OAUTH1, OAUTH2
 from chalicelib.errors import ConditionFailed, StoreUnavailable, aws_call
 from chalicelib.tokens import TokenCipher
 from chalicelib.x_bill import XCost
@@ -72,8 +81,31 @@ class AccountTokens:
     viewed_at: int = 0
     # In `refresh-due` (`refresh_group` set): False once idle, until a view or a sign-in.
     in_refresh_index: bool = True
+    sign_in: str = OAUTH1  # OAUTH2: the access token is a Bearer token with an expiry
+    refresh_token: str = ""  # OAuth 2.0 only, as the three below
+    expires_at: int = 0  # epoch seconds the access token stops working
+    refresh_claimed_at: int = 0  # a refresh under way since then (0: none)
     # What X billed for the account's reads (add_x_cost), in all and this month.
     billed: XCost = field(default_factory=lambda: no_cost(""))
+
+
+@dataclass(frozen=True)
+class OAuth2Pair:
+    """A pair X's OAuth 2.0 token endpoint gave, as the store keeps it."""
+
+    access_token: str
+    refresh_token: str
+    expires_at: int
+
+
+def token_hash(refresh_token: str) -> str:
+    return hashlib.sha256(refresh_token.encode()).hexdigest()
+
+
+# What an OAuth 1.0a sign-in removes from an item that held OAuth 2.0 tokens, and back.
+OAUTH2_ATTRIBUTES = (
+    "refresh_token, refresh_token_hash, token_expires_at, refresh_claim, refresh_claimed_at"
+)
 
 
 @dataclass(frozen=True)
@@ -152,24 +184,63 @@ class AccountStore:
     ) -> None:
         """Keep what other features stored on the account; clear a mark of rejected tokens.
         A sign-in is a view: the account is (back) in the refresh index."""
+        self._save(
+            account_id,
+            username,
+            now,
+            "access_token_secret = :secret",
+            {
+                ":token": {"S": self._cipher.encrypt(access_token)},
+                ":secret": {"S": self._cipher.encrypt(access_token_secret)},
+                ":sign_in": {"S": OAUTH1},
+            },
+            OAUTH2_ATTRIBUTES,
+        )
+
+    def save_oauth2(self, account_id: str, username: str, pair: OAuth2Pair, now: int) -> None:
+        """save, for a sign-in over OAuth 2.0: the pair, its expiry and the refresh token's
+        hash (the condition of the next refresh's write); a claim left over is dropped."""
+        self._save(
+            account_id,
+            username,
+            now,
+            "refresh_token = :refresh, refresh_token_hash = :hash, token_expires_at = :expires",
+            {
+                ":token": {"S": self._cipher.encrypt(pair.access_token)},
+                ":refresh": {"S": self._cipher.encrypt(pair.refresh_token)},
+                ":hash": {"S": token_hash(pair.refresh_token)},
+                ":expires": {"S": self._cipher.encrypt(str(pair.expires_at))},
+                ":sign_in": {"S": OAUTH2},
+            },
+            "access_token_secret, refresh_claim, refresh_claimed_at",
+        )
+
+    def _save(
+        self,
+        account_id: str,
+        username: str,
+        now: int,
+        tokens: str,
+        values: dict[str, Any],
+        remove: str,
+    ) -> None:
         with aws_call("DynamoDB UpdateItem"):
             self._db.update_item(
                 TableName=self._table,
                 Key=account_key(account_id),
                 UpdateExpression=(
                     "SET kind = :account, account_id = :id, username = :username, "
-                    "access_token = :token, access_token_secret = :secret, signed_in_at = :now, "
+                    f"sign_in = :sign_in, access_token = :token, {tokens}, signed_in_at = :now, "
                     "refresh_group = :group, viewed_at = :now, view_state = :listed, "
                     "report_refreshed_at = if_not_exists(report_refreshed_at, :never), "
                     "generation = if_not_exists(generation, :generation) "
-                    "REMOVE token_rejected_at, forgetting_at"
+                    f"REMOVE token_rejected_at, forgetting_at, {remove}"
                 ),
                 ExpressionAttributeValues={
                     ":account": {"S": "account"},
                     ":id": {"S": account_id},
                     ":username": {"S": username},
-                    ":token": {"S": self._cipher.encrypt(access_token)},
-                    ":secret": {"S": self._cipher.encrypt(access_token_secret)},
+                    **values,
                     ":now": {"N": str(now)},
                     ":group": {"S": REFRESH_GROUP},
                     ":listed": {"S": LISTED},
@@ -233,9 +304,14 @@ class AccountStore:
         with aws_call("DynamoDB DeleteItem"):
             self._db.delete_item(TableName=self._table, Key=account_key(account_id))
 
-    def account_tokens(self, account_id: str) -> AccountTokens | None:
+    def account_tokens(self, account_id: str, *, consistent: bool = False) -> AccountTokens | None:
+        """The account's tokens, or None (no account, or its tokens refused by X). With
+        `consistent`, a strongly consistent read: a refresh that lost the race reads the
+        winner's pair."""
         with aws_call("DynamoDB GetItem"):
-            item = self._db.get_item(TableName=self._table, Key=account_key(account_id)).get("Item")
+            item = self._db.get_item(
+                TableName=self._table, Key=account_key(account_id), ConsistentRead=consistent
+            ).get("Item")
         if item is None or "access_token" not in item:
             return None
         if "token_rejected_at" in item:
@@ -268,11 +344,18 @@ class AccountStore:
         )
 
     def _tokens(self, account_id: str, item: Mapping[str, Any]) -> AccountTokens:
+        oauth2 = item.get("sign_in", {}).get("S") == OAUTH2
         return AccountTokens(
             account_id=account_id,
             username=item["username"]["S"],
             access_token=self._cipher.decrypt(item["access_token"]["S"]),
-            access_token_secret=self._cipher.decrypt(item["access_token_secret"]["S"]),
+            access_token_secret=""
+            if oauth2
+            else self._cipher.decrypt(item["access_token_secret"]["S"]),
+            sign_in=OAUTH2 if oauth2 else OAUTH1,
+            refresh_token=self._cipher.decrypt(item["refresh_token"]["S"]) if oauth2 else "",
+            expires_at=int(self._cipher.decrypt(item["token_expires_at"]["S"])) if oauth2 else 0,
+            refresh_claimed_at=int(item.get("refresh_claimed_at", {}).get("N", 0)),
             refreshed_at=int(item.get("report_refreshed_at", {}).get("N", 0)),
             saved_settings=_saved_settings(item),
             generation=item.get("generation", {}).get("S", ""),
@@ -424,6 +507,61 @@ class AccountStore:
             ExpressionAttributeValues={
                 ":now": {"N": str(now)},
                 ":before": {"N": str(now - interval_seconds)},
+            },
+        )
+
+    # --- OAuth 2.0: one refresh of a pair at a time (token_refresh.py) ----------------------
+
+    def claim_token_refresh(
+        self, account: AccountTokens, claim: str, now: int, lease_seconds: int
+    ) -> bool:
+        """Claim the refresh of the account's pair: True for one caller only, while its
+        refresh token is the one in force, its tokens not refused, and no other claim is
+        younger than `lease_seconds` (a claimer that died frees the pair after that). Never once
+        a forget began: the tokens it revokes at X stay the last ones."""
+        return self._update_account(
+            account.account_id,
+            UpdateExpression="SET refresh_claim = :claim, refresh_claimed_at = :now",
+            ConditionExpression=(
+                "refresh_token_hash = :hash AND attribute_not_exists(token_rejected_at) AND "
+                "attribute_not_exists(forgetting_at) AND "
+                "(attribute_not_exists(refresh_claimed_at) OR refresh_claimed_at <= :stale)"
+            ),
+            ExpressionAttributeValues={
+                ":claim": {"S": claim},
+                ":now": {"N": str(now)},
+                ":hash": {"S": token_hash(account.refresh_token)},
+                ":stale": {"N": str(now - lease_seconds)},
+            },
+        )
+
+    def release_token_refresh(self, account_id: str, claim: str) -> None:
+        """The claimed refresh failed (X down, or refusing): let the next one try."""
+        self._update_account(
+            account_id,
+            UpdateExpression="REMOVE refresh_claim, refresh_claimed_at",
+            ConditionExpression="refresh_claim = :claim",
+            ExpressionAttributeValues={":claim": {"S": claim}},
+        )
+
+    def save_refreshed(self, account: AccountTokens, pair: OAuth2Pair) -> bool:
+        """Store the pair X gave for `account`'s refresh token, only if that refresh token
+        is still the one in force (its hash, the condition); the claim goes. False when it
+        is not (she signed in anew meanwhile), and nothing is written."""
+        return self._update_account(
+            account.account_id,
+            UpdateExpression=(
+                "SET access_token = :token, refresh_token = :refresh, "
+                "refresh_token_hash = :new_hash, token_expires_at = :expires "
+                "REMOVE refresh_claim, refresh_claimed_at"
+            ),
+            ConditionExpression="refresh_token_hash = :old_hash",
+            ExpressionAttributeValues={
+                ":token": {"S": self._cipher.encrypt(pair.access_token)},
+                ":refresh": {"S": self._cipher.encrypt(pair.refresh_token)},
+                ":new_hash": {"S": token_hash(pair.refresh_token)},
+                ":expires": {"S": self._cipher.encrypt(str(pair.expires_at))},
+                ":old_hash": {"S": token_hash(account.refresh_token)},
             },
         )
 

@@ -22,6 +22,10 @@ from chalicelib.errors import AwsTimeouts, StoreUnavailable, guard_client
 from chalicelib.x_bill import Prices
 
 DEFAULT_X_API_BASE_URL = "https://api.x.com"
+# X's OAuth 2.0 consent page is on x.com, not on the API's host.
+DEFAULT_X_OAUTH2_AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
+# The two flavours of sign-in (X_SIGN_IN), and what an account item says it signed in with.
+OAUTH1, OAUTH2 = "oauth1", "oauth2"
 
 # How often EventBridge starts a refresh round. A constant, not an environment variable:
 # `chalice package` reads it from the decorator in app.py when it writes the template.
@@ -85,20 +89,24 @@ class Settings:
     # forgotten only once it is idle, so the later of the two applies.
     refresh_idle_days: int = 30
     account_retention_days: int = 400
-    # Batch compliance (compliance.py, daily): accounts per collect message (an SQS message
-    # holds 256 KB: 100 ids of 20 digits are 2 KB), ids per job (X's most), how long before
-    # a job is read again, and how many reads before it counts as failed (12 hours).
     # New mentions are read from the newest archived one's created_at minus this, so a post
     # X indexed late is still found (X bills a post once per UTC day: free on the day).
     x_overlap_seconds: int = 900
     # What X bills (x_bill.Prices): per post read, per owned read (the accounts listed in
     # X_OWNED_ACCOUNT_IDS), per user read, per counts request. Dollars, as text: Decimal.
     x_prices: Prices = field(default_factory=Prices)
+    # Batch compliance (compliance.py, daily): ids per job (X's most), how long before a job
+    # is read again, and how many reads before it counts as failed (12 hours).
     compliance_queue_url: str = ""
-    compliance_accounts_per_message: int = 100
     x_compliance_job_ids: int = 100_000
     compliance_poll_seconds: int = 300
     compliance_max_polls: int = 144
+    # OAUTH1 or OAUTH2 when the X app secret holds the credentials of both; "": OAuth 2.0
+    # when it holds a client id and secret, else OAuth 1.0a (sign_in_flavour).
+    x_sign_in: str = ""
+    x_oauth2_authorize_url: str = DEFAULT_X_OAUTH2_AUTHORIZE_URL
+    # An OAuth 2.0 access token this close to its expiry is refreshed before it is used.
+    x_oauth2_refresh_margin_seconds: int = 300
 
     @property
     def refresh_idle_seconds(self) -> int:
@@ -193,13 +201,32 @@ def aws_timeouts() -> AwsTimeouts:
     return AwsTimeouts.for_deadline(aws_deadline_seconds())
 
 
+def _sign_in() -> str:
+    chosen = (os.environ.get("X_SIGN_IN") or "").strip().lower()
+    if chosen not in ("", OAUTH1, OAUTH2):
+        raise ValueError(f"X_SIGN_IN must be {OAUTH1} or {OAUTH2}")
+    return chosen
+
+
+def _authorize_url(x_api_base_url: str) -> str:
+    """X_OAUTH2_AUTHORIZE_URL; else x.com's for X's own API, and the other X's own path
+    (the emulator's) for any other base URL."""
+    named = os.environ.get("X_OAUTH2_AUTHORIZE_URL")
+    if named:
+        return named
+    if x_api_base_url == DEFAULT_X_API_BASE_URL:
+        return DEFAULT_X_OAUTH2_AUTHORIZE_URL
+    return f"{x_api_base_url}/i/oauth2/authorize"
+
+
 @functools.cache
 def settings() -> Settings:
     port = os.environ.get("PORT") or "8000"
+    x_api_base_url = (os.environ.get("X_API_BASE_URL") or DEFAULT_X_API_BASE_URL).rstrip("/")
     return Settings(
         stage=os.environ.get("STAGE", "local"),
         public_url=_public_url(port),
-        x_api_base_url=(os.environ.get("X_API_BASE_URL") or DEFAULT_X_API_BASE_URL).rstrip("/"),
+        x_api_base_url=x_api_base_url,
         x_timeout_seconds=float(os.environ.get("X_TIMEOUT_SECONDS") or 5),
         table_name=os.environ.get("TABLE_NAME", "responsetime"),
         bucket_name=os.environ.get("BUCKET_NAME", "responsetime"),
@@ -230,6 +257,9 @@ def settings() -> Settings:
         x_compliance_job_ids=_int("X_COMPLIANCE_JOB_IDS", 100_000),
         compliance_poll_seconds=_int("COMPLIANCE_POLL_SECONDS", 300),
         compliance_max_polls=_int("COMPLIANCE_MAX_POLLS", 144),
+        x_sign_in=_sign_in(),
+        x_oauth2_authorize_url=_authorize_url(x_api_base_url),
+        x_oauth2_refresh_margin_seconds=_int("X_OAUTH2_REFRESH_MARGIN_SECONDS", 300),
     )
 
 
@@ -310,6 +340,42 @@ def rotating_keys(secret_id: str) -> list[str]:
 def x_app_credentials() -> tuple[str, str]:
     value = secret(settings().x_app_secret_id)
     return value["consumer_key"], value["consumer_secret"]
+
+
+def x_oauth2_credentials() -> tuple[str, str] | None:
+    """The X app's OAuth 2.0 client id and secret (`oauth2_client_id`, `oauth2_client_secret`
+    in the X app secret, beside the consumer key and secret), or None when it has none."""
+    value = secret(settings().x_app_secret_id)
+    client_id, client_secret = value.get("oauth2_client_id"), value.get("oauth2_client_secret")
+    if (
+        isinstance(client_id, str)
+        and isinstance(client_secret, str)
+        and client_id
+        and client_secret
+    ):
+        return client_id, client_secret
+    return None
+
+
+def x_oauth2_client() -> tuple[str, str]:
+    """The OAuth 2.0 client id and secret, for an account that signed in with them."""
+    credentials = x_oauth2_credentials()
+    if credentials is None:
+        raise ValueError("the X app secret holds no oauth2_client_id and oauth2_client_secret")
+    return credentials
+
+
+def sign_in_flavour() -> str:
+    """The sign-in /auth starts: OAuth 2.0 when the X app secret holds a client id and
+    secret, else OAuth 1.0a; X_SIGN_IN picks one when it holds both. The secret is read
+    through its cache, so adding the client to it switches the flavour without a deploy."""
+    chosen = settings().x_sign_in
+    if chosen == OAUTH1:
+        return OAUTH1
+    has_oauth2 = x_oauth2_credentials() is not None
+    if chosen == OAUTH2 and not has_oauth2:
+        raise ValueError("X_SIGN_IN=oauth2, but the X app secret holds no OAuth 2.0 client")
+    return OAUTH2 if has_oauth2 else OAUTH1
 
 
 def clear_caches() -> None:

@@ -15,6 +15,13 @@ Forgotten means gone, even with a refresh in flight. The order makes it so:
    is still signed in and can press the button again. X failing (429, 5xx, no answer)
    ends with everything deleted and the page asking her to remove the app at X.
 
+An account that signed in over OAuth 2.0 is revoked at X first, right after the forget
+began (POST /2/oauth2/revoke, the refresh token, then the access token), before anything
+is deleted: its tokens live in the account item alone, and no refresh can renew them any
+more (a forget begun refuses every claim of a refresh, accounts.claim_token_refresh). A
+storage failure after it leaves revoked tokens behind: asked again, the forget revokes
+them again (X answers 200 for a token it no longer knows) and deletes the rest.
+
 The daily sweep forgets an account nobody viewed for ACCOUNT_RETENTION_DAYS the same way
 (`forget_idle`), only if it is still idle when the forget begins (sweep.Retention).
 """
@@ -26,10 +33,12 @@ from dataclasses import dataclass
 
 from chalicelib.accounts import AccountStore, AccountTokens
 from chalicelib.archive import Archive
+from chalicelib.config import OAUTH2
 from chalicelib.errors import StoreUnavailable, XRateLimited, XRejected, XUnavailable
 from chalicelib.observability import logger
 from chalicelib.sessions import SessionStore
 from chalicelib.x_auth import XAuth
+from chalicelib.x_oauth2 import ACCESS_TOKEN, REFRESH_TOKEN, XOAuth2
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,10 @@ class ForgetFlow:
         x_auth: XAuth,
         clock: Callable[[], float],
         purge_later: Callable[[str], None] | None = None,
+        *,
+        x_oauth2: XOAuth2 | None = None,
     ) -> None:
+        self._x2 = x_oauth2
         self._accounts = accounts
         self._sessions = sessions
         self._archive = archive
@@ -76,12 +88,16 @@ class ForgetFlow:
         return self._finish(account_id, begun.username, begun.tokens)
 
     def _finish(self, account_id: str, username: str, tokens: AccountTokens | None) -> Forgotten:
-        """Everything after the forget began: S3, the sessions, the item, the purge, X."""
+        """Everything after the forget began: S3, the sessions, the item, the purge, X (an
+        OAuth 2.0 account's tokens are revoked first)."""
+        oauth2 = tokens is not None and tokens.sign_in == OAUTH2
+        revoked = self._revoke(account_id, tokens) if oauth2 else False
         deleted = self._archive.delete(account_id)
         self._sessions.end_account_sessions(account_id)
         self._accounts.forget(account_id)
         self._queue_purge(account_id)
-        revoked = self._revoke(account_id, tokens)
+        if not oauth2:
+            revoked = self._revoke(account_id, tokens)
         logger.info(
             "account forgotten",
             extra={"account_id": account_id, "versions_deleted": deleted, "revoked": revoked},
@@ -101,7 +117,12 @@ class ForgetFlow:
         if tokens is None:
             return True  # no token, or one X had already refused: nothing to revoke
         try:
-            self._x.invalidate(tokens.access_token, tokens.access_token_secret)
+            if tokens.sign_in == OAUTH2 and self._x2 is not None:
+                # The refresh token first: with it gone, no access token can be made anew.
+                self._x2.revoke(tokens.refresh_token, REFRESH_TOKEN)
+                self._x2.revoke(tokens.access_token, ACCESS_TOKEN)
+            else:
+                self._x.invalidate(tokens.access_token, tokens.access_token_secret)
         except XRejected:
             return True  # X no longer knows the token: nothing left to revoke
         except (XUnavailable, XRateLimited) as error:

@@ -26,11 +26,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.accounts import AccountIndex, AccountStore, AccountTokens, ViewIndex
 from chalicelib.config import (
+    OAUTH2,
     aws_client,
     clear_caches,
     rotating_keys,
     settings,
+    sign_in_flavour,
     x_app_credentials,
+    x_oauth2_client,
 )
 from chalicelib.cookies import CookieCodec
 from chalicelib.observability import logger
@@ -38,6 +41,7 @@ from chalicelib.sessions import Lifetimes, SessionStore
 from chalicelib.signin import SignInFlow
 from chalicelib.tokens import TokenCipher
 from chalicelib.x_auth import XAuth
+from chalicelib.x_oauth2 import XOAuth2
 
 T = TypeVar("T")
 
@@ -52,6 +56,7 @@ if TYPE_CHECKING:
     from chalicelib.refresh_queue import RefreshQueue
     from chalicelib.report_service import ReportService
     from chalicelib.sweep import ArchiveSweep, Retention
+    from chalicelib.token_refresh import TokenRefresher
     from chalicelib.x_compliance import ComplianceClient
     from chalicelib.x_timeline import XTimeline
 
@@ -118,6 +123,19 @@ def x_auth() -> XAuth:
 
 
 @cached
+def x_oauth2() -> XOAuth2:
+    """OAuth 2.0 with X, given a provider of the client id and secret (read when used: an
+    app with OAuth 1.0a only never asks for them)."""
+    config = settings()
+    return XOAuth2(
+        config.x_api_base_url,
+        config.x_oauth2_authorize_url,
+        x_oauth2_client,
+        config.x_timeout_seconds,
+    )
+
+
+@cached
 def sign_in() -> SignInFlow:
     return SignInFlow(
         session_store(),
@@ -126,6 +144,25 @@ def sign_in() -> SignInFlow:
         settings().callback_url,
         time.time,
         budget=sign_in_budget(),
+        x_oauth2=x_oauth2(),
+        flavour=sign_in_flavour,
+    )
+
+
+@cached
+def token_refresher() -> TokenRefresher:
+    """One refresh at X per OAuth 2.0 pair, fleet-wide. The lease outlasts the longest
+    refresh call (connect and read, each X_TIMEOUT_SECONDS) with time to spare: a claim
+    is taken over only from a caller that can no longer be writing."""
+    from chalicelib.token_refresh import TokenRefresher
+
+    config = settings()
+    return TokenRefresher(
+        account_store(),
+        x_oauth2(),
+        time.time,
+        margin_seconds=config.x_oauth2_refresh_margin_seconds,
+        lease_seconds=int(2 * config.x_timeout_seconds) + 5,
     )
 
 
@@ -145,7 +182,15 @@ def sign_in_budget() -> TokenBucket:
 def forget() -> ForgetFlow:
     from chalicelib.forget import ForgetFlow
 
-    return ForgetFlow(account_store(), session_store(), archive(), x_auth(), time.time, purge_later)
+    return ForgetFlow(
+        account_store(),
+        session_store(),
+        archive(),
+        x_auth(),
+        time.time,
+        purge_later,
+        x_oauth2=x_oauth2(),
+    )
 
 
 def purge_later(account_id: str) -> None:
@@ -180,8 +225,15 @@ def x_budget() -> TokenBucket:
 
 
 def timeline_for(account: AccountTokens) -> XTimeline:
+    """The account's timelines at X: signed with OAuth 1.0a, or with its OAuth 2.0 access
+    token as a Bearer token, refreshed when it is about to expire or X answers 401."""
     from chalicelib.x_timeline import XTimeline
 
+    if account.sign_in == OAUTH2:
+        from chalicelib.token_refresh import AccountBearer
+
+        bearer = AccountBearer(token_refresher(), account)
+        return XTimeline(x_oauth2().client(bearer), x_budget(), user_auth=False)
     client = x_auth().client(account.access_token, account.access_token_secret)
     return XTimeline(client, x_budget())
 
@@ -288,7 +340,9 @@ def retention() -> Retention:
     from chalicelib.sweep import Retention
 
     config = settings()
-    forget_flow = ForgetFlow(account_store(), session_store(), archive(), x_auth(), time.time)
+    forget_flow = ForgetFlow(
+        account_store(), session_store(), archive(), x_auth(), time.time, x_oauth2=x_oauth2()
+    )
     return Retention(
         ViewIndex(dynamodb(), config.table_name),
         forget_flow.forget_idle,

@@ -1,10 +1,12 @@
 """Pending logins and sessions in DynamoDB (the account items of the same table are
 accounts.py's).
 
-Items `session#<sha256 of the session id>`: kind `pending` (a sign-in under way: the
-request token and its encrypted secret) or kind `session` (a signed-in browser: the account
-id). Only a hash of the id is stored, so a copy of the table signs no one in. `expires_at`
-(epoch seconds) is checked on every read; DynamoDB's TTL only cleans up later.
+Items `session#<sha256 of the session id>`: kind `pending` (a sign-in under way: over
+OAuth 1.0a the request token and its encrypted secret; over OAuth 2.0, `sign_in` oauth2,
+the `state` and the PKCE code verifier, both encrypted, and a hash of the state, which a
+cancel names) or kind `session` (a signed-in browser: the account id). Only a hash of the
+id is stored, so a copy of the table signs no one in. `expires_at` (epoch seconds) is
+checked on every read; DynamoDB's TTL only cleans up later.
 
 The sparse index `sessions-by-account` lists session items by `session_account_id`, to end
 every session of an account that is forgotten or whose token X rejects (never a Scan).
@@ -17,14 +19,23 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.config import OAUTH1, OAUTH2
 from chalicelib.errors import ConditionFailed, SignInExpired, StoreUnavailable, aws_call
 from chalicelib.tokens import TokenCipher
 
 
 @dataclass(frozen=True)
 class PendingLogin:
-    request_token: str
-    request_token_secret: str
+    request_token: str = ""  # OAuth 1.0a
+    request_token_secret: str = ""
+    sign_in: str = OAUTH1
+    state: str = ""  # OAuth 2.0
+    code_verifier: str = ""
+
+
+def state_hash(state: str) -> str:
+    """What the table keeps of a state in the clear: enough for a cancel's condition."""
+    return hashlib.sha256(state.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -65,12 +76,34 @@ class SessionStore:
         self._lifetimes = lifetimes
 
     def start_pending(self, request_token: str, request_token_secret: str, now: int) -> str:
+        """An OAuth 1.0a sign-in under way; returns its new session id."""
+        return self._put_pending(
+            {
+                "request_token": {"S": request_token},
+                "request_token_secret": {"S": self._cipher.encrypt(request_token_secret)},
+            },
+            now,
+        )
+
+    def start_pending_oauth2(self, state: str, code_verifier: str, now: int) -> str:
+        """An OAuth 2.0 sign-in under way: what the callback is checked against and what
+        the code is exchanged with, kept here, never in a handler object."""
+        return self._put_pending(
+            {
+                "sign_in": {"S": OAUTH2},
+                "state": {"S": self._cipher.encrypt(state)},
+                "state_hash": {"S": state_hash(state)},
+                "code_verifier": {"S": self._cipher.encrypt(code_verifier)},
+            },
+            now,
+        )
+
+    def _put_pending(self, values: dict[str, Any], now: int) -> str:
         session_id = new_session_id()
         item = {
             **_session_key(session_id),
             "kind": {"S": "pending"},
-            "request_token": {"S": request_token},
-            "request_token_secret": {"S": self._cipher.encrypt(request_token_secret)},
+            **values,
             "expires_at": {"N": str(now + self._lifetimes.pending_seconds)},
         }
         with aws_call("DynamoDB PutItem"):
@@ -78,15 +111,24 @@ class SessionStore:
         return session_id
 
     def consume_pending(
-        self, session_id: str, now: int, request_token: str | None = None
+        self,
+        session_id: str,
+        now: int,
+        request_token: str | None = None,
+        *,
+        state: str | None = None,
     ) -> PendingLogin:
         """Take the pending login once: a second use, or a late one, finds nothing. With
-        `request_token`, only the pending login of that request token is taken (a cancel
-        names it: a link with any other value leaves the sign-in under way alone)."""
+        `request_token` (OAuth 1.0a) or `state` (OAuth 2.0), only the pending login of that
+        value is taken (a cancel names it: a link with any other value leaves the sign-in
+        under way alone)."""
         condition, values = "kind = :pending", {":pending": {"S": "pending"}}
         if request_token is not None:
             condition += " AND request_token = :token"
             values[":token"] = {"S": request_token}
+        if state is not None:
+            condition += " AND state_hash = :state"
+            values[":state"] = {"S": state_hash(state)}
         try:
             with aws_call("DynamoDB DeleteItem"):
                 answer = self._db.delete_item(
@@ -101,6 +143,12 @@ class SessionStore:
         item = answer["Attributes"]
         if int(item["expires_at"]["N"]) <= now:
             raise SignInExpired("the pending login expired")
+        if item.get("sign_in", {}).get("S") == OAUTH2:
+            return PendingLogin(
+                sign_in=OAUTH2,
+                state=self._cipher.decrypt(item["state"]["S"]),
+                code_verifier=self._cipher.decrypt(item["code_verifier"]["S"]),
+            )
         return PendingLogin(
             request_token=item["request_token"]["S"],
             request_token_secret=self._cipher.decrypt(item["request_token_secret"]["S"]),

@@ -31,6 +31,7 @@ from chalicelib.errors import (
 )
 from chalicelib.observability import logger
 from chalicelib.pages import render, security_headers
+from chalicelib.signin import CALLBACK_VALUE
 
 if TYPE_CHECKING:
     from chalicelib.accounts import AccountTokens
@@ -267,8 +268,13 @@ def auth(request: Request) -> Response:
     return redirect(started.authorization_url, cookie=cookie)
 
 
-# What X puts on the way back: a token and a verifier, or (Cancel pressed) `denied`.
-CALLBACK_FIELDS = ("oauth_token", "oauth_verifier", "denied")
+# What X puts on the way back. OAuth 1.0a: a token and a verifier, or (Cancel pressed)
+# `denied`. OAuth 2.0: the state and a code, or (Cancel pressed, or X refusing) the state
+# and an `error` (X may add `error_description`, which is not read).
+OAUTH1_FIELDS = ("oauth_token", "oauth_verifier", "denied")
+OAUTH2_FIELDS = ("state", "code", "error")
+CALLBACK_FIELDS = OAUTH1_FIELDS + OAUTH2_FIELDS
+CANCELLED_AT_X = "access_denied"  # OAuth 2.0's `error` when the person pressed Cancel
 
 
 def callback(request: Request) -> Response:
@@ -276,9 +282,16 @@ def callback(request: Request) -> Response:
         query = _callback_query(request)
         if "denied" in query:
             return _cancelled(request, query["denied"])
-        signed_in = services.sign_in().complete(
-            _session_id(request), query.get("oauth_token"), query.get("oauth_verifier")
-        )
+        if "error" in query:
+            return _oauth2_error(request, query["error"], query.get("state"))
+        if set(query) & set(OAUTH2_FIELDS):
+            signed_in = services.sign_in().complete_oauth2(
+                _session_id(request), query.get("state"), query.get("code")
+            )
+        else:
+            signed_in = services.sign_in().complete(
+                _session_id(request), query.get("oauth_token"), query.get("oauth_verifier")
+            )
         # Inside the try: signing the cookie may read the keys' secret anew, and Secrets
         # Manager failing then is our 503 page like any other store failure.
         cookie = services.cookie_codec().set_cookie(
@@ -308,14 +321,37 @@ def _callback_query(request: Request) -> dict[str, str]:
             query[name] = values[0]
     if "denied" in query and len(query) > 1:
         raise BadCallback("the callback both cancels and approves")
+    if "error" in query and "code" in query:
+        raise BadCallback("the callback both refuses and approves")
+    if set(query) & set(OAUTH1_FIELDS) and set(query) & set(OAUTH2_FIELDS):
+        raise BadCallback("the callback mixes OAuth 1.0a and OAuth 2.0")
     return query
 
 
-def _cancelled(request: Request, denied: str) -> Response:
-    """`?denied=<request token>`: the person pressed Cancel at X. The cookie is cleared only
-    when it held the pending login of that request token, just forgotten: a link here from
-    another site, followed by someone signed in, signed out or signing in, changes nothing."""
-    consumed = services.sign_in().cancel(_session_id(request), denied)
+def _oauth2_error(request: Request, error: str, state: str | None) -> Response:
+    """`?error=..&state=..`: X sent the person back without a code. `access_denied` (she
+    pressed Cancel) is the cancelled page; any other error is X refusing the sign-in.
+    The pending login of that state is forgotten, and only then is the cookie cleared."""
+    if CALLBACK_VALUE.fullmatch(error) is None:
+        raise BadCallback("the callback's error is not of X's shape")
+    if error == CANCELLED_AT_X:
+        return _cancelled(request, state, oauth2=True)
+    consumed = services.sign_in().cancel_oauth2(_session_id(request), state)
+    logger.info("sign-in refused at X", extra={"pending_login_forgotten": consumed})
+    response = error_page(XRejected(f"X answered the authorize request with {error}"))
+    if consumed:
+        response.headers["Set-Cookie"] = services.cookie_codec().clear_cookie()
+    return response
+
+
+def _cancelled(request: Request, denied: str | None, *, oauth2: bool = False) -> Response:
+    """`?denied=<request token>` (OAuth 2.0: `?error=access_denied&state=<state>`): the
+    person pressed Cancel at X. The cookie is cleared only when it held the pending login of
+    that request token (or state), just forgotten: a link here from another site, followed
+    by someone signed in, signed out or signing in, changes nothing."""
+    flow = services.sign_in()
+    session_id = _session_id(request)
+    consumed = flow.cancel_oauth2(session_id, denied) if oauth2 else flow.cancel(session_id, denied)
     logger.info("sign-in cancelled", extra={"pending_login_forgotten": consumed})
     if consumed:  # a sign-in was under way: only then did a person cancel one
         observability.count(observability.SIGN_IN_CANCELLED)

@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 import tweepy
+from oauthlib.oauth2 import OAuth2Error
 from requests.adapters import HTTPAdapter
 
 from chalicelib import observability
@@ -93,10 +94,16 @@ def translate(error: BaseException, what: str) -> Exception:
 
 @contextlib.contextmanager
 def x_errors(what: str) -> Iterator[None]:
-    """Turn any failure of a call to X into XRejected, XRateLimited or XUnavailable."""
+    """Turn any failure of a call to X into XRejected, XRateLimited or XUnavailable
+    (oauthlib's OAuth2Error: X's token endpoint refused, with the status it answered)."""
     try:
         yield
-    except (tweepy.TweepyException, requests.exceptions.RequestException, ValueError) as error:
+    except (
+        tweepy.TweepyException,
+        requests.exceptions.RequestException,
+        OAuth2Error,
+        ValueError,
+    ) as error:
         translated = translate(error, what)
         if isinstance(translated, XRateLimited):
             observability.count(observability.X_RATE_LIMITED)

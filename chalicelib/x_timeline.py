@@ -60,6 +60,8 @@ class XTimeline:
 
     With a `budget`, each page takes a token first; a refused token ends the read the way
     X's 429 does (BudgetExhausted is an XRateLimited), before anything is sent to X.
+    `user_auth`: Tweepy's name for OAuth 1.0a signing; False for an OAuth 2.0 account, whose
+    client sends its access token as the Bearer token (x_oauth2.UserBearerSession).
     """
 
     def __init__(
@@ -67,10 +69,13 @@ class XTimeline:
         client: Any,
         budget: XBudget | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        user_auth: bool = True,
     ) -> None:
         self._client = client
         self._budget = budget
         self._clock = clock
+        self._user_auth = user_auth
 
     def fetch(
         self,
@@ -94,7 +99,7 @@ class XTimeline:
         params: dict[str, Any] = {
             "max_results": PAGE_SIZE,
             "tweet_fields": TWEET_FIELDS,
-            "user_auth": True,
+            "user_auth": self._user_auth,
         }
         if timeline == MENTIONS:
             params.update(expansions=["author_id"], user_fields=["username"])

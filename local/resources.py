@@ -409,8 +409,13 @@ def provision(
     x_consumer_secret: str,
     prefix: str = "responsetime-local",
     template: Mapping[str, Any] | None = None,
+    x_oauth2_client: tuple[str, str] | None = None,
 ) -> dict[str, str]:
-    """Create every resource in moto and return the environment the functions would get."""
-    x_app = json.dumps({"consumer_key": x_consumer_key, "consumer_secret": x_consumer_secret})
+    """Create every resource in moto and return the environment the functions would get.
+    With `x_oauth2_client` (client id and secret), the X app secret holds them too."""
+    app_secret = {"consumer_key": x_consumer_key, "consumer_secret": x_consumer_secret}
+    if x_oauth2_client is not None:
+        app_secret["oauth2_client_id"], app_secret["oauth2_client_secret"] = x_oauth2_client
+    x_app = json.dumps(app_secret)
     provisioner = Provisioner(session, prefix, {"XAppSecret": x_app})
     return provisioner.provision(template or load_template())

@@ -45,6 +45,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 EMULATOR_KEY = "local-consumer-key"
 EMULATOR_SECRET = "local-consumer-secret"
+EMULATOR_OAUTH2_CLIENT = ("local-oauth2-client-id", "local-oauth2-client-secret")
 DEFAULT_REFRESH_SECONDS = 300.0
 QUEUE_POLL_SECONDS = 2.0
 
@@ -438,14 +439,29 @@ def running_stack(port: int, *, quiet: bool = False) -> Iterator[Stack]:
         os.environ["AWS_ENDPOINT_URL"] = aws_endpoint
 
         x_base_url = os.environ.get("X_API_BASE_URL", "")
+        oauth2_client: tuple[str, str] | None = None
         if x_base_url:
-            consumer_key = os.environ["X_CONSUMER_KEY"]
-            consumer_secret = os.environ["X_CONSUMER_SECRET"]
+            consumer_key = os.environ.get("X_CONSUMER_KEY", "")
+            consumer_secret = os.environ.get("X_CONSUMER_SECRET", "")
+            if os.environ.get("X_OAUTH2_CLIENT_ID") and os.environ.get("X_OAUTH2_CLIENT_SECRET"):
+                oauth2_client = (
+                    os.environ["X_OAUTH2_CLIENT_ID"],
+                    os.environ["X_OAUTH2_CLIENT_SECRET"],
+                )
         else:
             from local.x_emulator import XEmulator
 
             consumer_key, consumer_secret = EMULATOR_KEY, EMULATOR_SECRET
-            emulator = XEmulator(consumer_key, consumer_secret)
+            # The emulator is an X app with both: `make run` signs in over OAuth 1.0a as
+            # before, `X_SIGN_IN=oauth2 make run` over OAuth 2.0.
+            oauth2_client = EMULATOR_OAUTH2_CLIENT
+            os.environ.setdefault("X_SIGN_IN", "oauth1")
+            emulator = XEmulator(
+                consumer_key,
+                consumer_secret,
+                oauth2_client_id=oauth2_client[0],
+                oauth2_client_secret=oauth2_client[1],
+            )
             x_base_url = emulator.start(HOST, int(os.environ.get("X_EMULATOR_PORT", 0)))
             os.environ["X_API_BASE_URL"] = x_base_url
 
@@ -454,7 +470,10 @@ def running_stack(port: int, *, quiet: bool = False) -> Iterator[Stack]:
         from local.resources import provision
 
         env = provision(
-            boto3.Session(), x_consumer_key=consumer_key, x_consumer_secret=consumer_secret
+            boto3.Session(),
+            x_consumer_key=consumer_key,
+            x_consumer_secret=consumer_secret,
+            x_oauth2_client=oauth2_client,
         )
         os.environ.update(env)
         # A compliance job is read again this soon here (the emulator finishes at once).
@@ -522,6 +541,15 @@ class MetricsAside(io.TextIOBase):
             self._file.flush()
 
 
+def describe_sign_in() -> str:
+    chosen = os.environ.get("X_SIGN_IN") or ""
+    if chosen == "oauth2":
+        return "OAuth 2.0 with PKCE"
+    if chosen == "oauth1":
+        return "OAuth 1.0a"
+    return "OAuth 2.0 if the X app has a client id and secret, else OAuth 1.0a"
+
+
 def metrics_file() -> Path:
     return Path(os.environ.get("LOCAL_METRICS_FILE") or PROJECT_DIR / "build" / "metrics.jsonl")
 
@@ -546,6 +574,7 @@ def main(argv: list[str] | None = None) -> int:
             x_label = "the X emulator" if stack.emulator else urlsplit(stack.x_base_url).netloc
             print(f"AWS (moto server): {stack.aws_endpoint}", flush=True)
             print(f"X: {stack.x_base_url} ({x_label})", flush=True)
+            print(f"Sign-in: {describe_sign_in()} (X_SIGN_IN)", flush=True)
             rounds = refresh_seconds()
             every = f"every {rounds:g} s" if rounds > 0 else "off"
             print(f"Refresh rounds: {every} (LOCAL_REFRESH_SECONDS)", flush=True)

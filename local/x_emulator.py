@@ -6,6 +6,11 @@ X's parameters, paging, reach and rate limits, and answers errors in X's shapes.
 in-process (``XEmulator``) or, when it runs separately (``python -m local.x_emulator``), through
 the small admin API under ``/_emulator/``.
 
+OAuth 2.0 Authorization Code with PKCE as well (local/x_oauth2.py, through oauthlib's server
+classes): the authorize page ``GET /i/oauth2/authorize``, ``POST /2/oauth2/token`` and
+``POST /2/oauth2/revoke``; every v2 endpoint it serves to a user takes either her OAuth 1.0a
+signature or her OAuth 2.0 access token as a Bearer token.
+
 Batch compliance, app-only as on X: ``POST /oauth2/token`` (client credentials) gives the app's
 bearer token, the only credential ``/2/compliance/jobs`` accepts. A job's ``upload_url`` and
 ``download_url`` are the emulator's own ``/_compliance/...`` paths and, like X's presigned
@@ -31,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from oauthlib.oauth2 import FatalClientError, OAuth2Error
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -59,6 +65,7 @@ from local.x_api import (
     user_not_found,
 )
 from local.x_oauth import AccessToken, OAuthProvider, TokenStore
+from local.x_oauth2 import OAuth2Client, OAuth2Provider, OAuth2Tokens
 from local.x_store import Account, XStore, as_utc
 
 __all__ = ["TEMPLATES", "XEmulator", "main"]
@@ -74,6 +81,10 @@ TEMPLATES = (
     "GET /2/users/:id/mentions",
     "GET /2/users/:id/tweets",
     "POST /oauth2/token",
+    "GET /i/oauth2/authorize",
+    "POST /i/oauth2/authorize",
+    "POST /2/oauth2/token",
+    "POST /2/oauth2/revoke",
     "POST /2/compliance/jobs",
     "GET /2/compliance/jobs",
     "GET /2/compliance/jobs/:id",
@@ -136,6 +147,13 @@ _STORAGE_ERRORS = {  # what, as (status, storage's code, message)
     "expired": (403, "AccessDenied", "Request has expired"),
     "missing": (404, "NoSuchKey", "The specified key does not exist."),
 }
+
+# The consent form's own fields; every other field is the app's authorize request, sent back.
+_CONSENT_FIELDS = frozenset({"action", "username"})
+_OAUTH2_BROKEN = (
+    "<h1>Something went wrong.</h1><p>You weren't able to give access to the App. "
+    "Go back and try logging in again.</p>"
+)
 
 ResponseHook = Callable[[str, int, str, bytes], None]
 
@@ -294,6 +312,8 @@ class XEmulator:
         clock: Callable[[], datetime] | None = None,
         seed_demo: bool = True,
         app_name: str = "responsetime (local)",
+        oauth2_client_id: str = "local-oauth2-client-id",
+        oauth2_client_secret: str = "local-oauth2-client-secret",  # noqa: S107 - local
     ) -> None:
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
@@ -303,6 +323,9 @@ class XEmulator:
         self.store = XStore()
         self.tokens = TokenStore(consumer_key, consumer_secret, self.now, self._lock)
         self.oauth = OAuthProvider(self.tokens, lambda uid: self.store.accounts[uid].username)
+        self.oauth2_client = OAuth2Client(oauth2_client_id, oauth2_client_secret)
+        self.oauth2_tokens = OAuth2Tokens(self.oauth2_client, self.now, self._lock)
+        self.oauth2 = OAuth2Provider(self.oauth2_tokens)
         self.rate_limits = _RateLimiter()
         self.calls: Counter[str] = Counter()
         self.posts_served: Counter[str] = Counter()
@@ -451,7 +474,18 @@ class XEmulator:
     def revoke(self, username: str) -> None:
         """Every access token of ``username`` stops working (401), as when she revokes the app."""
         with self._lock:
-            self.tokens.revoke_user(self.store.account(username).id)
+            user_id = self.store.account(username).id
+            self.tokens.revoke_user(user_id)
+            self.oauth2_tokens.revoke_user(user_id)
+
+    def expire_access_tokens(self) -> int:
+        """Every OAuth 2.0 access token expires now (their refresh tokens still work)."""
+        return self.oauth2_tokens.expire_access_tokens()
+
+    def oauth2_refreshes(self) -> int:
+        """Refresh grants honoured so far (a refresh X refused is not one)."""
+        with self._lock:
+            return self.oauth2_tokens.refreshes
 
     def delete_post(self, post_id: str) -> None:
         """The author deletes the post: it leaves the timelines; compliance reports it."""
@@ -532,6 +566,10 @@ class XEmulator:
             "POST /oauth/access_token": self._access_token,
             "POST /1.1/oauth/invalidate_token": self._invalidate_token,
             "POST /oauth2/token": self._app_token,
+            "GET /i/oauth2/authorize": self._oauth2_authorize_page,
+            "POST /i/oauth2/authorize": self._oauth2_authorize_submit,
+            "POST /2/oauth2/token": self._oauth2_token,
+            "POST /2/oauth2/revoke": self._oauth2_revoke,
         }.get(template)
         if handler is not None:
             return template, handler(request)
@@ -545,7 +583,7 @@ class XEmulator:
         if template.startswith(("GET /2/", "POST /2/")):
             headers = None
             if status == 429:
-                access = None if template in COMPLIANCE_TEMPLATES else self._authenticate(request)
+                access = None if template in COMPLIANCE_TEMPLATES else self._user(request)
                 with self._lock:
                     headers = self.rate_limits.exhausted_headers(
                         template,
@@ -583,6 +621,19 @@ class XEmulator:
 
     def _authenticate(self, request: Request) -> AccessToken | None:
         return self.oauth.resource(*self._oauth_args(request)).access
+
+    def _user(self, request: Request) -> AccessToken | None:
+        """Who a v2 request acts as: an OAuth 1.0a signature, or an OAuth 2.0 user access
+        token as Bearer (the app's own bearer token is no user)."""
+        scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
+        if scheme != "bearer":
+            return self._authenticate(request)
+        uri, method, _, headers = self._oauth_args(request)
+        grant = self.oauth2.bearer_user(uri, method, headers)
+        if grant is None:
+            return None
+        token = headers["Authorization"].partition(" ")[2].strip()
+        return AccessToken(token, "", grant.client_id, grant.user_id, self.now())
 
     def _v1_error(self, status: int) -> Response:
         return _json_response(status, V1_BAD_AUTH_DATA if status == 400 else V1_AUTH_ERROR)
@@ -678,7 +729,7 @@ class XEmulator:
 
     # v2 -------------------------------------------------------------------------------------
     def _v2(self, request: Request, template: str, path_id: str | None) -> Response:
-        access = self._authenticate(request)
+        access = self._user(request)
         if access is None:
             return _json_response(401, _problem(401), problem=True)
         now = int(self.now().timestamp())
@@ -719,6 +770,80 @@ class XEmulator:
                 index = filter_excluded(index[-reach:], self.store, query.exclude)
             page = timeline_page(index, query, TWEETS_REACH)
         return timeline_body(page, query, self.store)
+
+    # OAuth 2.0 (local/x_oauth2.py answers oauthlib's questions) -----------------------------
+    def _oauth2_authorize_page(self, request: Request) -> Response:
+        """X's consent page: the app, the scopes it asks for, the accounts to sign in as."""
+        uri = self._oauth_args(request)[0]
+        try:
+            scopes, _ = self.oauth2.validate_authorization(uri)
+        except FatalClientError:
+            return _page(400, "Something went wrong", _OAUTH2_BROKEN)
+        except OAuth2Error as error:  # a known client and redirect URI: X tells the app
+            return _redirect(error.redirect_uri, error.twotuples)
+        with self._lock:
+            accounts = list(self.store.accounts.values())
+        app = html.escape(self.app_name)
+        fields = "".join(
+            f'<input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
+            for name, value in parse_qsl(urlsplit(uri).query, keep_blank_values=True)
+        )
+        asked = "".join(f"<li><code>{html.escape(scope)}</code></li>" for scope in scopes)
+        rows = "".join(
+            f'<label><input type="radio" name="username" value="{html.escape(a.username)}"'
+            f"{' checked' if n == 0 else ''}> "
+            f'<span class="handle">@{html.escape(a.username)}</span> '
+            f'<span class="name">{html.escape(a.name)}</span></label>'
+            for n, a in enumerate(accounts)
+        )
+        body = (
+            f"<h1>{app} wants to access your X account</h1>"
+            f'<p>It asks for these permissions:</p><ul class="scopes">{asked}</ul>'
+            '<form method="post" action="/i/oauth2/authorize">'
+            f"{fields}<p>Sign in as:</p>"
+            f'<div class="accounts">{rows or "<p>No accounts.</p>"}</div>'
+            '<button type="submit" name="action" value="authorize">Authorize app</button>'
+            '<button type="submit" name="action" value="cancel">Cancel</button>'
+            "</form>"
+        )
+        return _page(200, f"Authorize {self.app_name}", body)
+
+    def _oauth2_authorize_submit(self, request: Request) -> Response:
+        """A press on the consent page: back to the app with a code, or with
+        error=access_denied (Cancel), and the app's `state` either way."""
+        query = [(k, v) for k, v in request.form.items(multi=True) if k not in _CONSENT_FIELDS]
+        uri = f"{self.base_url}/i/oauth2/authorize?{urlencode(query)}"
+        try:
+            scopes, info = self.oauth2.validate_authorization(uri)
+        except FatalClientError:
+            return _page(400, "Something went wrong", _OAUTH2_BROKEN)
+        except OAuth2Error as error:
+            return _redirect(error.redirect_uri, error.twotuples)
+        action = request.form.get("action", "")
+        if action == "cancel":
+            state = [("state", info["state"])] if info.get("state") else []
+            return _redirect(info["redirect_uri"], [("error", "access_denied"), *state])
+        if action != "authorize":
+            return _page(400, "Bad request", "<h1>Choose Authorize app or Cancel.</h1>")
+        with self._lock:
+            account = self.store.find_account(request.form.get("username", ""))
+        if account is None:
+            return _page(400, "Bad request", "<h1>Choose an account to sign in with.</h1>")
+        location = self.oauth2.authorize(uri, scopes, account.id)
+        return Response("", status=302, headers={"Location": location})
+
+    def _oauth2_token(self, request: Request) -> Response:
+        """authorization_code (with the PKCE verifier) and refresh_token grants."""
+        uri, _, body, headers = self._oauth_args(request)
+        answer = self.oauth2.token(uri, body, headers)
+        return Response(answer.body, status=answer.status, content_type=JSON_TYPE)
+
+    def _oauth2_revoke(self, request: Request) -> Response:
+        uri, _, body, headers = self._oauth_args(request)
+        answer = self.oauth2.revoke(uri, body, headers)
+        if answer.status != 200:
+            return Response(answer.body, status=answer.status, content_type=JSON_TYPE)
+        return _json_response(200, {"revoked": True})
 
     # app-only and batch compliance -----------------------------------------------------------
     def _app_token(self, request: Request) -> Response:
@@ -850,6 +975,8 @@ class XEmulator:
                     delay=float(payload.get("delay", 0.0)),
                 )
                 return _json_response(200, {"ok": True})
+            if route == "POST /_emulator/expire_tokens":
+                return _json_response(200, {"expired": self.expire_access_tokens()})
             if route == "POST /_emulator/revoke":
                 self.revoke(str(payload["username"]))
                 return _json_response(200, {"ok": True})

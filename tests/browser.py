@@ -3,6 +3,8 @@ and the person's click on the X emulator's authorize page over real HTTP."""
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
@@ -70,9 +72,20 @@ class Browser:
         return self.get(approve(authorize_url, username))
 
 
+def consent_fields(authorize_url: str) -> dict[str, str]:
+    """The hidden fields of the emulator's OAuth 2.0 consent page (the app's request)."""
+    page = requests.get(authorize_url, timeout=10)
+    assert page.status_code == 200, page.text
+    fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)
+    return {html.unescape(name): html.unescape(value) for name, value in fields}
+
+
 def press(authorize_url: str, username: str, action: str) -> str:
-    """Press a button on X's authorize page; returns the callback path and query."""
+    """Press a button on X's authorize page (OAuth 1.0a or 2.0, as the URL says); returns
+    the callback path and query."""
     parts = urlsplit(authorize_url)
+    if parts.path == "/i/oauth2/authorize":
+        return _press_oauth2(authorize_url, username, action)
     token = parse_qs(parts.query)["oauth_token"][0]
     answer = requests.post(
         f"{parts.scheme}://{parts.netloc}/oauth/authorize",
@@ -85,6 +98,22 @@ def press(authorize_url: str, username: str, action: str) -> str:
     verifier = parse_qs(location.query).get("oauth_verifier")
     if verifier:
         LEAKABLE.add(verifier[0])
+    return f"{location.path}?{location.query}"
+
+
+def _press_oauth2(authorize_url: str, username: str, action: str) -> str:
+    parts = urlsplit(authorize_url)
+    fields = consent_fields(authorize_url)
+    LEAKABLE.update({fields["state"], fields["code_challenge"]})
+    answer = requests.post(
+        f"{parts.scheme}://{parts.netloc}/i/oauth2/authorize",
+        data={**fields, "username": username, "action": action},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 302, answer.text
+    location = urlsplit(answer.headers["location"])
+    LEAKABLE.update(parse_qs(location.query).get("code", []))
     return f"{location.path}?{location.query}"
 
 

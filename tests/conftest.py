@@ -32,6 +32,8 @@ os.environ.pop("AWS_PROFILE", None)
 
 CONSUMER_KEY = "test-consumer-key"
 CONSUMER_SECRET = "test-consumer-secret"
+OAUTH2_CLIENT_ID = "test-oauth2-client-id"
+OAUTH2_CLIENT_SECRET = "test-oauth2-client-secret"
 
 
 @pytest.fixture
@@ -39,7 +41,12 @@ def x_emulator() -> Iterator[Any]:
     """The X emulator as a real HTTP server on loopback, fresh for each test."""
     from local.x_emulator import XEmulator
 
-    emulator = XEmulator(CONSUMER_KEY, CONSUMER_SECRET)
+    emulator = XEmulator(
+        CONSUMER_KEY,
+        CONSUMER_SECRET,
+        oauth2_client_id=OAUTH2_CLIENT_ID,
+        oauth2_client_secret=OAUTH2_CLIENT_SECRET,
+    )
     emulator.start("127.0.0.1", 0)
     yield emulator
     emulator.stop()
@@ -73,6 +80,29 @@ def app_env(aws: dict[str, str], x_emulator: Any, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("X_API_BASE_URL", x_emulator.base_url)
     services.reset()
     return x_emulator
+
+
+@pytest.fixture
+def oauth2(app_env: Any, aws: dict[str, str]) -> Any:
+    """The X app secret holds an OAuth 2.0 client id and secret too: /auth signs in over
+    OAuth 2.0 (X_SIGN_IN unset). Returns the emulator."""
+    import boto3
+
+    from chalicelib import services
+
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=aws["X_APP_SECRET_ID"],
+        SecretString=json.dumps(
+            {
+                "consumer_key": CONSUMER_KEY,
+                "consumer_secret": CONSUMER_SECRET,
+                "oauth2_client_id": OAUTH2_CLIENT_ID,
+                "oauth2_client_secret": OAUTH2_CLIENT_SECRET,
+            }
+        ),
+    )
+    services.reset()
+    return app_env
 
 
 @pytest.fixture
@@ -196,7 +226,14 @@ PURE_FILES = frozenset(
         "test_xlsx.py",
     }
 )
-E2E_FILES = frozenset({"test_e2e_browser.py", "test_a11y.py", "test_error_pages_browser.py"})
+E2E_FILES = frozenset(
+    {
+        "test_e2e_browser.py",
+        "test_e2e_browser_oauth2.py",
+        "test_a11y.py",
+        "test_error_pages_browser.py",
+    }
+)
 DEPLOY_FILES = frozenset({"test_deploy.py"})
 
 

@@ -152,3 +152,10 @@ def stack() -> Iterator[StackProcess]:
     """One local stack per test module, shared by its tests."""
     with local_stack_process() as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def oauth2_stack() -> Iterator[StackProcess]:
+    """`X_SIGN_IN=oauth2 make run`: the same stack, signing in over OAuth 2.0."""
+    with local_stack_process(X_SIGN_IN="oauth2") as running:
+        yield running

@@ -21,6 +21,7 @@ NOT_AT_SIGN_IN = (
     "chalicelib.refresh_queue",
     "chalicelib.archive",
     "chalicelib.x_timeline",
+    "chalicelib.token_refresh",
     "jinja2",
     "aws_lambda_powertools.utilities.batch",
     "chalicelib.xlsx",

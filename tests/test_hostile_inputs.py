@@ -492,6 +492,189 @@ def test_a_number_of_5000_digits_is_a_400(browser: Browser) -> None:
     assert [answer.status_code for answer in answers] == [400, 400, 400]
 
 
+# --- 6. The same table for OAuth 2.0's callback: state, code and error ------------------
+
+
+def oauth2_callback_values(callback: str) -> tuple[str, str]:
+    """The state and code X put on the way back."""
+    query = parse_qs(urlsplit(callback).query)
+    return query["state"][0], query["code"][0]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "state=&code=abc",
+        "code=abc",
+        "state={state}",
+        "state={state}&code=",
+        "state={state}&code=" + "c" * 201,
+        "state=" + "s" * 201 + "&code=abc",
+        "error=",
+        "error=" + "e" * 201 + "&state={state}",
+    ],
+)
+def test_an_oauth2_callback_with_missing_or_oversized_values(
+    browser: Browser, oauth2: Any, aws: dict[str, str], query: str
+) -> None:
+    tried(f"OAuth 2.0 callback {query[:40]}")
+    state, _ = oauth2_callback_values(approve(browser.start_sign_in(), "fastbrand"))
+    oauth2.reset_counters()
+
+    answer = browser.get("/callback?" + query.format(state=state))
+
+    assert answer.status_code == 400
+    assert NOT_VALID in answer.body.decode()
+    assert "set-cookie" not in answer.headers
+    assert sum(oauth2.calls.values()) == 0
+    assert len(items_of_kind(aws, "pending")) == 1
+
+
+@pytest.mark.parametrize("field", ["state", "code", "error"])
+def test_a_damaged_oauth2_callback_is_refused_and_the_sign_in_can_still_finish(
+    browser: Browser, oauth2: Any, aws: dict[str, str], field: str
+) -> None:
+    # GIVEN a browser back from X with a good state and code
+    state, code = oauth2_callback_values(approve(browser.start_sign_in(), "fastbrand"))
+    good = {"state": state, "code": code}
+    oauth2.reset_counters()
+    for bad, damage in BAD_VALUES.items():
+        tried(f"OAuth 2.0 {field} with {bad}")
+        # WHEN the link back is damaged (an error: X's cancel, damaged)
+        fields = (
+            {"error": damage("access_denied"), "state": state}
+            if field == "error"
+            else {**good, field: damage(good[field])}
+        )
+        answer = browser.get(callback_path(**fields))
+
+        # THEN a 400 says so, nothing went to X and the pending login is still there
+        assert answer.status_code == 400, bad
+        assert NOT_VALID in answer.body.decode(), bad
+        assert "set-cookie" not in answer.headers, bad
+        assert sum(oauth2.calls.values()) == 0, bad
+        assert len(items_of_kind(aws, "pending")) == 1, bad
+    # AND the same browser then finishes the sign-in with the right values
+    finished = browser.get(callback_path(**good))
+    assert finished.status_code == 302, finished.body[:300]
+    assert oauth2.calls["POST /2/oauth2/token"] == 1
+    assert_signed_in(browser)
+
+
+def test_an_ambiguous_oauth2_callback_is_refused_before_the_pending_login_is_spent(
+    browser: Browser, oauth2: Any, aws: dict[str, str]
+) -> None:
+    state, code = oauth2_callback_values(approve(browser.start_sign_in(), "fastbrand"))
+    good = f"state={state}&code={code}"
+    ambiguous = {
+        "state twice, the second wrong": f"{good}&state=wrong",
+        "state twice, both right": f"{good}&state={state}",
+        "code twice": f"{good}&code=other",
+        "error beside a code": f"{good}&error=access_denied",
+        "error twice": f"error=access_denied&error=x&state={state}",
+        "an OAuth 1.0a token beside the code": f"{good}&oauth_token=abc",
+        "an OAuth 1.0a verifier beside the code": f"{good}&oauth_verifier=abc",
+        "denied beside the state": f"state={state}&denied=abc",
+        "denied beside an error": "error=access_denied&denied=abc",
+    }
+    oauth2.reset_counters()
+    for shape, query in ambiguous.items():
+        tried(f"OAuth 2.0 callback with {shape}")
+        answer = browser.get(f"/callback?{query}")
+        assert answer.status_code == 400, shape
+        assert NOT_VALID in answer.body.decode(), shape
+        assert "set-cookie" not in answer.headers, shape
+        assert sum(oauth2.calls.values()) == 0, shape
+        assert len(items_of_kind(aws, "pending")) == 1, shape
+    assert browser.get(f"/callback?{good}").status_code == 302
+    assert_signed_in(browser)
+
+
+def test_a_link_to_an_oauth2_cancel_keeps_a_signed_in_person_signed_in(
+    browser: Browser, oauth2: Any, aws: dict[str, str]
+) -> None:
+    assert browser.sign_in("fastbrand").status_code == 302
+    for query in (
+        "error=access_denied",
+        "error=access_denied&state=x",
+        "error=access_denied&state=%3Cscript%3E",
+        "error=server_error&state=x",
+    ):
+        tried(f"/callback?{query} when signed in")
+        answer = browser.get(f"/callback?{query}")
+        assert answer.status_code in (200, 400, 502), query
+        assert "<script>" not in answer.body.decode()
+        assert "set-cookie" not in answer.headers, query
+        assert len(items_of_kind(aws, "session")) == 1
+        assert_signed_in(browser, label=query)
+
+
+def test_a_link_to_an_oauth2_cancel_leaves_a_sign_in_under_way_alone(
+    browser: Browser, oauth2: Any, aws: dict[str, str]
+) -> None:
+    authorize_url = browser.start_sign_in()
+    for query in ("error=access_denied&state=x", "error=access_denied", "error=server_error"):
+        tried(f"/callback?{query} while an OAuth 2.0 sign-in is under way")
+        answer = browser.get(f"/callback?{query}")
+        assert answer.status_code in (200, 502) and "set-cookie" not in answer.headers
+        assert len(items_of_kind(aws, "pending")) == 1
+    assert browser.get(approve(authorize_url, "fastbrand")).status_code == 302
+    assert browser.get("/report").status_code == 200
+
+
+def test_a_crafted_oauth2_callback_keeps_a_signed_in_person_signed_in(
+    browser: Browser, oauth2: Any
+) -> None:
+    tried("/callback with a well-formed foreign state and code when signed in")
+    assert browser.sign_in("fastbrand").status_code == 302
+    oauth2.reset_counters()
+
+    answer = browser.get(callback_path(state="abc", code="def"))
+
+    assert answer.status_code == 400
+    assert "set-cookie" not in answer.headers
+    assert sum(oauth2.calls.values()) == 0
+    assert_signed_in(browser)
+
+
+def test_a_huge_oauth2_callback_query_is_a_400(browser: Browser, oauth2: Any) -> None:
+    tried("code of 100 KB", "state of 100 KB", "error of 100 KB")
+    state, _ = oauth2_callback_values(approve(browser.start_sign_in(), "fastbrand"))
+    oauth2.reset_counters()
+    for query in (
+        f"state={state}&code={'c' * 100_000}",
+        f"state={'s' * 100_000}&code=abc",
+        f"error={'e' * 100_000}&state={state}",
+    ):
+        answer = browser.get(f"/callback?{query}")
+        assert answer.status_code == 400
+        assert NOT_VALID in answer.body.decode()
+    assert sum(oauth2.calls.values()) == 0
+
+
+def test_no_oauth2_secret_reaches_the_logs(
+    browser: Browser, oauth2: Any, aws: dict[str, str]
+) -> None:
+    from chalicelib import services
+
+    authorize_url = browser.start_sign_in()
+    [pending] = items_of_kind(aws, "pending")
+    for name in ("state", "code_verifier"):
+        LEAKABLE.add(services.token_cipher().decrypt(pending[name]["S"]))
+    browser.get(approve(authorize_url, "fastbrand"))  # the code: tests/browser.py adds it
+    account_id = oauth2.account_id("fastbrand")
+    tokens = services.account_store().account_tokens(account_id)
+    assert tokens is not None
+    LEAKABLE.update({tokens.access_token, tokens.refresh_token})
+    oauth2.expire_access_tokens()
+    assert browser.get("/report").status_code == 200  # a read, a 401, a refresh
+    refreshed = services.account_store().account_tokens(account_id)
+    assert refreshed is not None and refreshed.refresh_token != tokens.refresh_token
+    LEAKABLE.update({refreshed.access_token, refreshed.refresh_token})
+    browser.post("/forget", headers={"origin": ORIGIN}, body="confirm=yes")
+    assert_no_secret_logged()
+
+
 def test_the_count_of_hostile_inputs(request: pytest.FixtureRequest) -> None:
     """Not a check of the app: prints how many hostile inputs this file sends (run it
     with the rest of the file, and -s, to see the figure)."""

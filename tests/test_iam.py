@@ -446,6 +446,68 @@ def retention_accounts(
     return browsers["brand_d"]
 
 
+def test_the_oauth2_paths_call_only_what_the_policies_grant(
+    client: Any,
+    oauth2: Any,
+    aws: dict[str, str],
+    configure: Callable[..., None],
+    call_log: CallLog,
+) -> None:
+    """Over OAuth 2.0: the sign-in, a view whose token expired (a 401, the claim, the new
+    pair), a worker's refresh of an expired token, a refresh X refuses, and a forget that
+    revokes at X first: every call each function makes is one its policy file allows."""
+    import boto3
+
+    from local.stack import SqsEventSource
+
+    configure(REPORT_MAX_AGE_SECONDS=0, PURGE_DELAY_SECONDS=0)
+    refs, arns = stack_arns(aws)
+    call_log.queue_arns = {aws["REFRESH_QUEUE_URL"]: arns["RefreshQueue"]}
+    origin = {"origin": "http://127.0.0.1:8000"}
+
+    def api(request: Callable[[], Any]) -> Any:
+        with call_log.function("api_handler"):
+            return request()
+
+    def signed_in(username: str) -> Browser:
+        person = Browser(client)
+        authorize = api(person.start_sign_in)
+        api(lambda: person.get(approve(authorize, username)))
+        return person
+
+    person = signed_in("fastbrand")
+    oauth2.expire_access_tokens()
+    assert api(functools.partial(person.get, "/report")).status_code == 200
+    signed_in("slowbrand")
+    oauth2.revoke("slowbrand")
+    oauth2.expire_access_tokens()
+
+    def worker(batch: dict[str, Any]) -> Any:
+        with call_log.function("refresh_worker"):
+            return client.lambda_.invoke("refresh_worker", batch).payload
+
+    event = client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    with call_log.function("schedule_refresh"):
+        client.lambda_.invoke("schedule_refresh", event)
+    SqsEventSource(boto3.client("sqs"), aws["REFRESH_QUEUE_URL"], worker).poll_once()
+    assert oauth2.oauth2_refreshes() == 2  # the view's, and the worker's of fastbrand
+    api(lambda: person.post("/forget", headers=origin, body="confirm=yes"))
+    assert oauth2.calls["POST /2/oauth2/revoke"] == 2
+
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+    for function in ("api_handler", "schedule_refresh", "refresh_worker"):
+        policy_file = config["lambda_functions"][function]["iam_policy_file"]
+        statements = granted(
+            json.loads((PROJECT_DIR / ".chalice" / policy_file).read_text()), refs, arns
+        )
+        calls = call_log.by_function[function]
+        assert calls, f"{function} made no AWS call here"
+        denied = sorted((c for c in calls if not allowed(statements, c)), key=str)
+        assert denied == [], f"{policy_file} does not allow what {function} does"
+
+
 def test_the_judge_names_versioned_calls_and_weighs_a_prefix_condition() -> None:
     """What the test above asks IAM, for the calls forgetting an archive's versions makes:
     ListObjectVersions is s3:ListBucketVersions, a delete naming a version is

@@ -10,9 +10,9 @@ tests hold are marked ◆):
     services        the wiring: every client, store and flow built once from config
     ◆ only web and services import services (app.py reaches them through web)
     ─────────────────────────────────────────────────────────────────────────────────────
-    flows           report_service, refresh, signin, forget, sweep: take what they work with as
-                    arguments (tests/unit/ hands them fakes)
-    X               x_timeline, x_auth, x_http: X API v2 and OAuth, through Tweepy
+    flows           report_service, refresh, signin, forget, sweep, token_refresh: take what
+                    they work with as arguments (tests/unit/ hands them fakes)
+    X               x_timeline, x_auth, x_oauth2, x_http: X API v2 and OAuth, through Tweepy
     stores          accounts, sessions, archive, budget, refresh_queue, tokens: DynamoDB,
                     S3, SQS and the token cipher, through boto3
     shared          config, observability, pages, cookies, errors

@@ -1,8 +1,10 @@
 """Sign-in over real HTTP through the `make run` stack (moto server, X emulator, chalice
-local in a subprocess): fifty browsers at once, and not one secret in the stack's output."""
+local in a subprocess): fifty browsers at once, and not one secret in the stack's output,
+over OAuth 1.0a (`make run`) and over OAuth 2.0 (`X_SIGN_IN=oauth2 make run`)."""
 
 from __future__ import annotations
 
+import html
 import json
 import random
 import re
@@ -13,14 +15,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 
-from tests.stack_fixture import StackProcess, local_stack_process, stack
+from tests.stack_fixture import StackProcess, local_stack_process, oauth2_stack, stack
 
-__all__ = ["stack"]  # the module-scoped fixture, imported so pytest finds it here
+__all__ = ["oauth2_stack", "stack"]  # the module-scoped fixtures, imported for pytest
 
 BROWSERS = 50
 TIMEOUT_S = 15
+OAUTH1_AUTHORIZE = "/oauth/authenticate?"
+OAUTH2_AUTHORIZE = "/i/oauth2/authorize?"
 # Every value that must never appear in the stack's output, gathered as the tests run.
 SECRETS: set[str] = set()
 
@@ -46,21 +51,39 @@ class HttpBrowser:
         answer = self.get("/auth")
         assert answer.status_code == 302, answer.text
         self.authorize_url = answer.headers["location"]
-        assert self.authorize_url.startswith(self.stack.x_url + "/oauth/authenticate?")
+        assert self.authorize_url.startswith(
+            (self.stack.x_url + OAUTH1_AUTHORIZE, self.stack.x_url + OAUTH2_AUTHORIZE)
+        )
         SECRETS.add(self.cookie() or "")
+
+    @property
+    def oauth2(self) -> bool:
+        return self.authorize_url.startswith(self.stack.x_url + OAUTH2_AUTHORIZE)
+
+    def _consent(self, action: str) -> dict[str, str]:
+        """What pressing a button of the authorize page sends, as the page's form says."""
+        if not self.oauth2:
+            token = parse_qs(urlsplit(self.authorize_url).query)["oauth_token"][0]
+            return {"oauth_token": token, "username": self.username, "action": action}
+        page = requests.get(self.authorize_url, timeout=TIMEOUT_S).text
+        fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page)
+        form = {html.unescape(name): html.unescape(value) for name, value in fields}
+        SECRETS.add(form["state"])
+        return {**form, "username": self.username, "action": action}
 
     def press(self, action: str) -> None:
         """The person picks her account and presses "Authorize app" (or "Cancel")."""
-        token = parse_qs(urlsplit(self.authorize_url).query)["oauth_token"][0]
+        path = "/i/oauth2/authorize" if self.oauth2 else "/oauth/authorize"
         answer = self.http.post(
-            self.stack.x_url + "/oauth/authorize",
-            data={"oauth_token": token, "username": self.username, "action": action},
+            self.stack.x_url + path,
+            data=self._consent(action),
             allow_redirects=False,
             timeout=TIMEOUT_S,
         )
         assert answer.status_code == 302, answer.text
         self.callback_url = answer.headers["location"]
-        SECRETS.update(parse_qs(urlsplit(self.callback_url).query).get("oauth_verifier", []))
+        query = parse_qs(urlsplit(self.callback_url).query)
+        SECRETS.update(query.get("oauth_verifier", []) + query.get("code", []))
 
     def authorize(self) -> None:
         self.press("authorize")
@@ -106,14 +129,22 @@ def rotating_keys(stack: StackProcess, name_part: str) -> list[str]:
 
 def stored_secrets(stack: StackProcess, cookies: Iterable[str]) -> set[str]:
     """What the table holds encrypted or hashed, in the clear: request token secrets,
-    access tokens and their secrets; and the session id inside each signed cookie."""
+    OAuth 2.0 states and code verifiers, access tokens, their secrets and refresh tokens;
+    and the session id inside each signed cookie."""
     from chalicelib.cookies import CookieCodec
     from chalicelib.tokens import TokenCipher
 
     cipher = TokenCipher(rotating_keys(stack, "TokenKeys"))
     found: set[str] = set()
     for item in table_items(stack):
-        for name in ("request_token_secret", "access_token", "access_token_secret"):
+        for name in (
+            "request_token_secret",
+            "state",
+            "code_verifier",
+            "access_token",
+            "access_token_secret",
+            "refresh_token",
+        ):
             if name in item:
                 found.add(cipher.decrypt(item[name]["S"]))
     codec = CookieCodec(rotating_keys(stack, "CookieKeys"), secure=False)
@@ -131,9 +162,18 @@ def signed_in_as(browser: HttpBrowser) -> str | None:
     return match.group(1) if match else None
 
 
+@pytest.fixture(params=["oauth1", "oauth2"])
+def flavoured_stack(request: pytest.FixtureRequest) -> tuple[str, StackProcess]:
+    """Each sign-in and its stack: `make run`, then `X_SIGN_IN=oauth2 make run`."""
+    name = "stack" if request.param == "oauth1" else "oauth2_stack"
+    running: StackProcess = request.getfixturevalue(name)
+    return request.param, running
+
+
 def test_fifty_interleaved_sign_ins_each_land_as_their_own_account(
-    stack: StackProcess,
+    flavoured_stack: tuple[str, StackProcess],
 ) -> None:
+    flavour, stack = flavoured_stack
     # GIVEN fifty browsers, each picking an account of its own at X (the demo accounts,
     #       and as many more as it takes, added through the emulator's admin API)
     usernames = demo_usernames(stack)
@@ -152,6 +192,7 @@ def test_fifty_interleaved_sign_ins_each_land_as_their_own_account(
     #      come back to /callback in another shuffled order, eight at a time
     for browser in browsers:
         browser.start()
+    assert {browser.oauth2 for browser in browsers} == {flavour == "oauth2"}
     pending_cookies = [browser.cookie() for browser in browsers]
     order = list(browsers)
     shuffle(order)
@@ -180,10 +221,13 @@ def test_fifty_interleaved_sign_ins_each_land_as_their_own_account(
     assert kinds.count("session") == BROWSERS
     assert kinds.count("pending") == 0
     assert kinds.count("account") == BROWSERS
+    signed_in_with = {item["sign_in"]["S"] for item in items if item["kind"]["S"] == "account"}
+    assert signed_in_with == {flavour}
     SECRETS.update(stored_secrets(stack, filter(None, cookies)))
 
 
-def test_the_stack_output_holds_no_secret(stack: StackProcess) -> None:
+def test_the_stack_output_holds_no_secret(flavoured_stack: tuple[str, StackProcess]) -> None:
+    _, stack = flavoured_stack
     # GIVEN one more person who signs in, reads her report in every format, signs out
     browser = HttpBrowser(stack, "fastbrand")
     browser.start()

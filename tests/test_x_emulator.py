@@ -135,6 +135,30 @@ def _problem_problems(answer: Answer, body: dict[str, Any]) -> list[str]:
     return errors
 
 
+OAUTH2_TEMPLATES = ("POST /2/oauth2/token", "POST /2/oauth2/revoke")
+OAUTH2_TOKEN_KEYS = {"token_type", "expires_in", "access_token", "scope", "refresh_token"}
+
+
+def _oauth2_problems(answer: Answer, body: dict[str, Any]) -> list[str]:
+    """X's OAuth 2.0 answers (docs.x.com, not in the OpenAPI file): a token, `{"revoked":
+    true}`, or `{"error": .., "error_description": ..}`."""
+    if answer.status != 200:
+        if set(body) != {"error", "error_description"} or not all(
+            isinstance(value, str) and value for value in body.values()
+        ):
+            return [f"unexpected oauth2 error {body}"]
+        return []
+    if answer.template.endswith("/revoke"):
+        return [] if body == {"revoked": True} else [f"unexpected revoke answer {body}"]
+    if not (
+        {"token_type", "expires_in", "access_token", "scope"} <= set(body) <= OAUTH2_TOKEN_KEYS
+        and body["token_type"] == "bearer"
+        and isinstance(body["expires_in"], int)
+    ):
+        return [f"unexpected oauth2/token answer {body}"]
+    return []
+
+
 def openapi_problems(answer: Answer) -> list[str]:
     """Check a JSON answer against the schema X documents for it (others: [])."""
     if not answer.content_type.startswith(("application/json", "application/problem+json")):
@@ -157,6 +181,8 @@ def openapi_problems(answer: Answer) -> list[str]:
         errors += _compliance_problems(answer.template, body)
     elif answer.template in V2_SCHEMAS or answer.template in COMPLIANCE_SCHEMAS:
         errors += _problem_problems(answer, body)
+    elif answer.template in OAUTH2_TEMPLATES:
+        errors += _oauth2_problems(answer, body)
     elif answer.template == APP_TOKEN and answer.status == 200:
         if not (set(body) == {"token_type", "access_token"} and body["token_type"] == "bearer"):
             errors.append(f"unexpected oauth2/token answer {body}")

@@ -254,7 +254,7 @@ class FakeAccountStore(AccountStore):
         self.rejected: list[tuple[str, int]] = []  # (account id, epoch seconds)
         self.refreshed: list[tuple[str, int]] = []
 
-    def account_tokens(self, account_id: str) -> AccountTokens | None:
+    def account_tokens(self, account_id: str, *, consistent: bool = False) -> AccountTokens | None:
         if any(rejected == account_id for rejected, _ in self.rejected):
             return None
         return self.accounts.get(account_id)
