@@ -95,6 +95,10 @@ class Settings:
     # What X bills (x_bill.Prices): per post read, per owned read (the accounts listed in
     # X_OWNED_ACCOUNT_IDS), per user read, per counts request. Dollars, as text: Decimal.
     x_prices: Prices = field(default_factory=Prices)
+    # The fleet's X reads pause (x_pause) at X's 402, probed every this many seconds, and
+    # at this many posts read in a UTC month (X's own cap; 0: no cap of ours).
+    x_pause_probe_seconds: int = 900
+    x_monthly_post_cap: int = 3_000_000
     # Batch compliance (compliance.py, daily): ids per job (X's most), how long before a job
     # is read again, and how many reads before it counts as failed (12 hours).
     compliance_queue_url: str = ""
@@ -253,6 +257,8 @@ def settings() -> Settings:
         account_retention_days=_int("ACCOUNT_RETENTION_DAYS", 400),
         x_overlap_seconds=_int("X_OVERLAP_SECONDS", 900),
         x_prices=_prices(),
+        x_pause_probe_seconds=_int("X_PAUSE_PROBE_SECONDS", 900),
+        x_monthly_post_cap=_int("X_MONTHLY_POST_CAP", 3_000_000),
         compliance_queue_url=os.environ.get("COMPLIANCE_QUEUE_URL", ""),
         x_compliance_job_ids=_int("X_COMPLIANCE_JOB_IDS", 100_000),
         compliance_poll_seconds=_int("COMPLIANCE_POLL_SECONDS", 300),

@@ -58,6 +58,16 @@ class XRateLimited(ResponsetimeError):
         self.reset_at = reset_at
 
 
+class XPaymentRequired(XRateLimited):
+    """X answered 402: the operator's pay-per-use credits are spent. Like a 429 it ends a
+    read and keeps what was read; unlike one it pauses the whole fleet's reads (x_pause)."""
+
+
+class XReadsPaused(XRateLimited):
+    """X reads are paused by the operator's plan (x_pause: X's 402, or the month's cap):
+    nothing is asked of X until `reset_at`, the next probe (or the month's turn)."""
+
+
 class XReadCutShort(ResponsetimeError):
     """The time a page view (or a worker) may spend reading X ran out. Like X's own
     failures it ends the read and keeps what was read, the rest becoming a gap; unlike

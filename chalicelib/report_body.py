@@ -195,6 +195,7 @@ class Source(TypedDict):
     stale: bool  # X failed: the report shows what was read before
     still_reading: bool  # the view's time for X ran out: a worker is reading the rest
     reset_time: int | None
+    x_paused: NotRequired[bool]  # the fleet's X reads are paused by the operator's plan
     archive_available: bool
     complete_since: str | None  # the archive holds every mention X let us read since then
     x_cost: NotRequired[XCost]  # what X billed for the account's reads (older reports: none)

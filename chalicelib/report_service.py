@@ -16,8 +16,10 @@ from chalicelib.archive import Archive, ArchiveState, Written, snowflake_time, u
 from chalicelib.errors import (
     ResponsetimeError,
     StoreUnavailable,
+    XPaymentRequired,
     XRateLimited,
     XReadCutShort,
+    XReadsPaused,
     XRejected,
 )
 from chalicelib.formats import iso
@@ -25,6 +27,7 @@ from chalicelib.observability import logger
 from chalicelib.report_body import Source, StoredReport
 from chalicelib.report_settings import ResolvedSettings, resolve
 from chalicelib.x_bill import Prices, XCost, month_of
+from chalicelib.x_pause import PAYMENT_REQUIRED, XPause
 from chalicelib.x_timeline import MENTIONS, OWN_POSTS, XTimeline
 
 
@@ -177,6 +180,7 @@ class ReportService:
         overlap_seconds: int = 0,
         prices: Prices | None = None,
         on_billed: Callable[[str, str, int, Decimal], object] | None = None,
+        pause: XPause | None = None,
     ) -> None:
         self._archive = archive
         self._timeline_for = timeline_for
@@ -205,6 +209,8 @@ class ReportService:
         # and month (account id, month, posts, dollars): AccountStore.add_x_cost.
         self._prices = prices or Prices()
         self._on_billed = on_billed
+        # The fleet's pause of X reads (x_pause), checked before any read.
+        self._pause = pause
 
     def view(
         self,
@@ -310,6 +316,30 @@ class ReportService:
         self._settle(account, written, None)
         return removed
 
+    def _read_x(
+        self, account: AccountTokens, state: ArchiveState, deadline: float | None
+    ) -> Pulled:
+        """pull_new_posts, unless the fleet's X reads are paused (x_pause): then nothing is
+        asked of X, and the read ends as a 429 would. X's 402 pauses them; the probe X
+        answers lifts the pause; the month's count of posts read is kept for its cap."""
+        probe = False
+        if self._pause is not None:
+            try:
+                probe = self._pause.check()
+            except XReadsPaused as paused:
+                return Pulled(error=paused)
+        timeline = self._timeline_for(account)
+        pulled = pull_new_posts(timeline, account.account_id, state, deadline, self._overlap)
+        if self._pause is not None:
+            if isinstance(pulled.error, XPaymentRequired):
+                logger.error("X answered 402: the fleet's X reads are paused")
+                self._pause.pause(PAYMENT_REQUIRED)
+            elif probe and pulled.error is None:
+                logger.info("X answered the probe: the fleet's X reads go on")
+                self._pause.clear()
+            self._pause.count(pulled.x_posts_read)
+        return pulled
+
     def _bill(self, account_id: str, posts: int, now: float) -> None:
         """Count what X bills for the posts just read: the fleet's metric (XCostUSD) and
         the account's count for the month. A count storage fails to keep is logged: the
@@ -367,8 +397,7 @@ class ReportService:
         """What X has that the archive lacks (as much as `x_seconds` lets it read), kept in
         the archive when S3 answers."""
         deadline = None if x_seconds is None else self._clock() + x_seconds
-        timeline = self._timeline_for(account)
-        pulled = pull_new_posts(timeline, account.account_id, state, deadline, self._overlap)
+        pulled = self._read_x(account, state, deadline)
         observability.count(observability.X_POSTS_READ, pulled.x_posts_read)
         self._bill(account.account_id, pulled.x_posts_read, now)
         if isinstance(pulled.error, XRejected):
@@ -515,6 +544,7 @@ def _source(
         "stale": pulled.error is not None and not cut_short,
         "still_reading": cut_short,
         "reset_time": (pulled.error.reset_at if isinstance(pulled.error, XRateLimited) else None),
+        "x_paused": isinstance(pulled.error, (XReadsPaused, XPaymentRequired)),
         "archive_available": archive_ok,
         "complete_since": None if since is None else iso(since),
         "x_cost": cost,

@@ -391,6 +391,7 @@ def context(body: StoredReport, query: dict[str, str]) -> dict[str, Any]:
         "x_cost": x_cost_line(source.get("x_cost")),
         **_times(body),
         "stale": source["stale"],
+        "x_paused": source.get("x_paused", False),  # stored before it existed
         "still_reading": source.get("still_reading", False),  # stored before it existed
         "links": {
             "csv": f"/report.csv{suffix}",

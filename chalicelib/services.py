@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from chalicelib.sweep import ArchiveSweep, Retention
     from chalicelib.token_refresh import TokenRefresher
     from chalicelib.x_compliance import ComplianceClient
+    from chalicelib.x_pause import XPause
     from chalicelib.x_timeline import XTimeline
 
 
@@ -265,8 +266,24 @@ def reports() -> ReportService:
         overlap_seconds=config.x_overlap_seconds,
         prices=config.x_prices,
         on_billed=_billed,
+        pause=x_pause(),
         on_cut_short=_read_the_rest,
         on_viewed=_viewed,
+    )
+
+
+@cached
+def x_pause() -> XPause:
+    """The fleet's pause of X reads, one per container (it keeps the flag 30 s)."""
+    from chalicelib.x_pause import XPause
+
+    config = settings()
+    return XPause(
+        dynamodb(),
+        config.table_name,
+        probe_seconds=config.x_pause_probe_seconds,
+        monthly_cap=config.x_monthly_post_cap,
+        clock=time.time,
     )
 
 

@@ -25,7 +25,9 @@ from chalicelib.errors import (
     SignInExpired,
     SignInMismatch,
     StoreUnavailable,
+    XPaymentRequired,
     XRateLimited,
+    XReadsPaused,
     XRejected,
     XUnavailable,
 )
@@ -68,6 +70,18 @@ ERROR_PAGES: dict[type[ResponsetimeError], tuple[int, str, str]] = {
         502,
         "X refused the sign-in",
         "X did not accept this sign-in. Please try again in a moment.",
+    ),
+    XReadsPaused: (
+        503,
+        "X reads are paused",
+        "X reads are paused by the operator's plan, so there is no report to show yet. "
+        "Please try again later.",
+    ),
+    XPaymentRequired: (
+        503,
+        "X reads are paused",
+        "X reads are paused by the operator's plan, so there is no report to show yet. "
+        "Please try again later.",
     ),
     XRateLimited: (
         503,

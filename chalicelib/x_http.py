@@ -17,7 +17,7 @@ from oauthlib.oauth2 import OAuth2Error
 from requests.adapters import HTTPAdapter
 
 from chalicelib import observability
-from chalicelib.errors import XRateLimited, XRejected, XUnavailable
+from chalicelib.errors import XPaymentRequired, XRateLimited, XRejected, XUnavailable
 
 TWEEPY_HOSTS = ("https://api.twitter.com", "https://api.x.com")
 
@@ -87,6 +87,8 @@ def translate(error: BaseException, what: str) -> Exception:
     status = _status(cause) or _status(error)
     if status == 429:
         return XRateLimited(f"{what}: X answered 429", _reset_at(cause) or _reset_at(error))
+    if status == 402:  # Tweepy raises a plain HTTPException for it: known by its status
+        return XPaymentRequired(f"{what}: X answered 402 (the plan's credits are spent)")
     if status is not None and status >= 500:
         return XUnavailable(f"{what}: X answered {status}")
     return XRejected(f"{what}: X answered {status}")

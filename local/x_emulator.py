@@ -96,7 +96,7 @@ COMPLIANCE_TEMPLATES = (
     "GET /2/compliance/jobs",
     "GET /2/compliance/jobs/:id",
 )
-FAIL_MODES = ("429", "503", "401", "slow")
+FAIL_MODES = ("429", "503", "401", "402", "slow")
 RATE_WINDOW_S = 15 * 60
 DEFAULT_RATE_LIMITS: dict[str, tuple[int | None, int | None]] = {
     "GET /2/users/:id/mentions": (300, 450),
@@ -140,7 +140,12 @@ USER_CONTEXT_FORBIDDEN = {
     "type": "https://api.twitter.com/2/problems/unsupported-authentication",
     "status": 403,
 }
-_PROBLEM_TITLES = {401: "Unauthorized", 429: "Too Many Requests", 503: "Service Unavailable"}
+_PROBLEM_TITLES = {
+    401: "Unauthorized",
+    402: "Payment Required",  # the plan's credits are spent (X's exact body: not published)
+    429: "Too Many Requests",
+    503: "Service Unavailable",
+}
 _STORAGE_ERRORS = {  # what, as (status, storage's code, message)
     "uploaded": (400, "InvalidRequest", "The file was already uploaded."),
     "credentials": (400, "InvalidArgument", "A signed URL takes no Authorization header."),
@@ -443,7 +448,8 @@ class XEmulator:
     def fail(self, template: str, mode: str, count: int = 1, *, delay: float = 0.0) -> None:
         """Make the next ``count`` requests to ``template`` fail with ``mode``.
 
-        Modes: ``"429"``, ``"503"``, ``"401"`` (X's error bodies for that endpoint family) or
+        Modes: ``"429"``, ``"503"``, ``"401"``, ``"402"`` (X's error bodies for that endpoint
+        family; 402: the plan's credits are spent) or
         ``"slow"`` (sleep ``delay`` seconds, then answer normally). Calls queue up in order.
         """
         if template not in TEMPLATES:
