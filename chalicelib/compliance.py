@@ -176,7 +176,12 @@ class Cursors:
         with aws_call("DynamoDB PutItem"):
             self._db.put_item(
                 TableName=self._table,
-                Item={**self._key(kind), "round": {"S": round_}, "position": {"S": ":"}},
+                Item={
+                    **self._key(kind),
+                    "kind": {"S": "compliance-cursor"},
+                    "round": {"S": round_},
+                    "position": {"S": ":"},
+                },
             )
 
     def current(self, kind: str) -> Cursor | None:

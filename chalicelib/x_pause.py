@@ -113,11 +113,12 @@ class XPause:
                 TableName=self._table,
                 Key=PAUSE_KEY,
                 UpdateExpression=(
-                    "SET reason = :reason, since = if_not_exists(since, :now), "
+                    "SET kind = :kind, reason = :reason, since = if_not_exists(since, :now), "
                     "probe_at = :probe, #month = :month"
                 ),
                 ExpressionAttributeNames={"#month": "month"},
                 ExpressionAttributeValues={
+                    ":kind": {"S": "x-pause"},
                     ":reason": {"S": reason},
                     ":now": {"N": str(now)},
                     ":probe": {"N": str(probe_at)},
@@ -148,8 +149,8 @@ class XPause:
             answer = self._db.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": f"x-posts#{month}"}},
-                UpdateExpression="ADD posts :n",
-                ExpressionAttributeValues={":n": {"N": str(posts)}},
+                UpdateExpression="SET kind = :kind ADD posts :n",
+                ExpressionAttributeValues={":kind": {"S": "x-posts"}, ":n": {"N": str(posts)}},
                 ReturnValues="UPDATED_NEW",
             )
         if int(answer["Attributes"]["posts"]["N"]) >= self._cap:
