@@ -245,6 +245,14 @@ class _RateLimiter:
         bucket.used += 1
         return _RateDecision(True, self._headers(limit, bucket))
 
+    def spend(self, template: str, user: str, app: str, now: int, count: int) -> None:
+        """Count `count` requests of the token's (or the app's) window, as another client
+        of the same credentials would (never past the limit)."""
+        scope = self._scope(template, user, app, now)
+        if scope is not None:
+            limit, bucket = scope
+            bucket.used = min(limit, bucket.used + count)
+
     def exhausted_headers(self, template: str, user: str, app: str, now: int) -> dict[str, str]:
         scope = self._scope(template, user, app, now)
         limit, reset = (scope[0], scope[1].reset) if scope else (0, now + RATE_WINDOW_S)
@@ -471,6 +479,13 @@ class XEmulator:
                 raise ValueError("limits must be >= 0 or None")
         with self._lock:
             self.rate_limits.set(template, per_user, per_app)
+
+    def use_elsewhere(self, user_id: str, template: str, count: int) -> None:
+        """The account's token is used by someone else too (the person's own script): X
+        counts ``count`` more requests of its current window for ``template``."""
+        with self._lock:
+            now = int(self.now().timestamp())
+            self.rate_limits.spend(template, user_id, self.consumer_key, now, count)
 
     # WSGI -----------------------------------------------------------------------------------
     def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
