@@ -649,7 +649,9 @@ def main(
             figures["wall_seconds"] = round(time.perf_counter() - began, 1)
             results.append(figures)
             _print(figures)
-    return {"hours": hours, "fleets": results}
+    made = {"hours": hours, "fleets": results}
+    print(f"\nFor the README:\n\n{readme_table(made)}", flush=True)
+    return made
 
 
 def _utc_of(clock: SimClock) -> Any:
@@ -712,6 +714,19 @@ def _print(fleet: dict[str, Any]) -> None:
     print(f"-- {fleet['fleet']:,} accounts, {fleet['wall_seconds']} s of wall time", flush=True)
     for label, value in rows:
         print(f"{label:<{width}}  {value}", flush=True)
+
+
+def readme_table(figures: dict[str, Any]) -> str:
+    """The README's table: one column per fleet."""
+    tables = [dict(_table(fleet)) for fleet in figures["fleets"]]
+    head = [f"{fleet['fleet']:,} accounts" for fleet in figures["fleets"]]
+    lines = [
+        f"| {figures['hours']} simulated hours | " + " | ".join(head) + " |",
+        "|---|" + "---:|" * len(head),
+    ]
+    for label in tables[0]:
+        lines.append(f"| {label} | " + " | ".join(t[label] for t in tables) + " |")
+    return "\n".join(lines)
 
 
 def rows(figures: dict[str, Any]) -> dict[str, list[tuple[str, str, str]]]:
