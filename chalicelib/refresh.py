@@ -206,9 +206,9 @@ class RefreshWorker:
         self._reports = reports
         self._queue = queue
         self._max_age = max_age_seconds
-        # Messages handed back at one reset would all return at once and find a budget for
-        # a fraction of them; spread over a window, they come back about as fast as it
-        # refills.
+        # Each token has its own budget, so a hand-back waits for its own token's reset; the
+        # spread keeps many accounts put off at once (X answering 429 to all of them in an
+        # outage) from all coming back in the same second.
         self._spread = spread_seconds
         self._clock = clock
         self._jitter = jitter
