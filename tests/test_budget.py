@@ -391,3 +391,30 @@ def test_learning_never_lowers_what_the_bucket_counts(table: tuple[Any, str]) ->
     assert alice.take("mentions") == Grant("mentions", 6, T0 + 30, T0 + 940)
     with pytest.raises(BudgetExhausted):
         alice.take("mentions")
+
+
+def test_the_apps_budgets_are_only_for_app_only_endpoints_and_sized_by_settings(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import services
+    from chalicelib.budget import COMPLIANCE_JOBS, SEARCH_ALL
+    from chalicelib.x_timeline import MENTIONS
+
+    # GIVEN the app may create 2 compliance jobs a window
+    monkeypatch.setenv("X_APP_BUDGET_COMPLIANCE_JOBS", "2")
+    services.reset()
+    app = services.app_budget()
+
+    # WHEN / THEN: two jobs, then a refusal; search once in a second; user reads unbudgeted
+    assert [g.taken for g in (app.take(COMPLIANCE_JOBS), app.take(COMPLIANCE_JOBS)) if g] == [1, 2]
+    with pytest.raises(BudgetExhausted):
+        app.take(COMPLIANCE_JOBS)
+    assert app.take(SEARCH_ALL) is not None
+    with pytest.raises(BudgetExhausted):
+        app.take(SEARCH_ALL)
+    assert app.take(MENTIONS) is None  # a user-context read: its token's budget, not this
+    # AND a token's budget is X's per-user figure by default: 300 mention reads a window
+    tokens = services.x_budget().for_account("1001")
+    assert [g.taken for g in (tokens.take(MENTIONS) for _ in range(300)) if g][-1] == 300
+    with pytest.raises(BudgetExhausted):
+        tokens.take(MENTIONS)
