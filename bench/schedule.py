@@ -346,8 +346,8 @@ def _worker(clock: SimClock) -> Any:
         services.dynamodb(),
         config.table_name,
         {
-            MENTIONS: Limit(config.x_token_budget_mentions, window, margin),
-            OWN_POSTS: Limit(config.x_token_budget_tweets, window, margin),
+            MENTIONS: Limit(config.x_user_budget_mentions, window, margin),
+            OWN_POSTS: Limit(config.x_user_budget_tweets, window, margin),
         },
         clock,
     )

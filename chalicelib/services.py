@@ -172,8 +172,8 @@ def x_budget() -> TokenBucket:
     config = settings()
     window, margin = config.x_budget_window_seconds, config.x_budget_margin_seconds
     limits = {
-        MENTIONS: Limit(config.x_token_budget_mentions, window, margin),
-        OWN_POSTS: Limit(config.x_token_budget_tweets, window, margin),
+        MENTIONS: Limit(config.x_user_budget_mentions, window, margin),
+        OWN_POSTS: Limit(config.x_user_budget_tweets, window, margin),
     }
     return TokenBucket(dynamodb(), config.table_name, limits, time.time)
 

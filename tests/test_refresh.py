@@ -77,7 +77,7 @@ def small_budget(app_env: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     clients); the buckets of every account's token."""
     from chalicelib import services
 
-    monkeypatch.setenv("X_TOKEN_BUDGET_MENTIONS", "2")
+    monkeypatch.setenv("X_USER_BUDGET_MENTIONS", "2")
     services.reset()
     return services.x_budget()
 
