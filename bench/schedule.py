@@ -472,47 +472,29 @@ def _grow(emulator: Any, sampled: Sampled, at: datetime) -> None:
             emulator.add_post(sampled.fans[account_id], text, at, mentions=[account_id])
 
 
-def simulate(
-    endpoint: str, emulator: Any, clock: SimClock, fleet: int, hours: int, sample: int
-) -> dict[str, Any]:
-    from chalicelib import services
-    from chalicelib.config import REFRESH_RATE_MINUTES, settings
+@dataclass
+class Fleet:
+    """One fleet under simulation: the sample at X, the accounts only the table knows, the
+    worker and what is counted of it."""
 
-    rng = random.Random(fleet)
-    env = _provision(endpoint)
-    sample = min(sample, fleet)
-    scale = fleet / sample
-    concurrency = WORKER_CONCURRENCY.get(fleet) or max(2, math.ceil(fleet / 2500))
-    start = clock()
-    sampled = _sample_at_x(emulator, sample, datetime.fromtimestamp(start, UTC), rng)
-    setup = time.perf_counter()
-    _sign_in(sample)
-    for account_id in sampled.elsewhere:
-        emulator.use_elsewhere(account_id, "GET /2/users/:id/mentions", 296)
-    table_only = TableOnly(fleet - sample)
-    table_only.write(dict.fromkeys(range(fleet - sample), 0))
-    setup = time.perf_counter() - setup
+    clock: SimClock
+    queue_url: str
+    size: int
+    sampled: Sampled
+    table_only: TableOnly
+    deliveries: Deliveries
+    concurrency: int
+    statuses: Counter[int] = field(default_factory=Counter)
+    scheduler_calls: Counter[str] = field(default_factory=Counter)
+    rounds: list[dict[str, Any]] = field(default_factory=list)
 
-    config = settings()
-    round_seconds = REFRESH_RATE_MINUTES * 60
-    worker = _worker(clock)
-    statuses: Counter[int] = Counter()
-    emulator.response_hook = lambda template, status, *_: statuses.update([status])
-    emulator.reset_counters()
-    worker_dynamodb = AwsCallCounter(services.dynamodb())
-    worker_sqs = AwsCallCounter(services.sqs())
-    worker_s3 = AwsCallCounter(services.s3())
-    refreshed: dict[str, list[float]] = {}
-    deliveries = Deliveries(clock, env["REFRESH_QUEUE_URL"], worker, refreshed)
-    sampled_ids = set(sampled.ids)
-    rounds: list[dict[str, Any]] = []
-    scheduler_calls: Counter[str] = Counter()
-    for hour in range(hours):
-        round_at = start + hour * round_seconds
-        clock.set(round_at)
-        if hour:
-            _grow(emulator, sampled, datetime.fromtimestamp(round_at, UTC))
-        scheduler, dynamodb_calls, sqs_calls, keeper = _scheduler(clock, env["REFRESH_QUEUE_URL"])
+    def run_round(self, round_at: float, round_seconds: int) -> None:
+        """The real scheduler's round at `round_at`; then every refresh it queued, the
+        sampled ones through the real worker at their time, until the next round."""
+        from chalicelib.config import settings
+
+        self.clock.set(round_at)
+        scheduler, dynamodb_calls, sqs_calls, keeper = _scheduler(self.clock, self.queue_url)
         began = time.perf_counter()
         summary = scheduler.run_round()
         wall = time.perf_counter() - began
@@ -521,23 +503,12 @@ def simulate(
             + math.ceil(sqs_calls.calls["SendMessageBatch"] / settings().refresh_send_concurrency)
             * AWS_SEND_BATCH_SECONDS
         )
-        ends = _lanes(keeper.sent, round_at, concurrency)
-        batches: dict[int, list[str]] = {}
-        written: dict[int, int] = {}
-        for index, (account_id, end) in enumerate(zip(keeper.sent, ends, strict=True)):
-            if account_id in sampled_ids:
-                batches.setdefault(index // 10, []).append(account_id)
-            else:
-                n = int(account_id) - FIRST_ID
-                written[n] = int(end)
-                table_only.refreshed.setdefault(account_id, []).append(end)
-        for index, account_ids in batches.items():
-            deliveries.at(ends[index * 10] - 10 * WORKER_SECONDS_PER_ACCOUNT, account_ids)
-        deliveries.run_until(round_at + round_seconds)
-        table_only.mark_refreshed(written)
-        scheduler_calls.update(dynamodb_calls.calls)
-        scheduler_calls.update(sqs_calls.calls)
-        rounds.append(
+        ends = _lanes(keeper.sent, round_at, self.concurrency)
+        self._deliver(keeper.sent, ends)
+        self.deliveries.run_until(round_at + round_seconds)
+        self.scheduler_calls.update(dynamodb_calls.calls)
+        self.scheduler_calls.update(sqs_calls.calls)
+        self.rounds.append(
             {
                 "queued": summary.queued,
                 "seconds": wall,
@@ -549,35 +520,101 @@ def simulate(
         )
         dynamodb_calls.close()
         sqs_calls.close()
+
+    def _deliver(self, sent: list[str], ends: list[float]) -> None:
+        """The sampled accounts' batches to the worker when their batch starts; the others'
+        refresh written back as ending when theirs ends."""
+        sampled_ids = set(self.sampled.ids)
+        batches: dict[int, list[str]] = {}
+        written: dict[int, int] = {}
+        for index, (account_id, end) in enumerate(zip(sent, ends, strict=True)):
+            if account_id in sampled_ids:
+                batches.setdefault(index // 10, []).append(account_id)
+            else:
+                written[int(account_id) - FIRST_ID] = int(end)
+                self.table_only.refreshed.setdefault(account_id, []).append(end)
+        for index, account_ids in batches.items():
+            self.deliveries.at(ends[index * 10] - 10 * WORKER_SECONDS_PER_ACCOUNT, account_ids)
+        self.table_only.mark_refreshed(written)
+
+    def longest_gap(self, start: float, end: float) -> tuple[float, int]:
+        """The longest time any account went without a refresh (from `start` to its first,
+        between two, from its last to `end`), and how many were never refreshed."""
+        longest, never = 0.0, 0
+        for account_id in [*self.sampled.ids, *self.table_only.ids()]:
+            times = (
+                self.deliveries.refreshed.get(account_id)
+                or self.table_only.refreshed.get(account_id)
+                or []
+            )
+            if not times:
+                never += 1
+                continue
+            gaps = [b - a for a, b in zip([start, *times], [*times, end], strict=True)]
+            longest = max(longest, *gaps)
+        return longest, never
+
+
+def _start_fleet(
+    endpoint: str, emulator: Any, clock: SimClock, size: int, sample: int
+) -> tuple[Fleet, float]:
+    """Resources, the sample at X and signed in, the rest in the table; (fleet, seconds)."""
+    env = _provision(endpoint)
+    began = time.perf_counter()
+    when = datetime.fromtimestamp(clock(), UTC)
+    sampled = _sample_at_x(emulator, sample, when, random.Random(size))
+    _sign_in(sample)
+    for account_id in sampled.elsewhere:
+        emulator.use_elsewhere(account_id, "GET /2/users/:id/mentions", 296)
+    table_only = TableOnly(size - sample)
+    table_only.write(dict.fromkeys(range(size - sample), 0))
+    fleet = Fleet(
+        clock,
+        env["REFRESH_QUEUE_URL"],
+        size,
+        sampled,
+        table_only,
+        Deliveries(clock, env["REFRESH_QUEUE_URL"], _worker(clock), {}),
+        WORKER_CONCURRENCY.get(size) or max(2, math.ceil(size / 2500)),
+    )
+    return fleet, time.perf_counter() - began
+
+
+def simulate(
+    endpoint: str, emulator: Any, clock: SimClock, size: int, hours: int, sample: int
+) -> dict[str, Any]:
+    from chalicelib import services
+    from chalicelib.config import REFRESH_RATE_MINUTES, settings
+
+    sample = min(sample, size)
+    start = clock()
+    fleet, setup = _start_fleet(endpoint, emulator, clock, size, sample)
+    round_seconds = REFRESH_RATE_MINUTES * 60
+    emulator.response_hook = lambda template, status, *_: fleet.statuses.update([status])
+    emulator.reset_counters()
+    workers = {
+        name: AwsCallCounter(client)
+        for name, client in (
+            ("dynamodb", services.dynamodb()),
+            ("sqs", services.sqs()),
+            ("s3", services.s3()),
+        )
+    }
+    for hour in range(hours):
+        if hour:
+            _grow(
+                emulator, fleet.sampled, datetime.fromtimestamp(start + hour * round_seconds, UTC)
+            )
+        fleet.run_round(start + hour * round_seconds, round_seconds)
     emulator.response_hook = None
     end = start + hours * round_seconds
     clock.set(end)
-
-    allowed = config.report_max_age_seconds + round_seconds
-    longest = 0.0
-    never = 0
-    for account_id in [*sampled.ids, *table_only.ids()]:
-        times = refreshed.get(account_id) or table_only.refreshed.get(account_id) or []
-        if not times:
-            never += 1
-            continue
-        gaps = [b - a for a, b in zip([start, *times], [*times, end], strict=True)]
-        longest = max(longest, *gaps)
-    worker_writes = sum(worker_dynamodb.calls[name] for name in WRITES)
-    fleet_invocations = sum(math.ceil(r["queued"] / 10) for r in rounds) + (
-        (deliveries.handed_back + deliveries.failed) * scale
-    )
-    # The scheduler's sends, the workers' own calls (hand-backs), and Lambda's poller: one
-    # ReceiveMessage and one DeleteMessageBatch an invocation.
-    sqs_fleet = (
-        scheduler_calls["SendMessageBatch"]
-        + sum(worker_sqs.calls.values()) * scale
-        + 2 * fleet_invocations
-    )
+    longest, never = fleet.longest_gap(start, end)
+    rounds = fleet.rounds
     figures = {
-        "fleet": fleet,
+        "fleet": size,
         "sample": sample,
-        "worker_concurrency": concurrency,
+        "worker_concurrency": fleet.concurrency,
         "setup_seconds": round(setup, 1),
         "rounds": len(rounds),
         "queued_per_round": [r["queued"] for r in rounds],
@@ -587,29 +624,41 @@ def simulate(
         "send_batches_per_round_max": max(r["send_batches"] for r in rounds),
         "drained_after_max_s": round(max(r["drained_after"] for r in rounds)),
         "longest_between_refreshes_s": round(longest),
-        "allowed_s": allowed,
+        "allowed_s": settings().report_max_age_seconds + round_seconds,
         "never_refreshed": never,
-        "x_requests": sum(statuses.values()),
-        "x_429s": statuses[429],
-        "sample_handed_back": deliveries.handed_back,
-        "sample_failed": deliveries.failed,
-        "per_hour": {
-            "dynamodb_writes": round(
-                (worker_writes * scale + sum(scheduler_calls[n] for n in WRITES)) / hours
-            ),
-            "dynamodb_reads": round(
-                (sum(worker_dynamodb.calls.values()) - worker_writes) * scale / hours
-                + scheduler_calls["Query"] / hours
-            ),
-            "sqs_requests": round(sqs_fleet / hours),
-            "worker_invocations": round(fleet_invocations / hours),
-            "s3_requests": round(sum(worker_s3.calls.values()) * scale / hours),
-            "x_requests": round(sum(statuses.values()) * scale / hours),
-        },
+        "x_requests": sum(fleet.statuses.values()),
+        "x_429s": fleet.statuses[429],
+        "sample_handed_back": fleet.deliveries.handed_back,
+        "sample_failed": fleet.deliveries.failed,
+        "per_hour": _per_hour(fleet, {n: c.calls for n, c in workers.items()}, hours),
     }
-    for counter in (worker_dynamodb, worker_sqs, worker_s3):
+    for counter in workers.values():
         counter.close()
     return figures
+
+
+def _per_hour(fleet: Fleet, workers: dict[str, Counter[str]], hours: int) -> dict[str, int]:
+    """The fleet's figures an hour: the scheduler's calls as made, the workers' as the
+    sample made them times the fleet's share of it, and Lambda's poller (one ReceiveMessage
+    and one DeleteMessageBatch an invocation)."""
+    scale = fleet.size / len(fleet.sampled.ids)
+    scheduler = fleet.scheduler_calls
+    worker_writes = sum(workers["dynamodb"][name] for name in WRITES)
+    invocations = sum(math.ceil(r["queued"] / 10) for r in fleet.rounds) + (
+        (fleet.deliveries.handed_back + fleet.deliveries.failed) * scale
+    )
+    sqs = scheduler["SendMessageBatch"] + sum(workers["sqs"].values()) * scale + 2 * invocations
+    reads = (sum(workers["dynamodb"].values()) - worker_writes) * scale + scheduler["Query"]
+    return {
+        "dynamodb_writes": round(
+            (worker_writes * scale + sum(scheduler[n] for n in WRITES)) / hours
+        ),
+        "dynamodb_reads": round(reads / hours),
+        "sqs_requests": round(sqs / hours),
+        "worker_invocations": round(invocations / hours),
+        "s3_requests": round(sum(workers["s3"].values()) * scale / hours),
+        "x_requests": round(sum(fleet.statuses.values()) * scale / hours),
+    }
 
 
 @contextmanager
