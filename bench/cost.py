@@ -75,6 +75,9 @@ LOGS_PER_GB = 0.50  # CloudWatch Logs ingestion, EMF lines included
 METRIC_PER_MONTH = 0.30  # each custom metric (name and dimensions)
 X_PER_POST = 0.005  # pay-per-use, "Posts: Read", per post returned
 X_PER_USER = 0.010  # "User: Read", per user returned
+# X's monthly cap of post reads (since 2026-08-13): per app, not per token, so unlike the
+# rate limits it does not grow with the fleet. Past it X reads nothing more that month.
+X_MONTHLY_POST_CAP = 3_000_000
 
 # Lambda's SQS event source long-polls even an empty queue: about 5 pollers, one
 # ReceiveMessage each per 20 s.
@@ -426,6 +429,8 @@ def month(
         "rounds": rounds,
         "posts_read_per_new_post": posts_per_new_post,
         "x_posts_per_account": total["x_posts"] / ACCOUNTS,
+        # The fleet at which the month's post reads reach X's app-wide cap.
+        "x_cap_accounts": math.floor(X_MONTHLY_POST_CAP / (total["x_posts"] / ACCOUNTS)),
         "archive_bytes_per_post": worker.archive_bytes_per_post,
         "refreshes": rounds * fleet.refreshed,
         "x_posts": total["x_posts"],
@@ -525,6 +530,11 @@ def table(rows: list[Row], figures: dict[str, Any]) -> str:
         "| per deployment a month | usage | USD |",
         "|---|---|---:|",
         *(f"| {row.service} | {row.usage} | {row.cost:,.2f} |" for row in FIXED),
+        "",
+        "| X's monthly cap, per app | post reads an account a month | binds at |",
+        "|---|---:|---:|",
+        f"| {X_MONTHLY_POST_CAP:,} post reads | {figures['x_posts_per_account']:,.0f} "
+        f"| {figures['x_cap_accounts']:,} accounts |",
     ]
     return "\n".join(lines)
 
@@ -567,6 +577,11 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("per 1,000 accounts a month (USD)", f"{figures['total_usd']:,.2f}", ""),
         ("share of it paid to X", f"{figures['x_share']:.1%}", ""),
         ("X posts read per account a month", f"{figures['x_posts_per_account']:,.0f}", ""),
+        (
+            f"accounts at which X's monthly cap ({X_MONTHLY_POST_CAP:,} posts) binds",
+            f"{figures['x_cap_accounts']:,}",
+            "",
+        ),
         (
             "saved by retention, half the accounts idle (USD a month)",
             f"{figures['retention_saved']['x_usd'] + figures['retention_saved']['aws_usd']:,.2f}",

@@ -91,8 +91,8 @@ BENCHMARKS = (
     Benchmark(
         "schedule",
         "bench.schedule",
-        "Scheduler at 10,000 accounts",
-        _generic_rows("Scheduler at 10,000 accounts"),
+        "Schedule at 1,000, 10,000 and 100,000 accounts",
+        _own_rows("Schedule"),
     ),
     Benchmark("cost", "bench.cost", "Cost", _generic_rows("Cost")),
     Benchmark("throughput", "bench.throughput", "Local throughput", _own_rows("Local throughput")),

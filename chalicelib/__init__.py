@@ -15,9 +15,10 @@ A module imports from its own row or the rows below it:
                     PKCE, its refresh and revocation, Bearer reads), x_http (X's errors
                     made ours): through Tweepy; x_compliance (batch compliance jobs with
                     the app's bearer token): through requests
-    stores          accounts, sessions (DynamoDB), archive (S3), budget (the fleet's X
-                    budget), refresh_queue (SQS), tokens (the token cipher): through
-                    boto3, every failure through errors.aws_call
+    stores          accounts, sessions (DynamoDB), archive (S3), budget (X's limits: a
+                    bucket per account token, and the app's), refresh_queue (SQS), tokens
+                    (the token cipher): through boto3, every failure through
+                    errors.aws_call
     shared          config (settings and secrets), observability (Powertools), pages
                     (Jinja2 and security headers), cookies, errors (the domain errors)
     ──────────────────────────────────────────────────────────────────────────────────

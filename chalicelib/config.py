@@ -34,7 +34,10 @@ REFRESH_RATE_MINUTES = 60
 # ARN of the queue CloudFormation creates, so stages never share a queue.
 REFRESH_QUEUE_NAME = "responsetime-refresh"
 REFRESH_BATCH_SIZE = 10  # one SendMessageBatch, one worker invocation
-REFRESH_WORKER_CONCURRENCY = 5  # workers at once; the X budget, not Lambda, sets the pace
+# Workers at once. X limits each account's token, not the fleet, so this sets the pace:
+# a worker refreshes about an account a second, and a round must be read before the next
+# (README, "Sizing": 5 suits 10,000 accounts, 100,000 need 40).
+REFRESH_WORKER_CONCURRENCY = 5
 # The compliance queue (compliance.py), replaced by its ARN in infra/resources.json as the
 # refresh queue is. One message at a time: a collect reads archives for up to two minutes.
 COMPLIANCE_QUEUE_NAME = "responsetime-compliance"
@@ -62,9 +65,18 @@ class Settings:
     session_idle_seconds: int
     session_absolute_seconds: int
     refresh_queue_url: str = ""
-    refresh_max_per_round: int = 0  # 0: as many as the X budget admits in one round
-    x_budget_mentions: int = 450  # X's app limit per window for GET /2/users/:id/mentions
-    x_budget_tweets: int = 10_000  # and for GET /2/users/:id/tweets
+    # SendMessageBatch calls a round keeps in flight: 100,000 accounts are 10,000 calls.
+    refresh_send_concurrency: int = 8
+    # Each account token's reads per window (X's per-user limits, user context): mentions
+    # (GET /2/users/:id/mentions) and own posts (GET /2/users/:id/tweets).
+    x_user_budget_mentions: int = 300
+    x_user_budget_tweets: int = 900
+    # The app's, for app-only (bearer) requests, per window: full-archive search (and one a
+    # second), its counts, batch compliance jobs, users lookup.
+    x_app_budget_search: int = 300
+    x_app_budget_counts: int = 300
+    x_app_budget_compliance_jobs: int = 150
+    x_app_budget_users: int = 300
     # Sign-ins started (POST oauth/request_token) per window, fleet-wide: /auth is anonymous,
     # so this keeps a flood of it from spending the app's request-token limit at X (and
     # writing a pending login per request) at everyone's expense.
@@ -119,16 +131,6 @@ class Settings:
     @property
     def account_retention_seconds(self) -> int:
         return self.account_retention_days * DAY_SECONDS
-
-    @property
-    def refresh_round_cap(self) -> int:
-        """Accounts one round may queue: what the mention budget admits until the next round
-        (a refresh reads at least one page of mentions). Queuing more would only park
-        messages that come back, again and again, until the dead-letter queue takes them."""
-        if self.refresh_max_per_round > 0:
-            return self.refresh_max_per_round
-        windows = REFRESH_RATE_MINUTES * 60 / self.x_budget_window_seconds
-        return max(1, int(self.x_budget_mentions * windows))
 
     @property
     def secure_cookies(self) -> bool:
@@ -243,9 +245,13 @@ def settings() -> Settings:
         session_idle_seconds=_int("SESSION_IDLE_SECONDS", 7 * 24 * 3600),
         session_absolute_seconds=_int("SESSION_ABSOLUTE_SECONDS", 30 * 24 * 3600),
         refresh_queue_url=os.environ.get("REFRESH_QUEUE_URL", ""),
-        refresh_max_per_round=_int("REFRESH_MAX_PER_ROUND", 0),
-        x_budget_mentions=_int("X_BUDGET_MENTIONS", 450),
-        x_budget_tweets=_int("X_BUDGET_TWEETS", 10_000),
+        refresh_send_concurrency=max(1, _int("REFRESH_SEND_CONCURRENCY", 8)),
+        x_user_budget_mentions=_int("X_USER_BUDGET_MENTIONS", 300),
+        x_user_budget_tweets=_int("X_USER_BUDGET_TWEETS", 900),
+        x_app_budget_search=_int("X_APP_BUDGET_SEARCH", 300),
+        x_app_budget_counts=_int("X_APP_BUDGET_COUNTS", 300),
+        x_app_budget_compliance_jobs=_int("X_APP_BUDGET_COMPLIANCE_JOBS", 150),
+        x_app_budget_users=_int("X_APP_BUDGET_USERS", 300),
         x_budget_request_tokens=_int("X_BUDGET_REQUEST_TOKENS", 150),
         purge_delay_seconds=_int("PURGE_DELAY_SECONDS", 900),
         view_x_budget_seconds=float(os.environ.get("VIEW_X_BUDGET_SECONDS") or 12),

@@ -1,13 +1,15 @@
 """Keep every report fresh: the schedule's fan-out and the per-account refresh.
 
-EventBridge starts `Scheduler.run_round` every REFRESH_RATE_MINUTES. It reads the accounts
-whose report is older than the max age from the `refresh-due` index (oldest first, never a
-Scan) and sends one SQS message per account, ten to a SendMessageBatch. Workers receive
+EventBridge starts `Scheduler.run_round` every REFRESH_RATE_MINUTES. It reads every account
+whose report is older than the max age from the `refresh-due` index (oldest first, a Query
+page at a time, never a Scan) and sends one SQS message per account, ten to a
+SendMessageBatch, `send_concurrency` batches in flight: no cap, since X limits each
+account's token and not the fleet, and 100,000 accounts fit one invocation. Workers receive
 the messages ten at a time; each runs `refresh_account`, the same path a page view takes
-(archive in S3, `since_id`, report to S3), drawing every X request from the fleet's
-budget. A message whose refresh X or the budget put off is handed back with a visibility
-delay until the budget's (or X's) reset; one that failed is left for SQS to redeliver,
-and after five receives the dead-letter queue keeps it.
+(archive in S3, `since_id`, report to S3), drawing every X request from the account
+token's budget. A message whose refresh X or the budget put off is handed back with a
+visibility delay until that token's reset (no other account waits for it); one that failed
+is left for SQS to redeliver, and after five receives the dead-letter queue keeps it.
 
 An account nobody viewed for REFRESH_IDLE_DAYS is not in the index at all (the daily
 sweep's retention took it out, sweep.Retention): no round reads it or spends X's budget on
@@ -16,9 +18,11 @@ it until a view or a sign-in puts it back.
 
 from __future__ import annotations
 
+import contextvars
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -30,6 +34,7 @@ from chalicelib.refresh_queue import (
     BATCH_LIMIT,
     MAX_VISIBILITY_SECONDS,
     RefreshQueue,
+    Sent,
     message_of,
 )
 from chalicelib.report_service import ReportService
@@ -54,7 +59,6 @@ class RoundSummary:
     queued: int = 0  # messages SQS accepted
     skipped: int = 0  # due, but X rejected the token: waiting for the person to sign in
     send_failed: int = 0  # refused by SQS; still due, so the next round sends them
-    capped: bool = False  # stopped at the round's cap; the rest wait for the next round
     send_batches: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,39 +88,61 @@ class Scheduler:
         queue: RefreshQueue,
         *,
         max_age_seconds: int,
-        cap: int,
         clock: Callable[[], float],
+        send_concurrency: int = 1,
     ) -> None:
         self._accounts = accounts
         self._queue = queue
         self._max_age = max_age_seconds
-        self._cap = cap
         self._clock = clock
+        self._send_concurrency = max(1, send_concurrency)
 
     def run_round(self) -> RoundSummary:
-        now = int(self._clock())
+        """Queue every due account, oldest report first: the index's order, and the order
+        the batches are handed to SQS (in flight together, `send_concurrency` at a time)."""
         summary = RoundSummary()
-        batch: list[str] = []
-        for due in self._accounts.due(refreshed_by=now - self._max_age):
-            if due.token_rejected:
-                summary.seen += 1
-                summary.skipped += 1
-                continue
-            if summary.queued + summary.send_failed + len(batch) >= self._cap:
-                summary.capped = True
-                break
-            summary.seen += 1
-            batch.append(due.account_id)
-            if len(batch) == BATCH_LIMIT:
-                self._send(batch, summary)
-                batch = []
-        if batch:
-            self._send(batch, summary)
+        batches = self._batches(summary)
+        if self._send_concurrency == 1:
+            for batch in batches:
+                self._count(self._queue.send(batch), summary)
+        else:
+            self._send_concurrently(batches, summary)
         logger.info("refresh round", extra=summary.as_dict())
         return summary
 
-    def _send(self, batch: list[str], summary: RoundSummary) -> None:
-        sent = self._queue.send(batch)
+    def _batches(self, summary: RoundSummary) -> Iterator[list[str]]:
+        """The due accounts, ten to a batch, as the index pages them."""
+        now = int(self._clock())
+        batch: list[str] = []
+        for due in self._accounts.due(refreshed_by=now - self._max_age):
+            summary.seen += 1
+            if due.token_rejected:
+                summary.skipped += 1
+                continue
+            batch.append(due.account_id)
+            if len(batch) == BATCH_LIMIT:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def _send_concurrently(self, batches: Iterator[list[str]], summary: RoundSummary) -> None:
+        """SendMessageBatch calls in flight together, at most `send_concurrency` (and as
+        many batches read ahead of them), each in a copy of this invocation's context (its
+        AWS budget: a service that did not answer is not asked again)."""
+        limit = self._send_concurrency
+        with ThreadPoolExecutor(limit, thread_name_prefix="round-send") as pool:
+            pending: list[Future[Sent]] = []
+            for batch in batches:
+                context = contextvars.copy_context()
+                pending.append(pool.submit(context.run, self._queue.send, batch))
+                if len(pending) >= 2 * limit:
+                    self._count(pending.pop(0).result(), summary)
+            for future in pending:
+                self._count(future.result(), summary)
+
+    @staticmethod
+    def _count(sent: Sent, summary: RoundSummary) -> None:
         summary.send_batches += 1
         summary.queued += len(sent.queued)
         summary.send_failed += len(sent.failed)
@@ -180,9 +206,9 @@ class RefreshWorker:
         self._reports = reports
         self._queue = queue
         self._max_age = max_age_seconds
-        # Messages handed back at one reset would all return at once and find a budget for
-        # a fraction of them; spread over a window, they come back about as fast as it
-        # refills.
+        # Each token has its own budget, so a hand-back waits for its own token's reset; the
+        # spread keeps many accounts put off at once (X answering 429 to all of them in an
+        # outage) from all coming back in the same second.
         self._spread = spread_seconds
         self._clock = clock
         self._jitter = jitter

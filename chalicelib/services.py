@@ -209,18 +209,45 @@ def archive() -> Archive:
 
 @cached
 def x_budget() -> TokenBucket:
-    """The fleet's X budget. Page views draw from it too: X counts their requests against
-    the same app limit, so a budget that ignored them would let the workers draw 429s.
-    No share is held back for views: the schedule keeps reports fresh, so a view rarely
-    needs X, and once the window is spent X would refuse the view anyway."""
+    """The buckets of the account tokens' X reads (`.for_account(id)`: one account's), sized
+    to X's per-user limits: X counts a user-context read against the token that signed it,
+    not against the app. Page views draw from the account's buckets too: X counts their
+    requests against the same token, so a budget that ignored them would let the workers
+    draw 429s. No share is held back for views: the schedule keeps reports fresh, so a view
+    rarely needs X, and one refresh an hour leaves a token's window nearly whole."""
     from chalicelib.budget import Limit, TokenBucket
     from chalicelib.x_timeline import MENTIONS, OWN_POSTS
 
     config = settings()
     window, margin = config.x_budget_window_seconds, config.x_budget_margin_seconds
     limits = {
-        MENTIONS: Limit(config.x_budget_mentions, window, margin),
-        OWN_POSTS: Limit(config.x_budget_tweets, window, margin),
+        MENTIONS: Limit(config.x_user_budget_mentions, window, margin),
+        OWN_POSTS: Limit(config.x_user_budget_tweets, window, margin),
+    }
+    return TokenBucket(dynamodb(), config.table_name, limits, time.time)
+
+
+@cached
+def app_budget() -> TokenBucket:
+    """The app's own buckets, for what X limits per app: app-only (bearer token) requests.
+    Full-archive search is limited twice, per window and to one request a second."""
+    from chalicelib.budget import (
+        COMPLIANCE_JOBS,
+        COUNTS_ALL,
+        SEARCH_ALL,
+        USERS,
+        Limit,
+        Limits,
+        TokenBucket,
+    )
+
+    config = settings()
+    window, margin = config.x_budget_window_seconds, config.x_budget_margin_seconds
+    limits: Limits = {
+        SEARCH_ALL: (Limit(config.x_app_budget_search, window, margin), Limit(1, 1, 0)),
+        COUNTS_ALL: Limit(config.x_app_budget_counts, window, margin),
+        COMPLIANCE_JOBS: Limit(config.x_app_budget_compliance_jobs, window, margin),
+        USERS: Limit(config.x_app_budget_users, window, margin),
     }
     return TokenBucket(dynamodb(), config.table_name, limits, time.time)
 
@@ -236,7 +263,7 @@ def timeline_for(account: AccountTokens) -> XTimeline:
         bearer = AccountBearer(token_refresher(), account)
         return XTimeline(x_oauth2().client(bearer), x_budget(), user_auth=False)
     client = x_auth().client(account.access_token, account.access_token_secret)
-    return XTimeline(client, x_budget())
+    return XTimeline(client, x_budget().for_account(account.account_id))
 
 
 def _confirm_written(account: AccountTokens, refreshed_at: int | None) -> bool:
@@ -317,7 +344,7 @@ def scheduler() -> Scheduler:
         AccountIndex(dynamodb(), config.table_name),
         refresh_queue(),
         max_age_seconds=config.report_max_age_seconds,
-        cap=config.refresh_round_cap,
+        send_concurrency=config.refresh_send_concurrency,
         clock=time.time,
     )
 

@@ -8,7 +8,8 @@ signature covers the URL actually requested, whichever X (real or emulator) that
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -42,12 +43,36 @@ def mount_timeout(session: requests.Session, timeout: float) -> requests.Session
     return session
 
 
+@dataclass(frozen=True)
+class RateLimitSeen:
+    """What X's `x-rate-limit-*` headers said of the token's window for the endpoint."""
+
+    remaining: int
+    reset_at: int  # epoch seconds
+
+
+def rate_limit_of(headers: Mapping[str, str]) -> RateLimitSeen | None:
+    """The headers' figures; None when X sent none (or not whole numbers)."""
+    remaining = str(headers.get("x-rate-limit-remaining", ""))
+    reset = str(headers.get("x-rate-limit-reset", ""))
+    if not (remaining.isdigit() and reset.isdigit()):
+        return None
+    return RateLimitSeen(int(remaining), int(reset))
+
+
 class XApiSession(requests.Session):
-    """A session that sends what Tweepy addresses to api.twitter.com to `base_url`."""
+    """A session that sends what Tweepy addresses to api.twitter.com to `base_url`.
+
+    `last_rate_limit` is what the latest answer's rate-limit headers said (a 429's too,
+    read before Tweepy raises): Tweepy returns X's JSON without its headers, and the
+    budget learns from them (x_timeline). One session per account client, so the latest
+    answer is the request just made.
+    """
 
     def __init__(self, base_url: str, timeout: float) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
+        self.last_rate_limit: RateLimitSeen | None = None
         mount_timeout(self, timeout)
 
     def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
@@ -56,7 +81,17 @@ class XApiSession(requests.Session):
                 if url.startswith(host + "/"):
                     url = self.base_url + url[len(host) :]
                     break
-        return super().request(method, url, *args, **kwargs)
+        self.last_rate_limit = None
+        response = super().request(method, url, *args, **kwargs)
+        self.last_rate_limit = rate_limit_of(response.headers)
+        return response
+
+
+def last_rate_limit(client: Any) -> RateLimitSeen | None:
+    """What X's latest answer to this Tweepy client said of the token's window, if its
+    session is an XApiSession that saw the headers."""
+    seen = getattr(getattr(client, "session", None), "last_rate_limit", None)
+    return seen if isinstance(seen, RateLimitSeen) else None
 
 
 def _status(error: BaseException) -> int | None:

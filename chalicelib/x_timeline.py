@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import tweepy
 
-from chalicelib.errors import ResponsetimeError, XReadCutShort
-from chalicelib.x_http import x_errors
+from chalicelib.errors import ResponsetimeError, XRateLimited, XReadCutShort
+from chalicelib.x_http import last_rate_limit, x_errors
 
 if TYPE_CHECKING:
-    from chalicelib.budget import XBudget
+    from chalicelib.budget import Grant, XBudget
 
 TWEET_FIELDS = [
     "created_at",
@@ -58,8 +58,10 @@ class Fetched:
 class XTimeline:
     """Wraps a user-context tweepy.Client that returns X's JSON as dicts.
 
-    With a `budget`, each page takes a token first; a refused token ends the read the way
-    X's 429 does (BudgetExhausted is an XRateLimited), before anything is sent to X.
+    With a `budget` (the account token's), each page takes a token first; a refused token
+    ends the read the way X's 429 does (BudgetExhausted is an XRateLimited), before anything
+    is sent to X. Each of X's answers, a 429 included, tells the budget what X counts for
+    the token (`XBudget.learn`), so uses of the token elsewhere are respected.
     `user_auth`: Tweepy's name for OAuth 1.0a signing; False for an OAuth 2.0 account, whose
     client sends its access token as the Bearer token (x_oauth2.UserBearerSession).
     """
@@ -76,6 +78,29 @@ class XTimeline:
         self._budget = budget
         self._clock = clock
         self._user_auth = user_auth
+
+    def _params(
+        self,
+        timeline: str,
+        since_id: str | None,
+        until_id: str | None,
+        start_time: datetime | None,
+    ) -> dict[str, Any]:
+        """The query of a read: the fields the report needs, and its range."""
+        params: dict[str, Any] = {
+            "max_results": PAGE_SIZE,
+            "tweet_fields": TWEET_FIELDS,
+            "user_auth": self._user_auth,
+        }
+        if timeline == MENTIONS:
+            params.update(expansions=["author_id"], user_fields=["username"])
+        if since_id:
+            params["since_id"] = since_id
+        if until_id:
+            params["until_id"] = until_id
+        if start_time is not None:
+            params["start_time"] = start_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return params
 
     def fetch(
         self,
@@ -96,19 +121,7 @@ class XTimeline:
             if timeline == MENTIONS
             else self._client.get_users_tweets
         )
-        params: dict[str, Any] = {
-            "max_results": PAGE_SIZE,
-            "tweet_fields": TWEET_FIELDS,
-            "user_auth": self._user_auth,
-        }
-        if timeline == MENTIONS:
-            params.update(expansions=["author_id"], user_fields=["username"])
-        if since_id:
-            params["since_id"] = since_id
-        if until_id:
-            params["until_id"] = until_id
-        if start_time is not None:
-            params["start_time"] = start_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        params = self._params(timeline, since_id, until_id, start_time)
         fetched = Fetched()
         pages = iter(tweepy.Paginator(method, account_id, **params))
         more = True
@@ -116,14 +129,18 @@ class XTimeline:
             if deadline is not None and fetched.requests and self._clock() >= deadline:
                 fetched.error = XReadCutShort(f"GET {timeline}: the time for X ran out")
                 return fetched
+            grant = None
             try:
                 if self._budget is not None:
-                    self._budget.take(timeline)
+                    grant = self._budget.take(timeline)
                 with x_errors(f"GET {timeline}"):
                     page = next(pages)
             except ResponsetimeError as error:
+                if isinstance(error, XRateLimited) and grant is not None:
+                    self._learn(timeline, grant, error)
                 fetched.error = error
                 return fetched
+            self._learn(timeline, grant)
             fetched.requests += 1
             fetched.posts.extend(page.get("data") or [])
             for user in (page.get("includes") or {}).get("users") or []:
@@ -132,3 +149,24 @@ class XTimeline:
             # keeps a token from being taken for a request that is never sent.
             more = bool((page.get("meta") or {}).get("next_token"))
         return fetched
+
+    def _learn(
+        self, timeline: str, grant: Grant | None, limited: XRateLimited | None = None
+    ) -> None:
+        """Tell the budget what X's answer said of the token's window; a 429 without the
+        headers but with a reset time says as much (nothing left until then)."""
+        if self._budget is None or grant is None:
+            return
+        seen = last_rate_limit(self._client)
+        if seen is not None:
+            remaining, reset_at = seen.remaining, seen.reset_at
+        elif limited is not None and limited.reset_at is not None:
+            remaining, reset_at = 0, int(limited.reset_at)
+        else:
+            return
+        if limited is not None:
+            remaining = 0
+        try:
+            self._budget.learn(timeline, remaining, reset_at, grant)
+        except ResponsetimeError:  # storage failing: the bucket's own count still holds
+            return

@@ -219,7 +219,7 @@ def atomic_moto_server(host: str, port: int) -> Any:
     DynamoDB applies the writes to an item one after another, each condition checked
     against what the last one left. moto's threaded server checks a condition and writes
     without a lock, so two conditional writes racing can both pass, which DynamoDB never
-    allows (the fleet's X budget relies on it). Its clients still race each other.
+    allows (the X budgets rely on it). Its clients still race each other.
     """
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.moto_server.werkzeug_app import (

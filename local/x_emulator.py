@@ -223,7 +223,12 @@ class _RateDecision:
 
 
 class _RateLimiter:
-    """Fixed 15-minute windows per (endpoint, user) and (endpoint, consumer key)."""
+    """Fixed 15-minute windows, as X keeps them: a user-context request counts against its
+    token's limit only, (endpoint, app, user): one per user of an app, the OAuth 1.0a access
+    token; an app-only (bearer) request against the app's, (endpoint, app). X's rate-limit
+    page: "one limit per time period for each set of users' Access Tokens" in user context,
+    "a separate limit per time period for requests made by your app" with a bearer token.
+    """
 
     def __init__(self) -> None:
         self.limits = dict(DEFAULT_RATE_LIMITS)
@@ -234,17 +239,16 @@ class _RateLimiter:
         for key in [k for k in self._buckets if k[0] == template]:
             del self._buckets[key]
 
-    def _scopes(self, template: str, user: str, app: str, now: int) -> list[tuple[int, _Bucket]]:
+    def _scope(self, template: str, user: str, app: str, now: int) -> tuple[int, _Bucket] | None:
+        """The one limit that applies: the token's when `user` is named, else the app's."""
         per_user, per_app = self.limits.get(template, (None, None))
-        scopes = []
-        for scope, key, limit in (("user", user, per_user), ("app", app, per_app)):
-            if limit is None:
-                continue
-            bucket = self._buckets.get((template, scope, key))
-            if bucket is None or now >= bucket.reset:
-                bucket = self._buckets[(template, scope, key)] = _Bucket(0, now + RATE_WINDOW_S)
-            scopes.append((limit, bucket))
-        return scopes
+        limit, key = (per_user, f"user:{app}:{user}") if user else (per_app, f"app:{app}")
+        if limit is None:
+            return None
+        bucket = self._buckets.get((template, key, ""))
+        if bucket is None or now >= bucket.reset:
+            bucket = self._buckets[(template, key, "")] = _Bucket(0, now + RATE_WINDOW_S)
+        return limit, bucket
 
     @staticmethod
     def _headers(limit: int, bucket: _Bucket) -> dict[str, str]:
@@ -255,23 +259,28 @@ class _RateLimiter:
         }
 
     def hit(self, template: str, user: str, app: str, now: int) -> _RateDecision:
-        scopes = self._scopes(template, user, app, now)
-        for limit, bucket in scopes:
-            if bucket.used >= limit:
-                return _RateDecision(False, self._headers(limit, bucket))
-        for _, bucket in scopes:
-            bucket.used += 1
-        if not scopes:
+        scope = self._scope(template, user, app, now)
+        if scope is None:
             return _RateDecision(True, {})
-        return _RateDecision(True, self._headers(*scopes[0]))
+        limit, bucket = scope
+        if bucket.used >= limit:
+            return _RateDecision(False, self._headers(limit, bucket))
+        bucket.used += 1
+        return _RateDecision(True, self._headers(limit, bucket))
+
+    def spend(self, template: str, user: str, app: str, now: int, count: int) -> None:
+        """Count `count` requests of the token's (or the app's) window, as another client
+        of the same credentials would (never past the limit)."""
+        scope = self._scope(template, user, app, now)
+        if scope is not None:
+            limit, bucket = scope
+            bucket.used = min(limit, bucket.used + count)
 
     def exhausted_headers(self, template: str, user: str, app: str, now: int) -> dict[str, str]:
-        scopes = self._scopes(template, user, app, now)
-        per_user, per_app = self.limits.get(template, (None, None))
-        limit = per_user if per_user is not None else per_app
-        reset = scopes[0][1].reset if scopes else now + RATE_WINDOW_S
+        scope = self._scope(template, user, app, now)
+        limit, reset = (scope[0], scope[1].reset) if scope else (0, now + RATE_WINDOW_S)
         return {
-            "x-rate-limit-limit": str(limit if limit is not None else 0),
+            "x-rate-limit-limit": str(limit),
             "x-rate-limit-remaining": "0",
             "x-rate-limit-reset": str(reset),
         }
@@ -525,6 +534,13 @@ class XEmulator:
                 raise ValueError("limits must be >= 0 or None")
         with self._lock:
             self.rate_limits.set(template, per_user, per_app)
+
+    def use_elsewhere(self, user_id: str, template: str, count: int) -> None:
+        """The account's token is used by someone else too (the person's own script): X
+        counts ``count`` more requests of its current window for ``template``."""
+        with self._lock:
+            now = int(self.now().timestamp())
+            self.rate_limits.spend(template, user_id, self.consumer_key, now, count)
 
     # WSGI -----------------------------------------------------------------------------------
     def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

@@ -75,3 +75,12 @@ def test_the_readme_shows_the_retention_table_bench_cost_makes(made: dict[str, A
     if match is None:
         pytest.skip("README.md has no retention table between its markers yet")
     _shown_as_made(match.group(1), made["retention_table"])
+
+
+def test_xs_monthly_cap_binds_at_the_fleet_the_readme_names(made: dict[str, Any]) -> None:
+    # X's 3,000,000 post reads a month are the app's, not each token's: at 1,200 posts an
+    # account a month (20 mentions and 20 own posts a day), 2,500 accounts reach it
+    assert made["x_posts_per_account"] == 1_200
+    assert made["x_cap_accounts"] == 3_000_000 // 1_200 == 2_500
+    readme = (PROJECT_DIR / "README.md").read_text()
+    assert "binds at 2,500 accounts" in readme

@@ -339,12 +339,12 @@ def test_each_function_calls_exactly_what_its_policy_file_grants(
         SqsEventSource(boto3.client("sqs"), aws["REFRESH_QUEUE_URL"], worker).poll_once()
 
     refresh_round()
-    configure(X_BUDGET_MENTIONS=1)  # the window's one token is gone: messages go back
+    configure(X_USER_BUDGET_MENTIONS=1)  # each token's one read is gone: messages go back
     refresh_round()
 
     # The daily sweep: a forget stuck for two hours (its account item never deleted) of an
     # account still signed in somewhere, whose report is in S3
-    configure(REPORT_MAX_AGE_SECONDS=900, X_BUDGET_MENTIONS=450)
+    configure(REPORT_MAX_AGE_SECONDS=900, X_USER_BUDGET_MENTIONS=300)
     app_env.add_account("brand_c")
     stuck = signed_in("brand_c")
     assert api(functools.partial(stuck.get, "/report")).status_code == 200

@@ -76,10 +76,11 @@ def event_source(client: Any, aws: dict[str, str]) -> Workers:
 
 @pytest.fixture
 def small_budget(app_env: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A mention budget of two requests a window (listed before fixtures that hold clients)."""
+    """A token's mention budget of two requests a window (listed before fixtures that hold
+    clients); the buckets of every account's token."""
     from chalicelib import services
 
-    monkeypatch.setenv("X_BUDGET_MENTIONS", "2")
+    monkeypatch.setenv("X_USER_BUDGET_MENTIONS", "2")
     services.reset()
     return services.x_budget()
 
@@ -213,12 +214,11 @@ def test_a_page_view_makes_the_account_not_due(
     assert run_round(client)["seen"] == 0
 
 
-def test_a_round_queues_no_more_than_the_budget_admits_oldest_first(
+def test_a_round_queues_every_due_account_oldest_first(
     client: Any,
     app_env: Any,
     aws: dict[str, str],
     people: Callable[..., list[str]],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import json
 
@@ -226,22 +226,24 @@ def test_a_round_queues_no_more_than_the_budget_admits_oldest_first(
 
     from chalicelib import services
 
-    ids = people(8)
+    ids = people(12)
     store = services.account_store()
     for age, account_id in enumerate(ids[:5]):  # refreshed once, days ago
         store.mark_refreshed(account_id, 1_700_000_000 + age)
-    monkeypatch.setenv("REFRESH_MAX_PER_ROUND", "5")
-    services.reset()
 
     summary = run_round(client)
 
-    assert summary["queued"] == 5 and summary["capped"] is True
-    assert queue_depth(aws) == (5, 0)
-    messages = boto3.client("sqs").receive_message(
-        QueueUrl=aws["REFRESH_QUEUE_URL"], MaxNumberOfMessages=10
-    )["Messages"]
-    queued = {json.loads(m["Body"])["account_id"] for m in messages}
-    assert queued == {*ids[5:], *ids[:2]}  # never refreshed first, then the oldest
+    assert summary["queued"] == 12 and summary["send_batches"] == 2
+    sqs = boto3.client("sqs")
+    queued: list[str] = []
+    while len(queued) < 12:
+        messages = sqs.receive_message(QueueUrl=aws["REFRESH_QUEUE_URL"], MaxNumberOfMessages=10)[
+            "Messages"
+        ]
+        queued.extend(json.loads(m["Body"])["account_id"] for m in messages)
+    # never refreshed first (the index's order: report_refreshed_at 0), then the oldest
+    assert set(queued[:7]) == set(ids[5:])
+    assert sorted(queued[7:]) == sorted(ids[:5])
 
 
 # --- Partial failures -------------------------------------------------------------------
@@ -285,8 +287,8 @@ def test_an_empty_budget_hands_the_message_back_without_calling_x(
     from chalicelib import services
     from chalicelib.budget import BudgetExhausted
 
-    people(1)
-    bucket = small_budget
+    (account_id,) = people(1)
+    bucket = small_budget.for_account(account_id)
     bucket.take("mentions")
     bucket.take("mentions")
     with pytest.raises(BudgetExhausted) as refused:
@@ -329,6 +331,93 @@ def test_x_429_hands_the_message_back_until_x_resets(
     window = services.settings().x_budget_window_seconds
     assert window - 5 <= delay <= 2 * window + 5  # the emulator resets a window from now
     assert queue_depth(aws) == (0, 1)
+
+
+def bucket_taken(aws: dict[str, str], endpoint: str, account_id: str) -> int:
+    """What the account token's bucket for `endpoint` counts as taken in its window."""
+    import boto3
+
+    item = boto3.client("dynamodb").get_item(
+        TableName=aws["TABLE_NAME"], Key={"pk": {"S": f"budget#{endpoint}#{account_id}"}}
+    )["Item"]
+    return int(item["taken"]["N"])
+
+
+def test_one_accounts_429_hands_back_only_its_message_and_closes_only_its_bucket(
+    client: Any,
+    app_env: Any,
+    aws: dict[str, str],
+    people: Callable[..., list[str]],
+    event_source: Workers,
+    visibility_changes: list[int],
+) -> None:
+    import json
+
+    # GIVEN three accounts queued; X answers the first mention read 429
+    ids = people(3)
+    run_round(client)
+    app_env.fail(MENTIONS, "429")
+
+    # WHEN the workers run
+    delivered = event_source.drain()
+
+    # THEN only that account waits, until X's reset; the two others have their reports
+    (event, answer) = event_source.answers[0]
+    (failure,) = answer["batchItemFailures"]
+    limited = next(
+        json.loads(r["body"])["account_id"]
+        for r in event["Records"]
+        if r["messageId"] == failure["itemIdentifier"]
+    )
+    assert delivered.messages == 3 and delivered.kept == 1 and len(visibility_changes) == 1
+    assert reports_in_s3(aws) == set(ids) - {limited}
+    # AND the 429 closed that token's bucket (X said nothing is left), no other one
+    assert bucket_taken(aws, "mentions", limited) == 300
+    assert {bucket_taken(aws, "mentions", i) for i in set(ids) - {limited}} == {1}
+
+
+def test_a_token_used_elsewhere_too_is_never_read_past_what_x_says_is_left(
+    client: Any,
+    app_env: Any,
+    aws: dict[str, str],
+    people: Callable[..., list[str]],
+    event_source: Workers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import requests
+    from requests_oauthlib import OAuth1
+
+    from chalicelib import services
+    from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET
+
+    # GIVEN X allows 3 mention reads a window per token, and the person's own script has
+    # spent 2 with the same token
+    (account_id,) = people(1)
+    app_env.set_rate_limit(MENTIONS, per_user=3)
+    tokens = services.account_store().account_tokens(account_id)
+    assert tokens is not None
+    auth = OAuth1(CONSUMER_KEY, CONSUMER_SECRET, tokens.access_token, tokens.access_token_secret)
+    for _ in range(2):
+        url = f"{app_env.base_url}/2/users/{account_id}/mentions"
+        assert requests.get(url, auth=auth, timeout=5).ok
+    statuses: list[int] = []
+    app_env.response_hook = lambda template, status, *_: statuses.append(status)
+
+    # WHEN the schedule refreshes the account, and again (every report due)
+    run_round(client)
+    event_source.drain()
+    monkeypatch.setenv("REPORT_MAX_AGE_SECONDS", "0")
+    services.reset()
+    run_round(client)
+    delivered = event_source.drain()
+    app_env.response_hook = None
+
+    # THEN the first read took X's last one, the bucket learned it, and the second round's
+    # refresh was handed back without asking X: no 429 at all
+    assert 429 not in statuses
+    assert app_env.calls[MENTIONS] == 2 + 1
+    assert delivered.kept == 1
+    assert bucket_taken(aws, "mentions", account_id) == 300
 
 
 def test_a_duplicate_message_costs_no_x_request(

@@ -1019,17 +1019,49 @@ def test_users_me_allows_75_per_user_per_15_minutes(
     assert fast.client.get_me(user_auth=True).data.username == "fastbrand"
 
 
-def test_app_limit_is_shared_by_every_user(emulator: XEmulator, fast: SignedIn) -> None:
+def test_user_context_reads_count_against_each_token_not_the_app(
+    emulator: XEmulator, fast: SignedIn, clock: Clock
+) -> None:
+    # GIVEN a limit of 3 per token and 4 per app on mentions
     slow = sign_in(emulator, "slowbrand")
     emulator.set_rate_limit(MENTIONS, per_user=3, per_app=4)
 
-    statuses = [
-        signed_get(emulator, user, f"/2/users/{user.user_id}/mentions").status_code
-        for user in (fast, fast, fast, fast, slow, slow)
+    # WHEN @fastbrand reads 4 times, then @slowbrand 3 times
+    answers = [
+        signed_get(emulator, user, f"/2/users/{user.user_id}/mentions")
+        for user in (fast, fast, fast, fast, slow, slow, slow)
     ]
 
-    assert statuses == [200, 200, 200, 429, 200, 429]
-    assert emulator.calls[MENTIONS] == 6
+    # THEN only @fastbrand's 4th is refused: the app's 4 does not apply to user context
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 200, 200, 200]
+    # AND every answer says what is left of its own token's window, 429 included
+    assert [a.headers["x-rate-limit-remaining"] for a in answers] == list("2100210")
+    assert {a.headers["x-rate-limit-limit"] for a in answers} == {"3"}
+    reset = str(int(NOW.timestamp()) + 15 * 60)
+    assert {a.headers["x-rate-limit-reset"] for a in answers} == {reset}
+    # AND @fastbrand's token reads again once its window has ended
+    clock.advance(minutes=15)
+    assert signed_get(emulator, fast, f"/2/users/{fast.user_id}/mentions").status_code == 200
+
+
+def test_one_tokens_429_does_not_slow_another(emulator: XEmulator, fast: SignedIn) -> None:
+    # GIVEN @fastbrand's token has spent its 300 mention reads (X's default per user)
+    slow = sign_in(emulator, "slowbrand")
+    for _ in range(300):
+        assert signed_get(emulator, fast, f"/2/users/{fast.user_id}/mentions").ok
+    assert signed_get(emulator, fast, f"/2/users/{fast.user_id}/mentions").status_code == 429
+
+    # WHEN @slowbrand reads through Tweepy
+    answer = slow.client.get_users_mentions(slow.user_id, user_auth=True)
+
+    # THEN it is served at once, its own window whole but for this read
+    assert answer.meta is not None
+    assert (
+        signed_get(emulator, slow, f"/2/users/{slow.user_id}/mentions").headers[
+            "x-rate-limit-remaining"
+        ]
+        == "298"
+    )
 
 
 def test_default_limits_are_xs(emulator: XEmulator, fast: SignedIn) -> None:
