@@ -426,7 +426,9 @@ def compliance_client() -> ComplianceClient:
     config = settings()
     key, secret = x_app_credentials()
     token = bearer_token(config.x_api_base_url, key, secret, config.x_timeout_seconds)
-    return ComplianceClient(config.x_api_base_url, token, config.x_timeout_seconds)
+    return ComplianceClient(
+        config.x_api_base_url, token, config.x_timeout_seconds, budget=app_budget()
+    )
 
 
 @cached

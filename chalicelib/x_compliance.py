@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from chalicelib.budget import COMPLIANCE_JOBS, XBudget
 from chalicelib.errors import XUnavailable
 from chalicelib.x_http import XApiSession, mount_timeout, x_errors
 
@@ -93,13 +94,24 @@ def bearer_token(
 class ComplianceClient:
     """Batch compliance jobs of the app whose bearer token it is given."""
 
-    def __init__(self, base_url: str, bearer: AppToken | str, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        bearer: AppToken | str,
+        timeout: float,
+        budget: XBudget | None = None,
+    ) -> None:
         self._bearer = bearer.access_token if isinstance(bearer, AppToken) else bearer
         self._api = XApiSession(base_url, timeout)
+        # The app's budget of compliance requests (X: 150 per 15 minutes per app): each call
+        # to the jobs endpoints takes a token first; none left is a 429 before X sees it.
+        self._budget = budget
         # Presigned URLs: a plain session, so the bearer token never goes to storage.
         self._storage = mount_timeout(requests.Session(), timeout)
 
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        if self._budget is not None:
+            self._budget.take(COMPLIANCE_JOBS)
         with x_errors(what):
             response = self._api.request(
                 method,

@@ -439,3 +439,18 @@ def test_a_job_x_will_not_show_is_counted_failed_and_the_chain_goes_on(
     for kind in ("tweets", "users"):
         cursor = services.compliance_cursors().current(kind)
         assert cursor is not None and cursor.position.done and cursor.job_id is None
+
+
+def test_the_apps_budget_of_compliance_requests_holds_before_x_sees_one_too_many(
+    client: Any, app_env: Any, aws: dict[str, str], configure: Any, brand: tuple[str, Browser]
+) -> None:
+    # GIVEN a budget of one compliance request a window for the app (X's is 150)
+    configure(COMPLIANCE_POLL_SECONDS=0, X_APP_BUDGET_COMPLIANCE_JOBS=1)
+
+    answers = run_compliance(client, aws)
+
+    # THEN X saw one request (the posts chain's look for a running job); both chains wait
+    #      in the queue for the window's end, and nothing failed
+    assert all(answer == {"batchItemFailures": []} for answer in answers)
+    assert app_env.calls["GET /2/compliance/jobs"] == 1 and app_env.calls[JOBS] == 0
+    assert queue_counts(aws) == (0, 2)
