@@ -44,7 +44,7 @@ from chalicelib.observability import (
     count,
     logger,
 )
-from chalicelib.refresh_queue import MAX_DELAY_SECONDS, send_one
+from chalicelib.refresh_queue import MAX_DELAY_SECONDS, process_batch, send_one
 from chalicelib.x_compliance import (
     COMPLETE,
     TWEETS,
@@ -298,17 +298,7 @@ class ComplianceWorker:
 
     def process(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """The Lambda answer: {"batchItemFailures": [...]} naming the messages to keep."""
-        from aws_lambda_powertools.utilities.batch import (
-            BatchProcessor,
-            EventType,
-            process_partial_response,
-        )
-
-        processor = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
-        answer = process_partial_response(
-            event=event, record_handler=self.handle, processor=processor, context=context
-        )
-        return dict(answer)
+        return process_batch(event, self.handle, context)
 
     def handle(self, record: Any) -> Outcome:
         """One message (a Powertools SQSRecord); raises (AWS failing) to keep it queued."""

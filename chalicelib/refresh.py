@@ -36,6 +36,7 @@ from chalicelib.refresh_queue import (
     RefreshQueue,
     Sent,
     message_of,
+    process_batch,
 )
 from chalicelib.report_service import ReportService
 
@@ -216,19 +217,7 @@ class RefreshWorker:
 
     def process(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """The Lambda answer: {"batchItemFailures": [...]} naming the messages to keep."""
-        from aws_lambda_powertools.utilities.batch import (
-            BatchProcessor,
-            EventType,
-            process_partial_response,
-        )
-
-        # Every message failing is an answer too (all handed back when the budget is spent),
-        # not an error of the invocation.
-        processor = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
-        answer = process_partial_response(
-            event=event, record_handler=self.handle, processor=processor, context=context
-        )
-        return dict(answer)
+        return process_batch(event, self.handle, context)
 
     def handle(self, record: Any) -> str:
         """One message (a Powertools SQSRecord); raises to keep it in the queue."""

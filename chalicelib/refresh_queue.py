@@ -9,7 +9,7 @@ than any writer that read the account before the forget can still be running.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,27 @@ def message_of(body: str) -> Message:
 def account_of(body: str) -> str:
     """The account a message names; ValueError when the body is not one of ours."""
     return message_of(body).account_id
+
+
+def process_batch(
+    event: dict[str, Any], handle: Callable[[Any], object], context: Any = None
+) -> dict[str, Any]:
+    """An SQS event, each message to `handle` (a Powertools SQSRecord; it raises to keep the
+    message queued), under Powertools' BatchProcessor. The Lambda answer:
+    {"batchItemFailures": [...]} naming the messages to keep. Every message failing is an
+    answer too (all handed back when the budget is spent), not an error of the invocation.
+    """
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
+
+    processor = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
+    answer = process_partial_response(
+        event=event, record_handler=handle, processor=processor, context=context
+    )
+    return dict(answer)
 
 
 def send_batch(sqs: Any, queue_url: str, bodies: Sequence[str]) -> set[int]:
