@@ -87,9 +87,15 @@ class Position:
     def done(self) -> bool:
         return self.account == END
 
+    @property
+    def folder(self) -> str:
+        """Its account's place in the bucket's key order: folders sort as "<id>/", not as
+        numbers ("10/" before "9/"); END after all."""
+        return END if self.done else f"{self.account}/"
+
     def key(self) -> tuple[str, int]:
-        """Its place in the bucket's key order (folders sort as "<id>/", not as numbers)."""
-        return ("~" if self.done else f"{self.account}/", int(self.after or -1))
+        """Its place in the bucket's key order, the ids of one account in theirs."""
+        return (self.folder, int(self.after or -1))
 
 
 @dataclass(frozen=True)
@@ -213,7 +219,7 @@ class Cursors:
         return self._update(kind, "SET #position = :to REMOVE job", condition, values)
 
     def _update(self, kind: str, expression: str, condition: str, values: dict[str, str]) -> bool:
-        names = {k: v for k, v in {"#round": "round", "#position": "position"}.items()}
+        names = {"#round": "round", "#position": "position"}  # both reserved words
         used = {k: v for k, v in names.items() if k in expression or k in condition}
         try:
             with aws_call("DynamoDB UpdateItem"):
@@ -318,14 +324,14 @@ class ComplianceWorker:
         if cursor != Cursor(message.round, message.start, None):
             return Outcome(status="superseded")  # done already, or a newer round's chain
         try:
-            if self._client().active_jobs(message.kind):
+            client = self._client()
+            if client.active_jobs(message.kind):
                 self._queue.send(message, self._poll_seconds)  # X's one job of the type
                 return Outcome(status="waiting for X's job in progress")
             ids, end, read = self._gather(message.kind, message.start)
             if not ids:
                 self._end_range(message.kind, message.round, None, end)
                 return Outcome(status="chain done", accounts_read=read)
-            client = self._client()
             job = client.create_job(message.kind, name=f"responsetime-{message.kind}")
             client.upload(job, ids)
         except (XRateLimited, XUnavailable, XRejected) as error:
@@ -361,7 +367,7 @@ class ComplianceWorker:
     def _accounts_from(self, start: Position) -> Iterator[str]:
         """Archived accounts from `start` on, in the bucket's key order."""
         for account_id in self._archive.archived_accounts(start_at=start.account):
-            if Position(account_id).key() >= Position(start.account).key():
+            if Position(account_id).folder >= start.folder:
                 yield account_id
 
     # poll ---------------------------------------------------------------------------------
@@ -370,12 +376,13 @@ class ComplianceWorker:
         if cursor != Cursor(message.round, message.start, message.job_id):
             return Outcome(status="superseded")
         try:
-            job = self._client().job(message.job_id)
+            client = self._client()
+            job = client.job(message.job_id)
             if not job.done:
                 return self._again(message, f"job {job.status}")
             if job.status != COMPLETE:
                 return self._failed(message, job.status)
-            changes = self._client().results(job)
+            changes = client.results(job)
         except XRejected as error:  # the token, or a link gone: skipped, and counted
             if self._on_token_refused is not None:
                 self._on_token_refused()
@@ -390,10 +397,11 @@ class ComplianceWorker:
 
     def _apply(self, message: Poll, changes: list[Change], outcome: Outcome) -> None:
         """X's results, applied to every archive of the job's range."""
+        end = message.end
         for account_id in self._accounts_from(message.start):
-            if Position(account_id).key() >= message.end.key() and not message.end.after:
-                break
-            if Position(account_id).key() > Position(message.end.account).key():
+            folder = Position(account_id).folder
+            # the range ends before the end's account, or with it when it is split
+            if folder > end.folder or (folder == end.folder and not end.after):
                 break
             account = self._profile(account_id)
             if account is None:  # gone or being forgotten: the forget deletes it all
