@@ -250,16 +250,20 @@ def _what_goes(
     for change in changes:
         if change.action != "delete" or change.reason == SCRUB_GEO:
             continue
-        author = change.id if kind == USERS else str(posts.get(change.id, {}).get("author_id", ""))
-        if kind == TWEETS and change.id not in posts:
+        if kind == USERS:  # a user: every post of hers goes
+            author, about_author = change.id, True
+        elif change.id in posts:  # a post: it goes, and all her posts if she went
+            author = str(posts[change.id].get("author_id") or "")
+            about_author = change.reason in ACCOUNT_REASONS
+        else:
             continue
-        owner_protected = author == owner and change.reason == "protected"
-        if kind == USERS or change.reason in ACCOUNT_REASONS:
-            if not owner_protected and author:
+        if about_author:
+            if author == owner and change.reason == "protected":
+                continue  # her own posts: she signed in to have them read
+            if author:
                 gone_authors.add(author)
-            if owner_protected or kind == USERS:
-                continue
-        doomed.add(change.id)
+        if kind == TWEETS:
+            doomed.add(change.id)
     return doomed, gone_authors
 
 
