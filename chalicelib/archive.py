@@ -334,22 +334,20 @@ class Archive:
     def account_folders(self) -> Iterator[str]:
         """The id of every account with anything in the bucket, an old version or a delete
         marker included (the sweep looks for folders whose account is gone)."""
-        with aws_call("S3 ListObjectVersions"):
-            pages = self._s3.get_paginator("list_object_versions").paginate(
-                Bucket=self._bucket, Prefix=ACCOUNTS_PREFIX, Delimiter="/"
-            )
-            for page in pages:
-                for folder in page.get("CommonPrefixes", []):
-                    yield folder["Prefix"][len(ACCOUNTS_PREFIX) :].rstrip("/")
+        return self._folders("list_object_versions", "S3 ListObjectVersions")
 
     def archived_accounts(self, start_at: str = "") -> Iterator[str]:
         """The id of every account whose archive is in the bucket now (current objects
         only: what the compliance round asks X about), in key order, from the folder of
         `start_at` on (included)."""
         where = {"StartAfter": f"{ACCOUNTS_PREFIX}{start_at}"} if start_at else {}
-        with aws_call("S3 ListObjectsV2"):
-            pages = self._s3.get_paginator("list_objects_v2").paginate(
-                Bucket=self._bucket, Prefix=ACCOUNTS_PREFIX, Delimiter="/", **where
+        return self._folders("list_objects_v2", "S3 ListObjectsV2", **where)
+
+    def _folders(self, listing: str, what: str, **extra: str) -> Iterator[str]:
+        """The account ids of the folders a listing (by its paginator's name) shows."""
+        with aws_call(what):
+            pages = self._s3.get_paginator(listing).paginate(
+                Bucket=self._bucket, Prefix=ACCOUNTS_PREFIX, Delimiter="/", **extra
             )
             for page in pages:
                 for folder in page.get("CommonPrefixes", []):
