@@ -49,6 +49,13 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ZIP_TYPE = "application/zip"  # GET /export
 REFRESH_NOW_SECONDS = 60  # one "Refresh now" a minute per account
 
+# The answer to both ways X reads stop for the whole fleet (x_pause), with no report yet.
+X_PAUSED = (
+    503,
+    "X reads are paused",
+    "X reads are paused by the operator's plan, so there is no report to show yet. "
+    "Please try again later.",
+)
 # (status, title, message) per domain error; the page always offers a fresh start.
 ERROR_PAGES: dict[type[ResponsetimeError], tuple[int, str, str]] = {
     SignInExpired: (
@@ -71,18 +78,8 @@ ERROR_PAGES: dict[type[ResponsetimeError], tuple[int, str, str]] = {
         "X refused the sign-in",
         "X did not accept this sign-in. Please try again in a moment.",
     ),
-    XReadsPaused: (
-        503,
-        "X reads are paused",
-        "X reads are paused by the operator's plan, so there is no report to show yet. "
-        "Please try again later.",
-    ),
-    XPaymentRequired: (
-        503,
-        "X reads are paused",
-        "X reads are paused by the operator's plan, so there is no report to show yet. "
-        "Please try again later.",
-    ),
+    XReadsPaused: X_PAUSED,
+    XPaymentRequired: X_PAUSED,  # the 402 that paused them
     XRateLimited: (
         503,
         "X asks us to slow down",

@@ -45,6 +45,13 @@ def month_of(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m")
 
 
+def month_end(epoch_seconds: float) -> int:
+    """The epoch second the UTC month of `epoch_seconds` ends (the next one begins)."""
+    moment = datetime.fromtimestamp(epoch_seconds, UTC)
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    return int(datetime(year, month, 1, tzinfo=UTC).timestamp())
+
+
 def dollars(usd: float | Decimal) -> str:
     """$0.31; under a cent but not nothing: "under $0.01"."""
     value = Decimal(str(usd))

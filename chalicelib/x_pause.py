@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.errors import ConditionFailed, XReadsPaused, aws_call
-from chalicelib.x_bill import month_of
+from chalicelib.x_bill import month_end, month_of
 
 PAUSE_KEY = {"pk": {"S": "x-pause"}}
 PAYMENT_REQUIRED, MONTHLY_CAP = "payment_required", "monthly_cap"
@@ -154,12 +154,4 @@ class XPause:
                 ReturnValues="UPDATED_NEW",
             )
         if int(answer["Attributes"]["posts"]["N"]) >= self._cap:
-            self.pause(MONTHLY_CAP, month_end=_month_end(now))
-
-
-def _month_end(now: float) -> int:
-    from datetime import UTC, datetime
-
-    moment = datetime.fromtimestamp(now, UTC)
-    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
-    return int(datetime(year, month, 1, tzinfo=UTC).timestamp())
+            self.pause(MONTHLY_CAP, month_end=month_end(now))

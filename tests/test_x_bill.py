@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.x_bill import Prices, dollars, month_of
+from chalicelib.x_bill import Prices, dollars, month_end, month_of
 
 
 def test_posts_cost_the_post_price_or_the_owned_one() -> None:
@@ -30,6 +30,9 @@ def test_dollars_are_written_to_the_cent_rounding_a_half_cent_up() -> None:
 def test_x_bills_by_the_utc_month() -> None:
     assert month_of(1798761599) == "2026-12"  # 2026-12-31 23:59:59 UTC
     assert month_of(1798761600) == "2027-01"
+    # ... and a month ends where the next begins, December's with the year
+    assert month_end(1798761599) == month_end(1796083200) == 1798761600
+    assert month_end(1798761600) == 1801440000  # 2027-02-01 00:00:00 UTC
 
 
 def test_prices_are_settings_and_a_bad_one_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
