@@ -331,14 +331,23 @@ class ReportService:
         timeline = self._timeline_for(account)
         pulled = pull_new_posts(timeline, account.account_id, state, deadline, self._overlap)
         if self._pause is not None:
-            if isinstance(pulled.error, XPaymentRequired):
-                logger.error("X answered 402: the fleet's X reads are paused")
-                self._pause.pause(PAYMENT_REQUIRED)
-            elif probe and pulled.error is None:
-                logger.info("X answered the probe: the fleet's X reads go on")
-                self._pause.clear()
-            self._pause.count(pulled.x_posts_read)
+            try:
+                self._after_read(self._pause, pulled, probe)
+            except StoreUnavailable:  # what was read is kept all the same
+                logger.exception("could not note the read on the fleet's pause")
         return pulled
+
+    @staticmethod
+    def _after_read(pause: XPause, pulled: Pulled, probe: bool) -> None:
+        """What a read tells the pause: X's 402 sets it, a probe X answered lifts it, and
+        the posts read join the month's count."""
+        if isinstance(pulled.error, XPaymentRequired):
+            logger.error("X answered 402: the fleet's X reads are paused")
+            pause.pause(PAYMENT_REQUIRED)
+        elif probe and pulled.error is None:
+            logger.info("X answered the probe: the fleet's X reads go on")
+            pause.clear()
+        pause.count(pulled.x_posts_read)
 
     def _bill(self, account_id: str, posts: int, now: float) -> None:
         """Count what X bills for the posts just read: the fleet's metric (XCostUSD) and

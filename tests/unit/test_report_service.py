@@ -13,9 +13,16 @@ import pytest
 
 from chalicelib.accounts import AccountTokens
 from chalicelib.archive import ArchiveState, Cursor
-from chalicelib.errors import XRateLimited, XReadCutShort, XRejected, XUnavailable
+from chalicelib.errors import (
+    StoreUnavailable,
+    XRateLimited,
+    XReadCutShort,
+    XRejected,
+    XUnavailable,
+)
 from chalicelib.report_service import ReportService
 from chalicelib.report_settings import resolve
+from chalicelib.x_pause import XPause
 from chalicelib.x_timeline import MENTIONS, OWN_POSTS, XTimeline
 from tests.posts import ACCOUNT, iso, mention, reply
 from tests.unit.fakes import Clock, FakeArchive, Post, ScriptedTimeline
@@ -370,3 +377,42 @@ def test_refresh_now_tops_up_a_fresh_report_and_stores_it() -> None:
     assert timeline.asked[0] == (MENTIONS, "11", None)
     assert view.body["mentions"] == 2 and archive.stored_report(ACCOUNT)["mentions"] == 2
     assert hooks.refreshed == [(ACCOUNT, int(NOW.timestamp()))]
+
+
+class BrokenCountPause(XPause):
+    """The fleet's pause with storage failing after a read: reads allowed, counting fails."""
+
+    def __init__(self) -> None:
+        self.counted: list[int] = []
+
+    def check(self) -> bool:
+        return False
+
+    def count(self, posts: int) -> None:
+        self.counted.append(posts)
+        raise StoreUnavailable("DynamoDB UpdateItem failed: timeout")
+
+
+def test_a_read_is_kept_when_the_pauses_count_cannot_be_stored() -> None:
+    # GIVEN the archive read up to mention 12 and own post 21; X has one new mention, 13
+    archive = FakeArchive().holding(
+        ACCOUNT,
+        state=archive_of(mentions_at(3, 2), mentions=Cursor("12"), tweets=Cursor("21")),
+        report=stored_report(timedelta(minutes=20), SAVED.to_json()),
+    )
+    pause = BrokenCountPause()
+    reports = ReportService(
+        archive,
+        lambda account: ScriptedTimeline(mentions_at(3, 2, 1)),
+        MAX_AGE,
+        Clock(NOW.timestamp()),
+        pause=pause,
+    )
+
+    # WHEN she opens her report, and the month's count of posts read fails to be stored
+    view = reports.view(ACME)
+
+    # THEN the one post read was offered to the count, and is kept and shown all the same
+    assert pause.counted == [1]
+    assert view.body["mentions"] == 3 and view.body["source"]["stale"] is False
+    assert sorted(archive.stored(ACCOUNT).mentions) == ["11", "12", "13"]
