@@ -142,7 +142,47 @@ _TIMELINE_PARAMS = [
 ]
 _TWEETS_PARAMS = [*_TIMELINE_PARAMS[:5], "exclude", *_TIMELINE_PARAMS[5:]]
 _ME_PARAMS = ["expansions", "tweet.fields", "user.fields"]
-_ALLOWED_PARAMS = {"mentions": _TIMELINE_PARAMS, "tweets": _TWEETS_PARAMS, "me": _ME_PARAMS}
+# Full-archive search and counts (X's OpenAPI file's order of parameters).
+_SEARCH_PARAMS = [
+    "query",
+    "start_time",
+    "end_time",
+    "since_id",
+    "until_id",
+    "max_results",
+    "next_token",
+    "pagination_token",
+    "sort_order",
+    "tweet.fields",
+    "expansions",
+    "media.fields",
+    "poll.fields",
+    "user.fields",
+    "place.fields",
+]
+_COUNTS_PARAMS = [
+    "query",
+    "start_time",
+    "end_time",
+    "since_id",
+    "until_id",
+    "next_token",
+    "pagination_token",
+    "granularity",
+    "search_count.fields",
+]
+_ALLOWED_PARAMS = {
+    "mentions": _TIMELINE_PARAMS,
+    "tweets": _TWEETS_PARAMS,
+    "me": _ME_PARAMS,
+    "search": _SEARCH_PARAMS,
+    "counts": _COUNTS_PARAMS,
+}
+GRANULARITIES = ["minute", "hour", "day"]
+SEARCH_COUNT_FIELDS = ["end", "start", "tweet_count"]
+SORT_ORDERS = ["recency", "relevancy"]
+# What X's search answers without a start_time: the last 30 days only.
+SEARCH_DEFAULT_DAYS = 30
 _ID_RE = re.compile(r"^[0-9]{1,19}$")
 _RFC3339_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE
@@ -218,6 +258,8 @@ class Query:
     user_fields: set[str] = field(default_factory=set)
     expansions: set[str] = field(default_factory=set)
     exclude: set[str] = field(default_factory=set)
+    text: str = ""  # a search's `query`
+    granularity: str = "hour"  # a count's buckets
 
 
 # query validation -----------------------------------------------------------------------
@@ -261,11 +303,13 @@ def _expansions(raw: str, query: Query, endpoint: str) -> _Error | None:
 
 
 def _max_results(raw: str, query: Query, endpoint: str) -> _Error | None:
-    """An integer (at most 9 digits, as X parses it) between 5 and 100."""
+    """An integer (at most 9 digits, as X parses it) between 5 and 100 (a timeline), or 10
+    and 500 (full-archive search)."""
+    low, high = (10, 500) if endpoint == "search" else (5, 100)
     if not re.fullmatch(r"-?\d{1,9}", raw):
         problem = "is not a valid integer"
-    elif not 5 <= int(raw) <= 100:
-        problem = "is not between 5 and 100"
+    elif not low <= int(raw) <= high:
+        problem = f"is not between {low} and {high}"
     else:
         query.max_results = int(raw)
         return None
@@ -319,21 +363,40 @@ def _start_before_end(raw: str, query: Query, endpoint: str) -> _Error | None:
     return None
 
 
-def _pagination_token(raw: str, query: Query, endpoint: str) -> _Error | None:
-    """A :class:`Cursor` from an earlier page's ``next_token`` or ``previous_token``."""
-    try:
-        query.cursor = Cursor.decode(raw)
-    except ValueError:
+def _token(name: str) -> _Validator:
+    """A :class:`Cursor` from an earlier page's ``next_token`` or ``previous_token``, sent
+    as ``pagination_token`` (or, to search, as ``next_token``)."""
+
+    def check(raw: str, query: Query, endpoint: str) -> _Error | None:
+        try:
+            query.cursor = Cursor.decode(raw)
+        except ValueError:
+            return _param_error(
+                name, raw, f"The `{name}` query parameter value [{raw}] is not valid"
+            )
+        return None
+
+    return check
+
+
+def _search_text(raw: str, query: Query, endpoint: str) -> _Error | None:
+    """A search's ``query``: 1 to 4,096 characters (its operators are checked on use)."""
+    if not 1 <= len(raw) <= 4096:
         return _param_error(
-            "pagination_token",
-            raw,
-            f"The `pagination_token` query parameter value [{raw}] is not valid",
+            "query", raw, f"The `query` query parameter value [{raw[:50]}] is not valid"
         )
+    query.text = raw
     return None
+
+
+def _granularity(raw: str, query: Query, endpoint: str) -> _Error | None:
+    query.granularity = raw
+    return _not_one_of("granularity", [raw], GRANULARITIES)
 
 
 # (parameter, validator), run in this order for each parameter the request has.
 _CHECKS: tuple[tuple[str, _Validator], ...] = (
+    ("query", _search_text),
     ("tweet.fields", _one_of("tweet.fields", TWEET_FIELDS, "tweet_fields")),
     ("user.fields", _one_of("user.fields", USER_FIELDS, "user_fields")),
     ("media.fields", _one_of("media.fields", MEDIA_FIELDS)),
@@ -347,7 +410,11 @@ _CHECKS: tuple[tuple[str, _Validator], ...] = (
     ("start_time", _date_time("start_time")),
     ("end_time", _date_time("end_time")),
     ("start_time", _start_before_end),
-    ("pagination_token", _pagination_token),
+    ("pagination_token", _token("pagination_token")),
+    ("next_token", _token("next_token")),
+    ("granularity", _granularity),
+    ("sort_order", _one_of("sort_order", SORT_ORDERS)),
+    ("search_count.fields", _one_of("search_count.fields", SEARCH_COUNT_FIELDS)),
 )
 
 
@@ -390,6 +457,14 @@ def parse_query(
         error = check(values[name], query, endpoint) if name in values else None
         if error is not None:
             errors.append(error)
+    if endpoint in ("search", "counts") and "query" not in values:
+        errors.insert(
+            0,
+            {
+                "parameters": {"query": []},
+                "message": "The `query` query parameter can not be empty",
+            },
+        )
     if errors:
         raise InvalidRequest(errors)
     return query
@@ -827,4 +902,111 @@ def job_body(job: ComplianceJob, base_url: str) -> dict[str, Any]:
     }
     if job.name is not None:
         body["name"] = job.name
+    return body
+
+
+# full-archive search and counts -------------------------------------------------------------
+# The operators the app's two history queries use: a mention (@handle), an author
+# (from:handle), a reply or a retweet (is:reply, is:retweet); each may be negated with "-".
+_SEARCH_TERM = re.compile(
+    r"^(-?)(?:@([A-Za-z0-9_]{1,15})|from:([A-Za-z0-9_]{1,15})|is:(reply|retweet))$",
+    re.IGNORECASE,
+)
+
+
+def _term_matches(term: re.Match[str], post: Post, store: XStore) -> bool:
+    mention, author, kind = term.group(2), term.group(3), term.group(4)
+    if mention is not None:
+        account = store.find_account(mention)
+        return account is not None and account.id in post.mentioned
+    if author is not None:
+        account = store.find_account(author)
+        return account is not None and post.author_id == account.id
+    if kind.lower() == "reply":
+        return post.reply_to is not None
+    return post.retweet_of is not None
+
+
+def search_index(text: str, store: XStore) -> list[int]:
+    """The ids (ascending) of the posts a full-archive query matches: every term must hold
+    (X's AND), a "-" term must not. Deleted posts and those of accounts no longer public
+    are not searchable. An operator the emulator does not know is X's 400."""
+    terms = []
+    for word in text.split():
+        match = _SEARCH_TERM.match(word)
+        if match is None:
+            raise InvalidRequest(
+                [
+                    _param_error(
+                        "query",
+                        text,
+                        f"There were errors processing your request: Reference to invalid "
+                        f"operator '{word[:40]}'",
+                    )
+                ]
+            )
+        terms.append(match)
+    return [
+        post.id
+        for post in sorted(store.posts.values(), key=lambda p: p.id)
+        if post.id not in store.deleted_posts
+        and post.author_id not in store.account_events
+        and all(_term_matches(t, post, store) != bool(t.group(1)) for t in terms)
+    ]
+
+
+def _search_range(query: Query, now: datetime) -> Query:
+    """X's defaults: without a start_time, the 30 days before the end (or now)."""
+    if query.start_time is None and query.since_id is None:
+        query.start_time = (query.end_time or now) - timedelta(days=SEARCH_DEFAULT_DAYS)
+    return query
+
+
+def search_body(index: list[int], query: Query, store: XStore, now: datetime) -> dict[str, Any]:
+    """The 200 body of ``GET /2/tweets/search/all``: newest first, a page at a time, every
+    post of the range (no timeline's reach)."""
+    page = timeline_page(index, _search_range(query, now), len(index))
+    body = timeline_body(Page(page.ids, page.next_token, None), query, store)
+    return body
+
+
+def counts_body(index: list[int], query: Query, now: datetime) -> dict[str, Any]:
+    """The 200 body of ``GET /2/tweets/counts/all``: the matching posts of the range in
+    buckets of the granularity (every bucket, empty ones too), and their total."""
+    query = _search_range(query, now)
+    start = as_utc(query.start_time or now)
+    end = as_utc(query.end_time or now)
+    lo, hi = 0, len(index)
+    if query.since_id is not None:
+        lo = bisect_right(index, query.since_id)
+    lo = max(lo, bisect_left(index, id_floor(start)))
+    if query.until_id is not None:
+        hi = bisect_left(index, query.until_id)
+    hi = min(hi, bisect_left(index, id_floor(end)))
+    step = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1)}.get(
+        query.granularity, timedelta(days=1)
+    )
+    floor = {
+        "minute": start.replace(second=0, microsecond=0),
+        "hour": start.replace(minute=0, second=0, microsecond=0),
+    }.get(query.granularity, start.replace(hour=0, minute=0, second=0, microsecond=0))
+    buckets: list[dict[str, Any]] = []
+    ids = index[lo:hi]
+    at = 0
+    bucket_start = floor
+    while bucket_start < end:
+        bucket_end = bucket_start + step
+        top = bisect_left(ids, id_floor(bucket_end), at)
+        buckets.append(
+            {
+                "start": format_time(max(bucket_start, start)),
+                "end": format_time(min(bucket_end, end)),
+                "tweet_count": top - at,
+            }
+        )
+        at = top
+        bucket_start = bucket_end
+    body: dict[str, Any] = {"meta": {"total_tweet_count": len(ids)}}
+    if buckets:
+        body["data"] = buckets
     return body

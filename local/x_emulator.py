@@ -15,7 +15,9 @@ Batch compliance, app-only as on X: ``POST /oauth2/token`` (client credentials) 
 bearer token, the only credential ``/2/compliance/jobs`` accepts. A job's ``upload_url`` and
 ``download_url`` are the emulator's own ``/_compliance/...`` paths and, like X's presigned
 storage URLs, take no credentials. What the download reports is what the test controls
-(``delete_post``, ``protect``, ``suspend``) made happen.
+(``delete_post``, ``protect``, ``suspend``) made happen. Full-archive search and counts
+(``GET /2/tweets/search/all``, ``/counts/all``) take that bearer token too (403 "Unsupported
+Authentication" for a user's), with the operators the app's history queries use.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from local.x_api import (
     InvalidRequest,
     check_job_id,
     compliance_results,
+    counts_body,
     filter_excluded,
     job_body,
     me_body,
@@ -60,6 +63,8 @@ from local.x_api import (
     parse_job_list_query,
     parse_query,
     parse_upload,
+    search_body,
+    search_index,
     timeline_body,
     timeline_page,
     user_not_found,
@@ -90,7 +95,11 @@ TEMPLATES = (
     "GET /2/compliance/jobs/:id",
     "PUT /_compliance/upload/:id",
     "GET /_compliance/download/:id",
+    "GET /2/tweets/search/all",
+    "GET /2/tweets/counts/all",
 )
+# Full-archive search and counts: app-only, like batch compliance.
+ARCHIVE_TEMPLATES = ("GET /2/tweets/search/all", "GET /2/tweets/counts/all")
 COMPLIANCE_TEMPLATES = (
     "POST /2/compliance/jobs",
     "GET /2/compliance/jobs",
@@ -106,6 +115,8 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int | None, int | None]] = {
     "POST /2/compliance/jobs": (None, 150),
     "GET /2/compliance/jobs": (None, 150),
     "GET /2/compliance/jobs/:id": (None, 150),
+    "GET /2/tweets/search/all": (None, 300),
+    "GET /2/tweets/counts/all": (None, 300),
 }
 JSON_TYPE = "application/json; charset=utf-8"
 PROBLEM_TYPE = "application/problem+json"
@@ -139,6 +150,11 @@ USER_CONTEXT_FORBIDDEN = {
     "Supported authentication types are [OAuth 2.0 Application-Only].",
     "type": "https://api.twitter.com/2/problems/unsupported-authentication",
     "status": 403,
+}
+OAUTH2_USER_FORBIDDEN = {
+    **USER_CONTEXT_FORBIDDEN,
+    "detail": "Authenticating with OAuth 2.0 User Context is forbidden for this endpoint.  "
+    "Supported authentication types are [OAuth 2.0 Application-Only].",
 }
 _PROBLEM_TITLES = {
     401: "Unauthorized",
@@ -597,6 +613,8 @@ class XEmulator:
             return template, handler(request)
         if template in COMPLIANCE_TEMPLATES:
             return template, self._compliance(request, template, path_id)
+        if template in ARCHIVE_TEMPLATES:
+            return template, self._full_archive(request, template)
         if template.startswith(("PUT /_compliance/", "GET /_compliance/")):
             return template, self._storage(request, template, path_id or "")
         return template, self._v2(request, template, path_id)
@@ -605,7 +623,8 @@ class XEmulator:
         if template.startswith(("GET /2/", "POST /2/")):
             headers = None
             if status == 429:
-                access = None if template in COMPLIANCE_TEMPLATES else self._user(request)
+                app_only = template in (*COMPLIANCE_TEMPLATES, *ARCHIVE_TEMPLATES)
+                access = None if app_only else self._user(request)
                 with self._lock:
                     headers = self.rate_limits.exhausted_headers(
                         template,
@@ -892,7 +911,33 @@ class XEmulator:
             return None
         if scheme.lower() == "oauth" and self._authenticate(request) is not None:
             return _json_response(403, USER_CONTEXT_FORBIDDEN, problem=True)
+        if scheme.lower() == "bearer" and self._user(request) is not None:
+            return _json_response(403, OAUTH2_USER_FORBIDDEN, problem=True)
         return _json_response(401, _problem(401), problem=True)
+
+    def _full_archive(self, request: Request, template: str) -> Response:
+        """``GET /2/tweets/search/all`` and ``/counts/all``: the app's bearer token only."""
+        refused = self._app_only(request)
+        if refused is not None:
+            return refused
+        now = self.now()
+        with self._lock:
+            decision = self.rate_limits.hit(template, "", self.consumer_key, int(now.timestamp()))
+        if not decision.allowed:
+            return _json_response(429, _problem(429), problem=True, headers=decision.headers)
+        endpoint = "search" if template.endswith("/search/all") else "counts"
+        try:
+            query = parse_query(request.args.to_dict(flat=False), endpoint)
+            with self._lock:
+                index = search_index(query.text, self.store)
+                if endpoint == "counts":
+                    body = counts_body(index, query, now)
+                else:
+                    body = search_body(index, query, self.store, now)
+                    self.posts_served[template] += len(body.get("data", []))
+        except InvalidRequest as invalid:
+            return _json_response(400, invalid.body(), problem=True, headers=decision.headers)
+        return _json_response(200, body, headers=decision.headers)
 
     def _compliance(self, request: Request, template: str, job_id: str | None) -> Response:
         refused = self._app_only(request)

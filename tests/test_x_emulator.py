@@ -109,6 +109,8 @@ V2_SCHEMAS = {
     ME: "Get2UsersMeResponse",
     MENTIONS: "Get2UsersIdMentionsResponse",
     TWEETS: "Get2UsersIdTweetsResponse",
+    "GET /2/tweets/search/all": "Get2TweetsSearchAllResponse",
+    "GET /2/tweets/counts/all": "Get2TweetsCountsAllResponse",
 }
 CREATE_JOB = "POST /2/compliance/jobs"
 JOBS = "GET /2/compliance/jobs"
@@ -168,9 +170,12 @@ def openapi_problems(answer: Answer) -> list[str]:
     if answer.template in V2_SCHEMAS and answer.status == 200:
         errors += schema_errors(V2_SCHEMAS[answer.template], body)
         data = body.get("data")
-        tweets = (data if isinstance(data, list) else []) + body.get("includes", {}).get(
-            "tweets", []
-        )
+        kind = "SearchCount" if answer.template == "GET /2/tweets/counts/all" else "Tweet"
+        tweets = (data if isinstance(data, list) and kind == "Tweet" else []) + body.get(
+            "includes", {}
+        ).get("tweets", [])
+        if kind == "SearchCount":
+            errors += _undocumented_keys(kind, data if isinstance(data, list) else [])
         users = ([data] if isinstance(data, dict) else []) + body.get("includes", {}).get(
             "users", []
         )
@@ -1810,3 +1815,137 @@ def test_the_committed_openapi_subset_matches_xs_file() -> None:
         )
     committed = json.loads(x_openapi.SUBSET.read_text())
     assert committed == x_openapi.subset(json.loads(shared.read_text()))
+
+
+# --- full-archive search and counts (app-only) -----------------------------------------------
+SEARCH, COUNTS = "/2/tweets/search/all", "/2/tweets/counts/all"
+
+
+def history_of(emulator: XEmulator) -> dict[str, list[str]]:
+    """@oldbrand's history: 12 mentions by others over 12 years, one by itself, one retweet
+    of a mention, 2 of its replies and 1 post that is no reply; a deleted mention."""
+    emulator.add_account("oldbrand")
+    emulator.add_account("fan")
+    start = NOW - timedelta(days=12 * 365)
+    mentions = [
+        emulator.add_post("fan", f"@oldbrand hello {n}", start + timedelta(days=365 * n))
+        for n in range(12)
+    ]
+    own = emulator.add_post("oldbrand", "@oldbrand a note to self", start)
+    retweet = emulator.add_post("fan", "", start + timedelta(days=1), retweet_of=mentions[0])
+    replies = [
+        emulator.add_post("oldbrand", "@fan thanks", start + timedelta(days=2), reply_to=m)
+        for m in mentions[:2]
+    ]
+    plain = emulator.add_post("oldbrand", "news", start + timedelta(days=3))
+    gone = emulator.add_post("fan", "@oldbrand oops", start + timedelta(days=4))
+    emulator.delete_post(gone)
+    return {"mentions": mentions, "replies": replies, "other": [own, retweet, plain]}
+
+
+def test_full_archive_search_reads_the_app_s_history_queries(emulator: XEmulator) -> None:
+    posts = history_of(emulator)
+    bearer = app_bearer(emulator)
+    since_2006 = {"start_time": "2006-03-21T00:00:00Z", "tweet.fields": "created_at,author_id"}
+
+    first = app_call(
+        emulator,
+        "GET",
+        SEARCH,
+        bearer,
+        params={"query": "@oldbrand -from:oldbrand -is:retweet", "max_results": 10, **since_2006},
+    )
+    assert first.status_code == 200, first.text
+    assert first.headers["x-rate-limit-limit"] == "300"
+    page = first.json()
+    assert [p["id"] for p in page["data"]] == posts["mentions"][::-1][:10]  # newest first
+    rest = app_call(
+        emulator,
+        "GET",
+        SEARCH,
+        bearer,
+        params={
+            "query": "@oldbrand -from:oldbrand -is:retweet",
+            "max_results": 10,
+            "next_token": page["meta"]["next_token"],
+            **since_2006,
+        },
+    ).json()
+    assert [p["id"] for p in rest["data"]] == posts["mentions"][::-1][10:]
+    assert "next_token" not in rest["meta"]
+    replies = app_call(
+        emulator, "GET", SEARCH, bearer, params={"query": "from:oldbrand is:reply", **since_2006}
+    ).json()
+    assert sorted(p["id"] for p in replies["data"]) == sorted(posts["replies"])
+    older = app_call(
+        emulator,
+        "GET",
+        SEARCH,
+        bearer,
+        params={
+            "query": "@oldbrand -from:oldbrand -is:retweet",
+            "until_id": posts["mentions"][2],
+            **since_2006,
+        },
+    ).json()
+    assert [p["id"] for p in older["data"]] == posts["mentions"][:2][::-1]
+    assert emulator.posts_served["GET /2/tweets/search/all"] == 10 + 2 + 2 + 2
+
+
+def test_counts_sum_what_search_finds_and_default_to_30_days(emulator: XEmulator) -> None:
+    posts = history_of(emulator)
+    bearer = app_bearer(emulator)
+    emulator.add_post("fan", "@oldbrand recent", NOW - timedelta(days=3))
+
+    counted = app_call(
+        emulator,
+        "GET",
+        COUNTS,
+        bearer,
+        params={
+            "query": "@oldbrand -from:oldbrand -is:retweet",
+            "start_time": "2006-03-21T00:00:00Z",
+            "end_time": "2026-11-20T00:00:00Z",
+            "granularity": "day",
+        },
+    )
+    assert counted.status_code == 200, counted.text
+    body = counted.json()
+    assert body["meta"]["total_tweet_count"] == len(posts["mentions"])  # not the recent one
+    assert sum(b["tweet_count"] for b in body["data"]) == 12
+    assert body["data"][0]["start"] == "2006-03-21T00:00:00.000Z"
+    assert body["data"][-1]["end"] == "2026-11-20T00:00:00.000Z"
+    default = app_call(
+        emulator, "GET", COUNTS, bearer, params={"query": "@oldbrand -is:retweet"}
+    ).json()
+    assert default["meta"]["total_tweet_count"] == 1  # the last 30 days only
+    assert len(default["data"]) == 24 * 30 + 1  # hour buckets by default, partial ends too
+
+
+def test_search_and_counts_refuse_user_context_and_bad_queries(
+    emulator: XEmulator, fast: SignedIn
+) -> None:
+    bearer = app_bearer(emulator)
+    query = {"query": "@fastbrand"}
+
+    as_user = signed_get(emulator, fast, SEARCH, **query)
+    counts_as_user = signed_get(emulator, fast, COUNTS, **query)
+    anonymous = requests.get(emulator.base_url + SEARCH, params=query, timeout=5)
+    no_query = app_call(emulator, "GET", SEARCH, bearer)
+    bad_operator = app_call(emulator, "GET", SEARCH, bearer, params={"query": "lang:en @x"})
+    too_many = app_call(emulator, "GET", SEARCH, bearer, params={**query, "max_results": 501})
+    bad_granularity = app_call(
+        emulator, "GET", COUNTS, bearer, params={**query, "granularity": "week"}
+    )
+
+    for refused in (as_user, counts_as_user):
+        assert refused.status_code == 403
+        assert refused.json()["title"] == "Unsupported Authentication"
+    assert anonymous.status_code == 401
+    assert no_query.status_code == 400
+    assert no_query.json()["errors"][0]["message"] == "The `query` query parameter can not be empty"
+    assert bad_operator.status_code == 400
+    assert "lang:en" in bad_operator.json()["errors"][0]["message"]
+    assert too_many.status_code == 400
+    assert "is not between 10 and 500" in too_many.json()["errors"][0]["message"]
+    assert bad_granularity.status_code == 400

@@ -26,6 +26,8 @@ ROOTS = (
     "CreateComplianceJobResponse",
     "Get2ComplianceJobsIdResponse",
     "Get2ComplianceJobsResponse",
+    "Get2TweetsSearchAllResponse",
+    "Get2TweetsCountsAllResponse",
     "Problem",
     "Error",
     "Tweet",
