@@ -115,6 +115,16 @@ def export_data() -> Response:
     return web.export_data(current())
 
 
+@app.route("/history", methods=PAGE)
+def history() -> Response:
+    return web.history_page(current())
+
+
+@app.route("/history", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+def read_history() -> Response:
+    return web.read_history(current())
+
+
 @app.route("/refresh", methods=["POST"], content_types=ANY_BODY)
 def refresh_now() -> Response:
     return web.refresh_now(current())

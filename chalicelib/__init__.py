@@ -9,12 +9,14 @@ A module imports from its own row or the rows below it:
     flows           report_service (archive + X + analytics), refresh (the schedule and
                     its workers), signin, forget, sweep (the archive's daily net under
                     forget), token_refresh (one refresh at X per OAuth 2.0 pair),
-                    compliance (X's batch compliance, daily), export: they take what they
+                    compliance (X's batch compliance, daily), history (older history
+                    from X's full archive, a page a message), export: they take what they
                     work with as arguments, clocks included (tests/unit/ hands them fakes)
     X               x_timeline (v2 reads), x_auth (OAuth 1.0a), x_oauth2 (OAuth 2.0 with
                     PKCE, its refresh and revocation, Bearer reads), x_http (X's errors
                     made ours): through Tweepy; x_compliance (batch compliance jobs with
-                    the app's bearer token): through requests
+                    the app's bearer token): through requests; x_history (full-archive
+                    counts and search with that token): through Tweepy
     stores          accounts, sessions (DynamoDB), archive (S3), budget (X's limits: a
                     bucket per account token, and the app's), refresh_queue (SQS), tokens
                     (the token cipher): through boto3, every failure through

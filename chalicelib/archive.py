@@ -103,6 +103,81 @@ class Cursor:
 
 
 @dataclass
+class HistoryRead:
+    """How far the reading of one query of an account's older history has gone (history.py):
+    the posts created before `end_time` (what the archive held when X counted them),
+    about `estimate` of them, read `pages` pages so far, `next_token` where X goes on."""
+
+    end_time: str  # ISO-8601 UTC, exclusive
+    estimate: int
+    until_id: str | None = None  # the oldest post the archive held: read only older ones
+    next_token: str | None = None
+    pages: int = 0
+    posts: int = 0
+    done: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> HistoryRead:
+        return cls(
+            end_time=str(value["end_time"]),
+            estimate=int(value.get("estimate", 0)),
+            until_id=value.get("until_id"),
+            next_token=value.get("next_token"),
+            pages=int(value.get("pages", 0)),
+            posts=int(value.get("posts", 0)),
+            done=bool(value.get("done", False)),
+        )
+
+
+@dataclass
+class History:
+    """An account's older history (history.py): counted at `counted_at` (epoch seconds),
+    confirmed by the person at `confirmed_at` (None: only counted), each query's read."""
+
+    counted_at: float
+    reads: dict[str, HistoryRead] = field(default_factory=dict)
+    confirmed_at: float | None = None
+    stepped_at: float | None = None  # when the last page was read (or the read confirmed)
+
+    @property
+    def pages(self) -> int:
+        return sum(read.pages for read in self.reads.values())
+
+    @property
+    def done(self) -> bool:
+        return self.confirmed_at is not None and all(r.done for r in self.reads.values())
+
+    def later(self, other: History | None) -> History:
+        """Of two writers' copies, the one further on: confirmed over only counted, then
+        more pages read (each page moves one read on; nothing moves one back)."""
+        if other is None:
+            return self
+        mine = (self.confirmed_at is not None, self.pages, self.counted_at)
+        theirs = (other.confirmed_at is not None, other.pages, other.counted_at)
+        return self if mine >= theirs else other
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "counted_at": self.counted_at,
+            "confirmed_at": self.confirmed_at,
+            "stepped_at": self.stepped_at,
+            "reads": {name: read.to_json() for name, read in self.reads.items()},
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> History:
+        return cls(
+            counted_at=float(value["counted_at"]),
+            confirmed_at=value.get("confirmed_at"),
+            stepped_at=value.get("stepped_at"),
+            reads={k: HistoryRead.from_json(v) for k, v in value.get("reads", {}).items()},
+        )
+
+
+@dataclass
 class ArchiveState:
     mentions: dict[str, dict[str, Any]] = field(default_factory=dict)
     own_posts: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -113,6 +188,8 @@ class ArchiveState:
     # by a later read, and not by a writer that loaded the archive before they went and
     # merges into it after (the one thing kept of a withdrawn post is its id).
     withdrawn: set[str] = field(default_factory=set)
+    # The reading of older history the person asked for (history.py), if she did.
+    history: History | None = None
     # The S3 ETag of the object this state was loaded from (None: there was none); the
     # next save writes only over that version. Not part of the stored JSON.
     etag: str | None = field(default=None, compare=False)
@@ -128,14 +205,18 @@ class ArchiveState:
         """From when on the archive holds every mention X let us read: its oldest mention,
         or the end of the newest gap an interrupted read left, if later; None when it holds
         none. (What lies before the oldest is unknown: X's reach stops at 800 mentions.)"""
-        stamps = [utc_time(p.get("created_at")) for p in self.mentions.values()]
-        oldest = min((stamp for stamp in stamps if stamp is not None), default=None)
+        oldest = self.oldest_mention()
         if oldest is None:
             return None
         # "mentions" is x_timeline.MENTIONS, not imported: x_timeline brings in Tweepy.
         gaps = self.cursors.get("mentions", Cursor()).gaps
         ends = [snowflake_time(int(until)) for _, until in gaps if until.isdigit()]
         return max([oldest, *ends])
+
+    def oldest_mention(self) -> datetime | None:
+        """When the oldest mention the archive holds was made: how far back it reaches."""
+        stamps = (utc_time(p.get("created_at")) for p in self.mentions.values())
+        return min((stamp for stamp in stamps if stamp is not None), default=None)
 
     def merge(self, stored: ArchiveState) -> ArchiveState:
         """This state (read from X since it was loaded) folded into `stored`, what another
@@ -166,6 +247,7 @@ class ArchiveState:
             cursors=cursors,
             refreshed_at=max(refreshed, default=None),
             withdrawn=withdrawn,
+            history=self.history.later(stored.history) if self.history else stored.history,
             etag=stored.etag,
         )
 
@@ -186,6 +268,7 @@ class ArchiveState:
             "cursors": {name: cursor.to_json() for name, cursor in self.cursors.items()},
             "refreshed_at": self.refreshed_at,
             "withdrawn": sorted(self.withdrawn, key=int),
+            "history": None if self.history is None else self.history.to_json(),
         }
 
     @classmethod
@@ -197,6 +280,7 @@ class ArchiveState:
             cursors={k: Cursor.from_json(v) for k, v in value.get("cursors", {}).items()},
             refreshed_at=value.get("refreshed_at"),
             withdrawn=set(value.get("withdrawn", [])),
+            history=History.from_json(value["history"]) if value.get("history") else None,
             etag=etag,
         )
 

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.accounts import AccountIndex, AccountStore
+from chalicelib.accounts import AccountIndex, AccountStore, AccountTokens
 from chalicelib.errors import XRateLimited, XReadCutShort, XRejected
 from chalicelib.observability import REFRESH_FAILED, REFRESH_SUCCEEDED, count, logger
 from chalicelib.refresh_queue import (
@@ -202,6 +202,7 @@ class RefreshWorker:
         clock: Callable[[], float],
         jitter: Callable[[int], int] = _spread,
         purge: Callable[[str], int | None] | None = None,
+        history: Callable[[AccountTokens, int], str] | None = None,
     ) -> None:
         self._accounts = accounts
         self._reports = reports
@@ -214,6 +215,7 @@ class RefreshWorker:
         self._clock = clock
         self._jitter = jitter
         self._purge = purge  # sweep.purge over the app's stores: a forget's second delete
+        self._history = history  # HistoryService.step: one page of older history
 
     def process(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """The Lambda answer: {"batchItemFailures": [...]} naming the messages to keep."""
@@ -228,6 +230,8 @@ class RefreshWorker:
             account_id = message.account_id
             if message.purge:
                 return self._purged(account_id)
+            if message.history is not None:
+                return self._history_page(account_id, message.history)
             outcome = refresh_account(
                 account_id,
                 accounts=self._accounts,
@@ -253,6 +257,15 @@ class RefreshWorker:
             count(REFRESH_SUCCEEDED)
         logger.info("refresh done", extra=log)
         return outcome.status
+
+    def _history_page(self, account_id: str, page: int) -> str:
+        """One page of the account's older history; the next is queued by the step."""
+        account = self._accounts.account_tokens(account_id)
+        status: str = Status.SKIPPED
+        if account is not None and not account.forgetting and self._history is not None:
+            status = self._history(account, page)
+        logger.info(status, extra={"account_id": account_id, "page": page})
+        return status
 
     def _purged(self, account_id: str) -> str:
         deleted = self._purge(account_id) if self._purge is not None else None

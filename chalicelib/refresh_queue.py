@@ -4,6 +4,9 @@ Messages are `{"account_id": "<X user id>"}`: a worker reads everything else (to
 time of the last report) when it runs, so a message never carries a secret or stale state.
 `{"account_id": ..., "purge": true}` is a forget's second delete, sent with a delay longer
 than any writer that read the account before the forget can still be running.
+`{"account_id": ..., "history": 3}` reads the next page of the account's older history
+(history.py), the fourth: a message whose page is not the one the archive is at is a
+duplicate, and does nothing.
 """
 
 from __future__ import annotations
@@ -32,12 +35,15 @@ class Sent:
 class Message:
     account_id: str
     purge: bool = False  # delete the account's folder if the account is gone; no refresh
+    history: int | None = None  # read this page (pages read so far) of older history
 
 
-def message_body(account_id: str, *, purge: bool = False) -> str:
+def message_body(account_id: str, *, purge: bool = False, history: int | None = None) -> str:
     value: dict[str, Any] = {"account_id": account_id}
     if purge:
         value["purge"] = True
+    if history is not None:
+        value["history"] = history
     return json.dumps(value, separators=(",", ":"))
 
 
@@ -47,7 +53,10 @@ def message_of(body: str) -> Message:
     account_id = value.get("account_id") if isinstance(value, dict) else None
     if not isinstance(account_id, str) or not account_id.isdigit():
         raise ValueError("not a refresh message")
-    return Message(account_id, purge=value.get("purge") is True)
+    page = value.get("history")
+    if page is not None and (type(page) is not int or page < 0):
+        raise ValueError("not a refresh message")
+    return Message(account_id, purge=value.get("purge") is True, history=page)
 
 
 def account_of(body: str) -> str:
@@ -106,9 +115,17 @@ class RefreshQueue:
             failed=[a for i, a in enumerate(account_ids) if i in failed],
         )
 
-    def send_later(self, account_id: str, *, delay_seconds: int, purge: bool = False) -> None:
+    def send_later(
+        self,
+        account_id: str,
+        *,
+        delay_seconds: int,
+        purge: bool = False,
+        history: int | None = None,
+    ) -> None:
         """One message, delivered after `delay_seconds` (at most SQS's 15 minutes)."""
-        send_one(self._sqs, self._url, message_body(account_id, purge=purge), delay_seconds)
+        body = message_body(account_id, purge=purge, history=history)
+        send_one(self._sqs, self._url, body, delay_seconds)
 
     def hand_back(self, receipt_handle: str, delay_seconds: int) -> int:
         """Make a received message invisible for `delay_seconds` (capped at SQS's 12 hours)

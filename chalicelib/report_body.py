@@ -185,6 +185,17 @@ class Setting(TypedDict):
     source: str  # "saved", "query" or "default"
 
 
+class HistorySource(TypedDict):
+    """How far the reading of older history has gone (history.py): `state` "none" (not
+    asked), "counted" (its cost shown), "reading" or "done"; posts read of about `estimate`;
+    the oldest mention the archive holds."""
+
+    state: str
+    read: int
+    estimate: int
+    reaches_back_to: str | None
+
+
 class Source(TypedDict):
     """What a view cost at X and how fresh the archive is."""
 
@@ -199,6 +210,7 @@ class Source(TypedDict):
     archive_available: bool
     complete_since: str | None  # the archive holds every mention X let us read since then
     x_cost: NotRequired[XCost]  # what X billed for the account's reads (older reports: none)
+    history: NotRequired[HistorySource]  # older history (older reports: none)
 
 
 class StoredReport(ReportBody):

@@ -24,10 +24,10 @@ from chalicelib.errors import (
 )
 from chalicelib.formats import iso
 from chalicelib.observability import logger
-from chalicelib.report_body import Source, StoredReport
+from chalicelib.report_body import HistorySource, Source, StoredReport
 from chalicelib.report_settings import ResolvedSettings, resolve
 from chalicelib.x_bill import Prices, XCost, month_of
-from chalicelib.x_pause import PAYMENT_REQUIRED, XPause
+from chalicelib.x_pause import XPause
 from chalicelib.x_timeline import MENTIONS, OWN_POSTS, XTimeline
 
 
@@ -42,6 +42,7 @@ class Pulled:
     x_requests: int = 0
     x_posts_read: int = 0
     error: ResponsetimeError | None = None
+    x_counts_requests: int = 0  # of x_requests: counts, which X bills per request
 
 
 @dataclass
@@ -295,26 +296,45 @@ class ReportService:
         (nothing is written then, unless a handle went), or when the archive is gone (a
         forget: nothing is made anew). Raises StoreUnavailable when S3 fails: the caller
         asks again."""
+        removed: list[str] = []
+
+        def change(state: ArchiveState) -> Pulled | None:
+            handles = dict(state.users)
+            removed.extend(remove(state))
+            return Pulled() if removed or state.users != handles else None
+
+        return removed if self.amend(account, change) else []
+
+    def amend(
+        self, account: AccountTokens, change: Callable[[ArchiveState], Pulled | None]
+    ) -> bool:
+        """Change the account's archive with `change` (which may read X: it answers what
+        that cost, or None when it changed nothing), write it over what S3 holds, and store
+        the report made again from it with the saved settings. What X billed is counted
+        even if S3 then fails. False when nothing was written: nothing changed, or the
+        archive is gone (a forget: nothing is made anew). Raises StoreUnavailable when S3
+        fails: the caller asks again."""
         state = self._archive.load(account.account_id)
         if state is None:
-            return []
-        handles = dict(state.users)
-        removed = remove(state)
-        if not removed and state.users == handles:
-            return []
+            return False
+        pulled = change(state)
+        if pulled is None:
+            return False
+        now = self._clock()
+        self._bill(account.account_id, pulled, now)
         replaced = self._archive.replace(account.account_id, state)
         if replaced is None:
-            return []
+            return False
         written: list[Written] = [replaced]
         saved = resolve({}, account.saved_settings)
-        now = self._clock()
         since = state.mentions_complete_since()
-        source = _source(Pulled(), state, now, True, since, self._cost(account, 0, now))
+        cost = self._cost(account, pulled.x_posts_read, now)
+        source = _source(pulled, state, now, True, since, cost)
         moment = datetime.fromtimestamp(now, UTC)
         if not self._store(account, state, moment, None, saved, source, since, written):
             raise StoreUnavailable("S3 PutObject failed: the report was not made again")
         self._settle(account, written, None)
-        return removed
+        return True
 
     def _read_x(
         self, account: AccountTokens, state: ArchiveState, deadline: float | None
@@ -331,31 +351,19 @@ class ReportService:
         timeline = self._timeline_for(account)
         pulled = pull_new_posts(timeline, account.account_id, state, deadline, self._overlap)
         if self._pause is not None:
-            try:
-                self._after_read(self._pause, pulled, probe)
-            except StoreUnavailable:  # what was read is kept all the same
-                logger.exception("could not note the read on the fleet's pause")
+            self._pause.after_read(pulled.error, probe, pulled.x_posts_read)
         return pulled
 
-    @staticmethod
-    def _after_read(pause: XPause, pulled: Pulled, probe: bool) -> None:
-        """What a read tells the pause: X's 402 sets it, a probe X answered lifts it, and
-        the posts read join the month's count."""
-        if isinstance(pulled.error, XPaymentRequired):
-            logger.error("X answered 402: the fleet's X reads are paused")
-            pause.pause(PAYMENT_REQUIRED)
-        elif probe and pulled.error is None:
-            logger.info("X answered the probe: the fleet's X reads go on")
-            pause.clear()
-        pause.count(pulled.x_posts_read)
-
-    def _bill(self, account_id: str, posts: int, now: float) -> None:
-        """Count what X bills for the posts just read: the fleet's metric (XCostUSD) and
-        the account's count for the month. A count storage fails to keep is logged: the
-        view is not failed for it, and the metric still has it."""
-        if not posts:
-            return
+    def _bill(self, account_id: str, pulled: Pulled, now: float) -> None:
+        """Count what X bills for what was just read (its posts, and its counts requests):
+        the fleet's metric (XCostUSD) and the account's count for the month. A count
+        storage fails to keep is logged: the view is not failed for it, and the metric
+        still has it."""
+        posts = pulled.x_posts_read
         usd = self._prices.posts(account_id, posts)
+        usd += self._prices.counts_request * pulled.x_counts_requests
+        if not posts and not pulled.x_counts_requests:
+            return
         observability.count(observability.X_COST_USD, float(usd))
         if self._on_billed is None:
             return
@@ -408,7 +416,7 @@ class ReportService:
         deadline = None if x_seconds is None else self._clock() + x_seconds
         pulled = self._read_x(account, state, deadline)
         observability.count(observability.X_POSTS_READ, pulled.x_posts_read)
-        self._bill(account.account_id, pulled.x_posts_read, now)
+        self._bill(account.account_id, pulled, now)
         if isinstance(pulled.error, XRejected):
             if self._on_rejected is not None:
                 self._on_rejected(account.account_id, int(self._clock()))
@@ -557,6 +565,26 @@ def _source(
         "archive_available": archive_ok,
         "complete_since": None if since is None else iso(since),
         "x_cost": cost,
+        "history": _history(state),
+    }
+
+
+def _history(state: ArchiveState) -> HistorySource:
+    """The reading of older history, as the page tells it."""
+    oldest = state.oldest_mention()
+    history = state.history
+    if history is None:
+        phase = "none"
+    elif history.confirmed_at is None:
+        phase = "counted"
+    else:
+        phase = "done" if history.done else "reading"
+    reads = [] if history is None else list(history.reads.values())
+    return {
+        "state": phase,
+        "read": sum(read.posts for read in reads),
+        "estimate": sum(read.estimate for read in reads),
+        "reaches_back_to": None if oldest is None else iso(oldest),
     }
 
 

@@ -299,6 +299,25 @@ def _data_begins(body: StoredReport, when: Callable[[str], str]) -> str | None:
     return when(since)
 
 
+def _history(body: StoredReport, when: Callable[[str], str]) -> dict[str, Any] | None:
+    """The report's word on older history (history.py): an offer to read it, how far the
+    read has got, or how far back the archive reaches; None for a report stored before
+    history could be read."""
+    history = body["source"].get("history")
+    if history is None:
+        return None
+    reaches = history["reaches_back_to"]
+    phase = history["state"]
+    if phase == "reading":
+        text = f"Reading history: {history['read']:,} of about {history['estimate']:,} posts."
+    elif phase == "done":
+        text = f"Your archive reaches back to {when(reaches)}." if reaches else ""
+        text += " It holds all your history."
+    else:
+        text = "X's full archive has your mentions from before it."
+    return {"phase": phase, "text": text.strip(), "reaches": reaches}
+
+
 def _times(body: StoredReport) -> dict[str, Any]:
     """Every time the page shows outside the tables, and ``when`` for the tables' times: all
     written by one function, in the report's zone, naming it."""
@@ -312,6 +331,7 @@ def _times(body: StoredReport) -> dict[str, Any]:
         "when": when,
         "updated_at": when(source["refreshed_at"]),
         "data_begins": _data_begins(body, when),
+        "history": _history(body, when),
         "as_of": when(source["refreshed_at"]),
         "come_back_at": when(datetime.fromtimestamp(reset, UTC)) if reset else None,
     }

@@ -52,12 +52,14 @@ if TYPE_CHECKING:
     from chalicelib.budget import TokenBucket
     from chalicelib.compliance import ComplianceQueue, ComplianceRound, ComplianceWorker, Cursors
     from chalicelib.forget import ForgetFlow
+    from chalicelib.history import HistoryService
     from chalicelib.refresh import RefreshWorker, Scheduler
     from chalicelib.refresh_queue import RefreshQueue
     from chalicelib.report_service import ReportService
     from chalicelib.sweep import ArchiveSweep, Retention
     from chalicelib.token_refresh import TokenRefresher
-    from chalicelib.x_compliance import ComplianceClient
+    from chalicelib.x_compliance import AppToken, ComplianceClient
+    from chalicelib.x_history import HistoryClient
     from chalicelib.x_pause import XPause
     from chalicelib.x_timeline import XTimeline
 
@@ -363,6 +365,7 @@ def refresh_worker() -> RefreshWorker:
         spread_seconds=config.x_budget_window_seconds,
         clock=time.time,
         purge=lambda account_id: purge(account_id, account_store(), archive()),
+        history=lambda account, page: history().step(account, page),
     )
 
 
@@ -418,16 +421,62 @@ def compliance_round() -> ComplianceRound:
 
 
 @cached
-def compliance_client() -> ComplianceClient:
-    """The app's batch compliance, with its bearer token (client credentials, asked of X
-    once per container: app-only bearer tokens do not expire)."""
-    from chalicelib.x_compliance import ComplianceClient, bearer_token
+def app_bearer() -> AppToken:
+    """The app's bearer token (client credentials), asked of X once per container:
+    app-only bearer tokens do not expire. Batch compliance and full-archive search take it."""
+    from chalicelib.x_compliance import bearer_token
 
     config = settings()
     key, secret = x_app_credentials()
-    token = bearer_token(config.x_api_base_url, key, secret, config.x_timeout_seconds)
+    return bearer_token(config.x_api_base_url, key, secret, config.x_timeout_seconds)
+
+
+def _forget_app_bearer() -> None:
+    """X refused the app's bearer token: ask X for it anew next time."""
+    app_bearer.cache_clear()  # type: ignore[attr-defined]
+    compliance_client.cache_clear()  # type: ignore[attr-defined]
+    history_client.cache_clear()  # type: ignore[attr-defined]
+
+
+@cached
+def compliance_client() -> ComplianceClient:
+    """The app's batch compliance, with its bearer token."""
+    from chalicelib.x_compliance import ComplianceClient
+
+    config = settings()
     return ComplianceClient(
-        config.x_api_base_url, token, config.x_timeout_seconds, budget=app_budget()
+        config.x_api_base_url, app_bearer(), config.x_timeout_seconds, budget=app_budget()
+    )
+
+
+@cached
+def history_client() -> HistoryClient:
+    """Full-archive counts and search, with the app's bearer token and the app's buckets."""
+    from chalicelib.x_history import HistoryClient
+
+    config = settings()
+    return HistoryClient(
+        config.x_api_base_url,
+        app_bearer().access_token,
+        config.x_timeout_seconds,
+        budget=app_budget(),
+    )
+
+
+@cached
+def history() -> HistoryService:
+    from chalicelib.history import HistoryService
+
+    config = settings()
+    return HistoryService(
+        archive(),
+        reports(),
+        history_client,
+        refresh_queue(),
+        prices=config.x_prices,
+        pause=x_pause(),
+        clock=time.time,
+        on_bearer_refused=_forget_app_bearer,
     )
 
 
@@ -463,7 +512,7 @@ def compliance_worker() -> ComplianceWorker:
         poll_seconds=config.compliance_poll_seconds,
         max_polls=config.compliance_max_polls,
         clock=time.time,
-        on_token_refused=compliance_client.cache_clear,  # type: ignore[attr-defined]
+        on_token_refused=_forget_app_bearer,
     )
 
 

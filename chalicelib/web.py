@@ -684,6 +684,58 @@ def refresh_now(request: Request) -> Response:
     return redirect("/report" + (f"?{urlencode(query)}" if query else ""), status=303)
 
 
+def history_page(request: Request) -> Response:
+    """GET /history ("Read older history"): how many older posts X has for the account and
+    what reading them costs, counted at X once (then kept); the yes is a POST."""
+    from chalicelib.history import page_context
+    from chalicelib.report_settings import resolve
+
+    found = signed_in_account(request)
+    if isinstance(found, Response):
+        return found
+    assert found.account is not None
+    service = services.history()
+    try:
+        counted = service.count(found.account)
+    except XRejected:  # the app's bearer token, not her sign-in: X is not answering us
+        return failure("html", XUnavailable("app token refused"), signed_in=found.signed_in)
+    except ResponsetimeError as error:
+        return failure("html", error, signed_in=found.signed_in, again="/history")
+    if counted is None:
+        return page(
+            "message.html",
+            title="Your report is not made yet",
+            message="Open your report first: older history is what lies before it.",
+            signed_in=found.signed_in,
+            retry=True,
+            again="/report",
+        )
+    zone = resolve({}, found.account.saved_settings).report.tz
+    context = page_context(
+        counted,
+        service.price(counted, found.account.account_id),
+        found.account.username,
+        zone,
+    )
+    return page("history.html", title="Read older history", signed_in=found.signed_in, **context)
+
+
+def read_history(request: Request) -> Response:
+    """POST /history: the person saw the cost and said yes; a refresh worker reads it, a
+    page at a time, and the report shows how far it has got."""
+    found = _signed_in_post(request)
+    if isinstance(found, Response):
+        return found
+    assert found.account is not None
+    if _form_fields(request).get("confirm") != "yes":
+        return redirect("/history", status=303)
+    try:
+        confirmed = services.history().confirm(found.account)
+    except ResponsetimeError as error:
+        return failure("html", error, signed_in=found.signed_in, again="/history")
+    return redirect("/report" if confirmed else "/history", status=303)
+
+
 def save_settings(request: Request) -> Response:
     """POST /settings: keep the report settings the person uses every time on her account;
     the next view (and the schedule's refresh, and the exports) use them. Bad values get the

@@ -22,7 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.errors import ConditionFailed, XReadsPaused, aws_call
+from chalicelib.errors import (
+    ConditionFailed,
+    ResponsetimeError,
+    StoreUnavailable,
+    XPaymentRequired,
+    XReadsPaused,
+    aws_call,
+)
+from chalicelib.observability import logger
 from chalicelib.x_bill import month_end, month_of
 
 PAUSE_KEY = {"pk": {"S": "x-pause"}}
@@ -155,3 +163,18 @@ class XPause:
             )
         if int(answer["Attributes"]["posts"]["N"]) >= self._cap:
             self.pause(MONTHLY_CAP, month_end=month_end(now))
+
+    def after_read(self, error: ResponsetimeError | None, probe: bool, posts: int) -> None:
+        """What a read tells the pause: X's 402 sets it, a probe X answered lifts it, and
+        the posts read join the month's count. Storage failing is logged: what was read is
+        kept all the same."""
+        try:
+            if isinstance(error, XPaymentRequired):
+                logger.error("X answered 402: the fleet's X reads are paused")
+                self.pause(PAYMENT_REQUIRED)
+            elif probe and error is None:
+                logger.info("X answered the probe: the fleet's X reads go on")
+                self.clear()
+            self.count(posts)
+        except StoreUnavailable:
+            logger.exception("could not note the read on the fleet's pause")
