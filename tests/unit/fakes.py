@@ -244,6 +244,21 @@ class FakeQueue(RefreshQueue):
         self.handed_back.append((receipt_handle, delay_seconds))
         return delay_seconds
 
+    def send_later(
+        self,
+        account_id: str,
+        *,
+        delay_seconds: int,
+        purge: bool = False,
+        history: int | None = None,
+    ) -> None:
+        self.later.append((account_id, delay_seconds, purge, history))
+
+    @property
+    def later(self) -> list[tuple[str, int, bool, int | None]]:
+        """Each message sent on its own: (account id, delay, purge, history page)."""
+        return self.__dict__.setdefault("_later", [])
+
 
 class FakeAccountStore(AccountStore):
     """Account items in a dict. A marked token is not handed out again, as with the
