@@ -148,7 +148,8 @@ class History:
 
     @property
     def done(self) -> bool:
-        return self.confirmed_at is not None and all(r.done for r in self.reads.values())
+        """Every query read to its start (or found to have nothing older when counted)."""
+        return all(read.done for read in self.reads.values())
 
     def later(self, other: History | None) -> History:
         """Of two writers' copies, the one further on: confirmed over only counted, then

@@ -88,11 +88,12 @@ def page_context(history: History, priced: Priced, username: str, zone: str) -> 
     phase = "counted"
     if history.confirmed_at is not None:
         phase = "done" if history.done else "reading"
+    replies_text = f" and {replies.estimate:,} of its replies" if replies.estimate else ""
     return {
         "phase": phase,
         "username": username,
         "mentions": f"{mentions.estimate:,}",
-        "replies": f"{replies.estimate:,}",
+        "replies": replies_text,
         "posts": priced.posts,
         "posts_text": f"{priced.posts:,}",
         "read": f"{mentions.posts + replies.posts:,}",

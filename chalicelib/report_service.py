@@ -575,10 +575,10 @@ def _history(state: ArchiveState) -> HistorySource:
     history = state.history
     if history is None:
         phase = "none"
-    elif history.confirmed_at is None:
-        phase = "counted"
+    elif history.done:  # read to its start, or nothing older was counted
+        phase = "done"
     else:
-        phase = "done" if history.done else "reading"
+        phase = "counted" if history.confirmed_at is None else "reading"
     reads = [] if history is None else list(history.reads.values())
     return {
         "state": phase,

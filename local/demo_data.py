@@ -800,6 +800,43 @@ def _plan(rng: random.Random, now: datetime) -> list[_Planned]:
     return plan.posts
 
 
+# A brand mentioned for years, beyond X's 800-mention reach: "Read older history" has
+# something to read. Seeded where the whole app runs (the stack), not in every test's X.
+LONG_HISTORY_BRAND = ("heritagebrand", "Heritage Goods")
+LONG_HISTORY_MENTIONS = 1_500
+LONG_HISTORY_DAYS = 3 * 365
+
+
+def seed_long_history(
+    sink: DemoSink, now: datetime, customers: dict[str, str], seed: int = DEMO_SEED
+) -> str:
+    """@heritagebrand: 1,500 mentions by the demo customers over three years (newest an hour
+    ago), about 60% answered 1 to 30 hours later; returns its id. `customers`: username ->
+    id, as seed_demo_data returned them."""
+    rng = random.Random(seed + 1)
+    brand = sink.add_account(*LONG_HISTORY_BRAND)
+    names = [username for username, _ in CUSTOMERS]
+    now = now.astimezone(UTC).replace(microsecond=0)
+    step = timedelta(days=LONG_HISTORY_DAYS) / LONG_HISTORY_MENTIONS
+    for n in range(LONG_HISTORY_MENTIONS):
+        at = now - timedelta(hours=1) - step * (LONG_HISTORY_MENTIONS - 1 - n)
+        at -= timedelta(minutes=rng.randint(0, 240))
+        customer = rng.choice(names)
+        product = rng.choice(_PRODUCTS)
+        mention = sink.add_post(
+            customers[customer], f"@heritagebrand is the {product} still made in Leeds?", at
+        )
+        answer_at = at + timedelta(hours=rng.uniform(1, 30))
+        if rng.random() < 0.6 and answer_at < now:
+            sink.add_post(
+                brand,
+                f"@{customer} it is, in the same workshop since 1962.",
+                answer_at,
+                reply_to=mention,
+            )
+    return brand
+
+
 def seed_demo_data(sink: DemoSink, now: datetime, seed: int = DEMO_SEED) -> dict[str, str]:
     """Create the demo accounts (brands first) and posts; return ``{username: id}``."""
     now = now.astimezone(UTC).replace(microsecond=0)

@@ -461,6 +461,7 @@ def running_stack(port: int, *, quiet: bool = False) -> Iterator[Stack]:
                 consumer_secret,
                 oauth2_client_id=oauth2_client[0],
                 oauth2_client_secret=oauth2_client[1],
+                seed_history=True,
             )
             x_base_url = emulator.start(HOST, int(os.environ.get("X_EMULATOR_PORT", 0)))
             os.environ["X_API_BASE_URL"] = x_base_url

@@ -42,7 +42,7 @@ from oauthlib.oauth2 import FatalClientError, OAuth2Error
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from local.demo_data import seed_demo_data
+from local.demo_data import LONG_HISTORY_BRAND, seed_demo_data, seed_long_history
 from local.x_api import (
     COMPLIANCE_DOWNLOAD_TTL,
     COMPLIANCE_MAX_IDS,
@@ -341,6 +341,7 @@ class XEmulator:
         *,
         clock: Callable[[], datetime] | None = None,
         seed_demo: bool = True,
+        seed_history: bool = False,
         app_name: str = "responsetime (local)",
         oauth2_client_id: str = "local-oauth2-client-id",
         oauth2_client_secret: str = "local-oauth2-client-secret",  # noqa: S107 - local
@@ -372,6 +373,10 @@ class XEmulator:
         self._connections_lock = threading.Lock()
         if seed_demo:
             self.demo_accounts = seed_demo_data(self, self.now())
+        if seed_demo and seed_history:
+            self.demo_accounts[LONG_HISTORY_BRAND[0]] = seed_long_history(
+                self, self.now(), self.demo_accounts
+            )
 
     # clock ----------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -1103,6 +1108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.consumer_key,
         args.consumer_secret,
         seed_demo=not args.no_demo,
+        seed_history=not args.no_demo,
         app_name=args.app_name,
     )
     stopping = threading.Event()

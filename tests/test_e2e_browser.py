@@ -475,3 +475,62 @@ def test_no_cookie_or_verifier_reaches_the_stack_output(chromium: Any, stack: St
     assert "sign-in completed" in output
     leaked = sorted(secret for secret in SECRETS if secret in output)
     assert leaked == [], f"{len(leaked)} secret value(s) in the stack's output"
+
+
+def test_reading_older_history_shows_its_cost_then_its_progress_then_the_longer_history(
+    new_page: Callable[..., Any], stack: StackProcess
+) -> None:
+    import time
+
+    # GIVEN @heritagebrand, mentioned 1,500 times over three years: her first report holds
+    #       the 800 newest, as far as X's timeline reaches
+    page = new_page()
+    sign_in(page, stack, "heritagebrand")
+    assert report_json(page, stack)["source"]["history"]["state"] == "none"
+    offer = page.locator("#history-offer")
+    assert "Read older history" in offer.inner_text()
+
+    # WHEN she follows it
+    offer.get_by_role("link", name="Read older history").click()
+    page.wait_for_url(stack.url + "/history")
+
+    # THEN the page says what lies before her archive and what reading it costs, before
+    #      anything is read
+    text = page.locator("#history").inner_text()
+    assert "about 700 older mentions of @heritagebrand" in text
+    assert "Reading them costs about $3.50" in text
+    screenshot(page, "history-cost-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "history-cost-390")
+    page.set_viewport_size(VIEWPORT)
+
+    # WHEN she says yes
+    page.get_by_role("button", name="Read 700 older posts for about $3.50").click()
+    page.wait_for_url(stack.url + "/report")
+
+    # THEN the report says the read goes on, and, opened again in a while, that it is done
+    assert "Reading history:" in page.locator("#history-progress").inner_text()
+    screenshot(page, "history-reading-1280")
+    deadline = time.monotonic() + 90
+    while not page.locator("#history-done").count():
+        assert time.monotonic() < deadline, "the history was not read in 90 s"
+        time.sleep(1)
+        page.reload()
+    done = page.locator("#history-done").inner_text()
+    assert "Your archive reaches back to" in done
+    body = report_json(page, stack)
+    assert body["source"]["history"] == {
+        **body["source"]["history"],
+        "state": "done",
+        "read": 700,
+        "estimate": 700,
+    }
+    assert body["source"]["archive_posts"] >= 1_500
+
+    # AND the longest window shows the whole history, by month
+    page.get_by_role("link", name="The last 10 years").click()
+    page.wait_for_load_state()
+    assert "Last 3650 days" in page.locator("main").inner_text()
+    screenshot(page, "history-done-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "history-done-390")

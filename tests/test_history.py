@@ -128,8 +128,7 @@ def test_the_cost_is_shown_first_from_x_s_counts(
     assert page.status_code == 200
     assert app_env.calls[COUNTS] == 2
     assert app_env.calls[SEARCH] == 0
-    assert "about <strong>2,000</strong> older mentions of @oldbrand" in text
-    assert "<strong>0</strong> of its replies" in text
+    assert "about <strong>2,000</strong> older mentions of @oldbrand, back to 2006" in text
     assert "Reading them costs about <strong>$10.00</strong>" in text
     assert "Read 2,000 older posts for about $10.00" in text
     assert "Counting them cost $0.02 (2 requests" in text
