@@ -171,7 +171,9 @@ def _file_descriptions(data: AccountData) -> list[str]:
             'timeline was read ("cursors": the newest post id, and any gap an interrupted read '
             "left), so that a refresh asks X only for what is new; and the ids of posts X told "
             'us to delete ("withdrawn": deleted on X, or their author protected or suspended), '
-            "kept only so that they are never stored again.",
+            "kept only so that they are never stored again; and, if you asked us to read your "
+            'older history, how far that read has gone ("history": what X counted, and the '
+            "pages read).",
         )
         if data.archive is not None
         else _describe(ARCHIVE, not_yet.format("archive of your posts")),

@@ -15,6 +15,9 @@ before X is asked.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 import tweepy
 
 from chalicelib.budget import COUNTS_ALL, SEARCH_ALL
-from chalicelib.errors import XUnavailable
-from chalicelib.x_http import XApiSession, x_errors
+from chalicelib.errors import ResponsetimeError, XUnavailable
+from chalicelib.x_http import XApiSession, last_rate_limit, x_errors
 from chalicelib.x_timeline import TWEET_FIELDS
 
 if TYPE_CHECKING:
-    from chalicelib.budget import XBudget
+    from chalicelib.budget import Grant, XBudget
 
 MENTIONS = "mentions"
 REPLIES = "replies"
@@ -80,9 +83,22 @@ class HistoryClient:
         self._client.session = XApiSession(base_url, timeout)
         self._budget = budget
 
-    def _take(self, endpoint: str) -> None:
-        if self._budget is not None:
-            self._budget.take(endpoint)
+    def _take(self, endpoint: str) -> Grant | None:
+        return None if self._budget is None else self._budget.take(endpoint)
+
+    def _call(self, endpoint: str, what: str, call: Callable[[], Any]) -> Any:
+        """One request: a token from the app's bucket first, and what X's answer said of
+        the app's window told to the bucket after (a 429's too)."""
+        grant = self._take(endpoint)
+        try:
+            with x_errors(what):
+                return call()
+        finally:
+            seen = last_rate_limit(self._client)
+            if self._budget is not None and grant is not None and seen is not None:
+                # storage failing: the bucket's own count still holds
+                with contextlib.suppress(ResponsetimeError):
+                    self._budget.learn(endpoint, seen.remaining, seen.reset_at, grant)
 
     def count(self, text: str, *, end: datetime, until_id: str | None = None) -> Counted:
         """Posts matching `text` created from X's first day to `end` (exclusive), or only
@@ -91,13 +107,15 @@ class HistoryClient:
         counted = Counted()
         token: str | None = None
         while True:
-            self._take(COUNTS_ALL)
             params = _range(end, until_id)
             params["granularity"] = "day"
             if token:
                 params["next_token"] = token
-            with x_errors("GET tweets/counts/all"):
-                body = self._client.get_all_tweets_count(text, **params)
+            body = self._call(
+                COUNTS_ALL,
+                "GET tweets/counts/all",
+                functools.partial(self._client.get_all_tweets_count, text, **params),
+            )
             counted.requests += 1
             meta = _meta(body, "tweets/counts/all")
             total = meta.get("total_tweet_count")
@@ -118,13 +136,15 @@ class HistoryClient:
     ) -> SearchPage:
         """One page (up to 500, newest first) of the posts `count` counts, with the fields
         the report reads; `next_token` from the page before, or None to begin."""
-        self._take(SEARCH_ALL)
         params = _range(end, until_id)
         params.update(max_results=PAGE_SIZE, tweet_fields=TWEET_FIELDS)
         if next_token:
             params["next_token"] = next_token
-        with x_errors("GET tweets/search/all"):
-            body = self._client.search_all_tweets(text, **params)
+        body = self._call(
+            SEARCH_ALL,
+            "GET tweets/search/all",
+            functools.partial(self._client.search_all_tweets, text, **params),
+        )
         posts = body.get("data") or []
         if not isinstance(posts, list):
             raise XUnavailable("tweets/search/all: X answered no list of posts")

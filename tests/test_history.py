@@ -292,3 +292,28 @@ def test_the_history_pages_need_a_sign_in_and_a_yes(
     before = shorter.post("/history", body="confirm=yes")
     assert before.status_code == 303 and before.headers["location"].endswith("/history")
     assert app_env.calls[SEARCH] == 0
+
+
+def test_the_app_s_search_bucket_learns_what_x_says_is_left(
+    client: Any, shorter: Browser, app_env: Any, aws: dict[str, str]
+) -> None:
+    # GIVEN X allows the app one more search this window (another of the operator's
+    #       tools used the rest), while our bucket thinks it has 300
+    app_env.set_rate_limit(SEARCH, per_app=1)
+    shorter.get("/history")
+    shorter.post("/history", body="confirm=yes")
+    workers = Workers(client, aws["REFRESH_QUEUE_URL"], batch_size=1)
+
+    # WHEN the worker reads the first page, and takes the next page's message
+    work_through(workers, aws, pages=2)
+
+    # THEN X's "0 left" was learnt: the second page waits for X's reset, never asked of X
+    # (no 429 from X)
+    assert app_env.calls[SEARCH] == 1
+    assert app_env.posts_served[SEARCH] == 500
+    import boto3
+
+    delayed = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=aws["REFRESH_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]["ApproximateNumberOfMessagesDelayed"]
+    assert delayed == "1"
