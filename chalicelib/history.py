@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.archive import ArchiveState, History, HistoryRead
+from chalicelib.archive import ArchiveState, History, HistoryRead, snowflake_time, utc_time
 from chalicelib.errors import XRateLimited, XReadsPaused, XRejected
 from chalicelib.formats import iso, local_time
 from chalicelib.observability import logger
@@ -105,13 +105,18 @@ def page_context(history: History, priced: Priced, username: str, zone: str) -> 
     }
 
 
-def _oldest(state: ArchiveState, kind: str) -> tuple[str, str] | None:
-    """(id, created_at) of the oldest post of a query's timeline the archive holds."""
+def _before(state: ArchiveState, kind: str, now: float) -> tuple[str | None, datetime]:
+    """Where a query's older history ends: before the oldest post of its timeline the
+    archive holds (its id; and the second after its created_at, as X's end_time is to the
+    second and exclusive), or, with none held, END_MARGIN before now (X wants no later
+    end)."""
+    latest = datetime.fromtimestamp(now, UTC) - END_MARGIN
     posts = state.mentions if kind == MENTIONS else state.own_posts
     if not posts:
-        return None
+        return None, latest
     post_id = min(posts, key=int)
-    return post_id, str(posts[post_id].get("created_at") or "")
+    created = utc_time(posts[post_id].get("created_at")) or snowflake_time(int(post_id))
+    return post_id, min(latest, created.replace(microsecond=0) + timedelta(seconds=1))
 
 
 @dataclass
@@ -180,14 +185,11 @@ class HistoryService:
         reads: dict[str, HistoryRead] = {}
         requests = 0
         for kind in QUERIES:
-            oldest = _oldest(state, kind)
-            end = datetime.fromtimestamp(now, UTC) - END_MARGIN
-            until_id = None if oldest is None else oldest[0]
+            until_id, end = _before(state, kind, now)
             found = client.count(query(kind, account.username), end=end, until_id=until_id)
             requests += found.requests
-            end_time = oldest[1] if oldest is not None and oldest[1] else iso(end)
             reads[kind] = HistoryRead(
-                end_time=end_time,
+                end_time=iso(end),
                 estimate=found.posts,
                 until_id=until_id,
                 done=found.posts == 0,

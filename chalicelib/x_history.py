@@ -153,12 +153,12 @@ class HistoryClient:
 
 
 def _range(end: datetime, until_id: str | None) -> dict[str, Any]:
-    """From X's first day; up to post `until_id` (exclusive) when given, else to `end`."""
-    params: dict[str, Any] = {"start_time": x_time(X_EPOCH)}
+    """From X's first day to `end`, and, when given, before post `until_id` only: `end` is
+    that post's created_at, which X takes to the second (exclusive), so the id keeps a
+    post of the same second out, or in, exactly."""
+    params: dict[str, Any] = {"start_time": x_time(X_EPOCH), "end_time": x_time(end)}
     if until_id is not None:
         params["until_id"] = until_id
-    else:
-        params["end_time"] = x_time(end)
     return params
 
 

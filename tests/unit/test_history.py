@@ -35,10 +35,12 @@ class ScriptedSearch(HistoryClient):
         self.counts = counts
         self.pages = pages
         self.asked: list[tuple[str, str, str | None, str | None]] = []
+        self.ends: list[datetime] = []
         self.limited_until: int | None = None
 
     def count(self, text: str, *, end: datetime, until_id: str | None = None) -> Counted:
         self.asked.append(("count", text, until_id, None))
+        self.ends.append(end)
         return Counted(posts=self.counts[text], requests=1)
 
     def page(
@@ -116,6 +118,11 @@ def test_counts_ask_x_for_what_is_older_than_each_timeline_s_oldest_post() -> No
     assert search.asked == [
         ("count", "@acme -from:acme -is:retweet", "900", None),
         ("count", "from:acme is:reply", "950", None),
+    ]
+    # and before the second after each one's created_at (X's end_time: to the second)
+    assert search.ends == [
+        NOW - timedelta(days=2, minutes=2) + timedelta(seconds=1),
+        NOW - timedelta(days=2) + timedelta(seconds=1),
     ]
     assert counted is not None
     assert {k: r.estimate for k, r in counted.reads.items()} == {MENTIONS: 600, REPLIES: 3}
