@@ -402,6 +402,27 @@ def test_each_function_calls_exactly_what_its_policy_file_grants(
     kept = services.archive().load(brand_d)
     assert kept is not None and deleted in kept.withdrawn and deleted not in kept.mentions
 
+    # Older history: the API counts it and takes the yes (in the API's environment again),
+    # and a refresh worker reads its pages
+    configure(PUBLIC_URL="", PUBLIC_URL_PARAMETER=parameter, REPORT_MAX_AGE_SECONDS=900)
+    app_env.add_account("brand_h")
+    start = datetime.now(UTC) - timedelta(hours=1)
+    for n in range(810):  # ten beyond X's 800-mention reach
+        app_env.add_post("brand_a", f"@brand_h hello {n}", start - timedelta(minutes=n))
+    reader = signed_in("brand_h")
+    assert api(functools.partial(reader.get, "/report")).status_code == 200
+    assert api(functools.partial(reader.get, "/history")).status_code == 200
+    confirmed = api(lambda: reader.post("/history", headers=origin, body="confirm=yes"))
+    assert confirmed.status_code == 303
+    configure(PUBLIC_URL_PARAMETER="")
+
+    def history_worker(batch: dict[str, Any]) -> Any:
+        with call_log.function("refresh_worker"):
+            return client.lambda_.invoke("refresh_worker", batch).payload
+
+    SqsEventSource(boto3.client("sqs"), aws["REFRESH_QUEUE_URL"], history_worker).drain()
+    assert app_env.posts_served["GET /2/tweets/search/all"] == 10
+
     # THEN each call was allowed, and each grant was used
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
     for function, done_by_lambda in DONE_BY_LAMBDA.items():
