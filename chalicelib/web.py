@@ -697,6 +697,17 @@ def history_page(request: Request) -> Response:
     service = services.history()
     try:
         counted = service.count(found.account)
+    except XReadsPaused:
+        return page(
+            "message.html",
+            503,
+            title="X reads are paused",
+            message="X reads are paused by the operator's plan, so older history cannot be "
+            "counted or read now. Your report still shows what we had read.",
+            signed_in=found.signed_in,
+            retry=True,
+            again="/report",
+        )
     except XRejected:  # the app's bearer token, not her sign-in: X is not answering us
         return failure("html", XUnavailable("app token refused"), signed_in=found.signed_in)
     except ResponsetimeError as error:

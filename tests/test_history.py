@@ -317,3 +317,30 @@ def test_the_app_s_search_bucket_learns_what_x_says_is_left(
         QueueUrl=aws["REFRESH_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
     )["Attributes"]["ApproximateNumberOfMessagesDelayed"]
     assert delayed == "1"
+
+
+def test_while_x_reads_are_paused_nothing_is_counted(
+    shorter: Browser, app_env: Any, aws: dict[str, str]
+) -> None:
+    import boto3
+
+    boto3.client("dynamodb").put_item(
+        TableName=aws["TABLE_NAME"],
+        Item={
+            "pk": {"S": "x-pause"},
+            "kind": {"S": "x-pause"},
+            "reason": {"S": "payment_required"},
+            "since": {"N": str(int(time.time()))},
+            "probe_at": {"N": str(int(time.time()) + 900)},
+            "month": {"S": datetime.now(UTC).strftime("%Y-%m")},
+        },
+    )
+
+    from chalicelib import services
+
+    services.reset()  # a container that has not read the flag in the last 30 s
+    page = shorter.get("/history")
+
+    assert page.status_code == 503
+    assert "X reads are paused by the operator's plan" in page.body.decode()
+    assert app_env.calls[COUNTS] == 0
