@@ -1252,9 +1252,7 @@ def _trend_rows(
         while j < len(dates) and dates[j] <= last:
             j += 1
         answered = sorted(ms for day in responses[i:j] for ms in day)
-        partial = (
-            _midnight(first, tz) < start or now < _midnight(last + timedelta(days=1), tz)
-        )
+        partial = _midnight(first, tz) < start or now < _midnight(last + timedelta(days=1), tz)
         median = _median(answered)
         rows.append(PeriodRow(first, last, sum(mentions[i:j]), len(answered), median, partial))
         i = j

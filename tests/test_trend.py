@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -29,8 +29,7 @@ def trend(
         if seconds is not None:
             own.append(reply(str(5000 + i), str(1000 + i), at + timedelta(seconds=seconds)))
     report = build(ACCOUNT, "acme", mentions, own, {}, now, ReportSettings(**settings))
-    body: dict[str, Any] = report.to_dict()["trend"]
-    return body
+    return cast("dict[str, Any]", report.to_dict()["trend"])
 
 
 def row(rows: list[dict[str, Any]], start: str) -> dict[str, Any]:
@@ -124,7 +123,10 @@ def test_a_week_s_median_is_of_its_mentions_not_of_its_days() -> None:
 
 def test_a_week_without_mentions_has_its_row() -> None:
     # GIVEN mentions three weeks apart
-    posts = [(datetime(2026, 11, 2, 9, tzinfo=UTC), 30.0), (datetime(2026, 11, 23, 9, tzinfo=UTC), 30.0)]
+    posts = [
+        (datetime(2026, 11, 2, 9, tzinfo=UTC), 30.0),
+        (datetime(2026, 11, 23, 9, tzinfo=UTC), 30.0),
+    ]
     # WHEN
     rows = trend(posts, days=120)["rows"]
     # THEN the two weeks between them are there, empty
