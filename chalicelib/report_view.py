@@ -85,7 +85,7 @@ def _plural(count: int, word: str) -> str:
 
 
 def _period_name(days: int) -> str:
-    return "the day before" if days == 1 else f"the {days} days before"
+    return "the day before" if days == 1 else f"the {days:,} days before"
 
 
 def rate_change(now: float | None, before: float | None, period: str) -> dict[str, str]:

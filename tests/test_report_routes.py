@@ -292,7 +292,8 @@ def test_a_ten_year_window_is_a_report_and_one_day_more_a_clear_400(
     # THEN ten years are drawn month by month, and every day is still a daily row
     text = page.body.decode()
     assert page.status_code == 200
-    assert "Month by month" in text and "Last 3650 days" in text
+    assert "Month by month" in text and "Last 3,650 days" in text
+    assert "the 3,650 days before" in text
     # AND the settings form takes as many days, and says how each length is drawn
     assert '<input type="number" name="days" min="1" max="3650" value="3650"' in text
     assert "Days: 1 to 3,650; a window of more than 90 days is drawn week by week" in text
