@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from chalicelib import pages, report_view, web
+from chalicelib.report_body import StoredReport
 from tests.support.chart_reports import realistic_report
 from tests.test_e2e_browser import SCREENSHOTS, chromium
 
@@ -36,7 +37,7 @@ def long_report(days: int) -> dict[str, Any]:
 
 def report_page(days: int) -> str:
     body = long_report(days)
-    context = report_view.context(body, {"days": str(days)})
+    context = report_view.context(cast("StoredReport", body), {"days": str(days)})
     answer = pages.render("report.html", hsts=False, base_path="", signed_in=None, **context)
     return str(answer.body)
 
