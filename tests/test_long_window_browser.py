@@ -1,6 +1,6 @@
 """A long window's report page in headless Chromium, at 1280 and 390 px: its trend chart
 is the one the screen shows, its labels do not touch as Chromium lays them out, and its
-table follows the periods.
+table follows the periods, and axe finds nothing on it.
 
 No archive reaches back ten years on this machine (X lets a first read see 800 mentions),
 so the page is the report template rendered from a report `analytics.build` made of ten
@@ -20,6 +20,7 @@ import pytest
 from chalicelib import pages, report_view, web
 from chalicelib.report_body import StoredReport
 from tests.support.chart_reports import realistic_report
+from tests.test_a11y import axe_violations
 from tests.test_e2e_browser import SCREENSHOTS, chromium
 
 __all__ = ["chromium"]  # the module-scoped fixture, imported so pytest finds it here
@@ -125,3 +126,16 @@ def test_a_long_window_reads_at_both_widths(
     assert rows.count() == len(long_report(days)["trend"]["rows"])
     assert f"per {period}" in page.locator("#chart-daily table caption").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_ten_year_report_passes_axe(page_of: Any, width: int) -> None:
+    # GIVEN the ten-year page with every disclosure open (the month table among them)
+    page = page_of(3650, width)
+    page.locator("details:not([open]) > summary").evaluate_all(
+        "summaries => summaries.forEach(summary => summary.click())"
+    )
+    # THEN axe finds nothing, the form's help for days included
+    assert [str(v) for v in axe_violations(page)] == []
+    assert page.locator('input[name="days"]').get_attribute("max") == "3650"
+    assert "1 to 3,650" in page.locator("#days-help").inner_text()
