@@ -138,9 +138,9 @@ WEEKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # next): 90 bars a day, 105 a week (two years), then a bar per calendar month (121 for ten
 # years), so no chart draws much more than a hundred bars.
 DAY, WEEK, MONTH = "day", "week", "month"
-TREND_PERIODS: tuple[str, ...] = (DAY, WEEK, MONTH)
 DAY_TREND_MAX_DAYS = 90
 WEEK_TREND_MAX_DAYS = 730
+
 CSV_HEADER: tuple[str, ...] = (
     "id",
     "created_at",

@@ -808,3 +808,14 @@ def test_a_report_stored_before_the_trend_is_drawn_from_its_days() -> None:
     root = parse(charts.daily_svg(body, charts.WIDE))
     assert len(by_class(root, "bar")) == len(body["daily"])
     assert "Mentions per day" in ["".join(t.itertext()) for t in by_class(root, "axis-title")]
+
+
+def test_hostile_strings_in_the_trend_stay_text() -> None:
+    body = copy.deepcopy(long_report(400))
+    body["trend"]["rows"][0].update(start=HOSTILE, end=HOSTILE, mentions="many")
+    body["trend"]["rows"][1]["median_seconds"] = float("inf")
+    for layout in LAYOUTS:
+        root = parse(charts.daily_svg(body, layout))
+        assert_safe(root)
+    table = str(charts.daily_table(body))
+    assert "<script>" not in table and "&lt;script&gt;" in table
