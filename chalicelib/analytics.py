@@ -1268,9 +1268,10 @@ def _calendar(
     tz: ZoneInfo,
     period: str = DAY,
 ) -> _Calendar:
-    """Day rows (the zone's days), the heatmap and the histogram, in one walk in time order
-    that recomputes the heatmap slot only when it crosses a UTC quarter hour, and the day
-    only when it crosses a local midnight: one comparison per post in between."""
+    """Day rows (the zone's days) and the trend of ``period``s made of them, the heatmap
+    and the histogram, in one walk in time order that recomputes the heatmap slot only when
+    it crosses a UTC quarter hour, and the day only when it crosses a local midnight: one
+    comparison per post in between."""
     dates, begins = _local_days(start, now, tz)
     day_mentions = [0] * len(dates)
     day_responses: list[list[int]] = [[] for _ in dates]
@@ -1302,9 +1303,14 @@ def _calendar(
         else:
             day_responses[day].append(response // _MS)
             hist[bisect_right(edges, response)] += 1
+    daily = _daily_rows(dates, begins, (start, now), day_mentions, day_responses)
+    if period == DAY:  # the daily rows themselves
+        trend = [PeriodRow(d.date, d.date, *d[1:]) for d in daily]
+    else:
+        trend = _trend_rows(dates, (start, now), day_mentions, day_responses, period, tz)
     return _Calendar(
-        _daily_rows(dates, begins, (start, now), day_mentions, day_responses),
-        _trend_rows(dates, (start, now), day_mentions, day_responses, period, tz),
+        daily,
+        trend,
         [heat[d * 24 : d * 24 + 24] for d in range(7)],
         list(zip(HISTOGRAM_BUCKETS, hist, strict=True)),
     )
