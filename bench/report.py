@@ -17,7 +17,12 @@ the ratio.
 Prints a short table; ``main()`` returns the figures as a dict for other scripts.
 The goal is a ratio (analysis / json.loads) of at most 1.0.
 
-    python bench/report.py [--mentions N] [--own-posts N] [--runs R]
+``--days`` sets the window (the posts then span it, the period before and four days more):
+``--days 3650 --mentions 100000`` is a ten-year report of some 50,000 mentions, drawn by
+month; it also times the page's charts and says how large the report's JSON is, since a
+long window keeps a daily row per day beside its trend.
+
+    python bench/report.py [--mentions N] [--own-posts N] [--runs R] [--days D]
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chalicelib import analytics
+from chalicelib import analytics, charts
 from chalicelib.formats import iso
 
 ACCOUNT_ID = "1000000001"
@@ -96,12 +101,12 @@ def _iso(ms: int) -> str:
 
 
 def synthesise(
-    n_mentions: int = 100_000, n_own: int = 100_000, seed: int = 20261128
+    n_mentions: int = 100_000, n_own: int = 100_000, seed: int = 20261128, days: int = 28
 ) -> tuple[str, str, dict[str, str]]:
     """Return (mentions JSON text, own posts JSON text, users) as X would send them."""
     rng = random.Random(seed)
     now_ms = int(NOW.timestamp() * 1000)
-    span_ms = 60 * 86_400_000  # the 28-day window, the 28 days before it, and a little more
+    span_ms = (2 * days + 4) * 86_400_000  # the window, the period before it, a little more
     authors = [str(2_000_000_000 + i) for i in range(5000)]
     users = {a: f"user_{i}" for i, a in enumerate(authors[:4500])}  # some unknown
     mentions: list[dict[str, Any]] = []
@@ -179,29 +184,42 @@ def synthesise(
 
 
 def main(
-    n_mentions: int = 100_000, n_own: int = 100_000, runs: int = 3, quiet: bool = False
+    n_mentions: int = 100_000,
+    n_own: int = 100_000,
+    runs: int = 3,
+    quiet: bool = False,
+    days: int = 28,
 ) -> dict[str, Any]:
-    mentions_text, own_text, users = synthesise(n_mentions, n_own)
+    mentions_text, own_text, users = synthesise(n_mentions, n_own, days=days)
     settings = analytics.ReportSettings(
-        days=28, target_seconds=3600, tz="Europe/Berlin", hours=(9 * 60, 17 * 60), holidays=HOLIDAYS
+        days=days,
+        target_seconds=3600,
+        tz="Europe/Berlin",
+        hours=(9 * 60, 17 * 60),
+        holidays=HOLIDAYS,
     )
     loads_times: list[float] = []
     build_times: list[float] = []
     csv_times: list[float] = []
+    chart_times: list[float] = []
     result = None
+    body: dict[str, Any] = {}
     for _ in range(runs):
         t0 = time.perf_counter()
         mentions = json.loads(mentions_text)
         own = json.loads(own_text)
         t1 = time.perf_counter()
         result = analytics.build(ACCOUNT_ID, USERNAME, mentions, own, users, NOW, settings)
-        result.to_dict()
+        body = dict(result.to_dict())
         t2 = time.perf_counter()
         analytics.to_csv(result)
         t3 = time.perf_counter()
+        charts.chart_figures(body)
+        t4 = time.perf_counter()
         loads_times.append(t1 - t0)
         build_times.append(t2 - t1)
         csv_times.append(t3 - t2)
+        chart_times.append(t4 - t3)
         del mentions, own
     assert result is not None
     loads_best, build_best = min(loads_times), min(build_times)
@@ -219,6 +237,11 @@ def main(
         "cases": result.current.cases.total,
         "crowd_left_out": result.current.excluded["crowd"],
         "previous_mentions": result.previous.mentions,
+        "days": days,
+        "trend": f"{len(result.trend)} rows by {result.trend_period}",
+        "daily_rows": len(result.daily),
+        "report_json_bytes": len(json.dumps(body).encode()),
+        "charts_s": min(chart_times),
         "python": sys.version.split()[0],
     }
     if not quiet:
@@ -226,7 +249,7 @@ def main(
         print(f"mentions in window   {result.mentions:>12,}  answered {result.answered:,}")
         print(
             f"cases in window      {figures['cases']:>12,}  crowd left out "
-            f"{figures['crowd_left_out']:,}; the 28 days before: "
+            f"{figures['crowd_left_out']:,}; the {days} days before: "
             f"{figures['previous_mentions']:,} mentions"
         )
         print(f"json.loads (best/{runs}) {loads_best * 1000:>10.1f} ms")
@@ -234,6 +257,12 @@ def main(
         print(f"ratio analysis/json  {figures['ratio']:>12.2f}  (goal <= 1.00)")
         print(f"posts per second     {figures['posts_per_s']:>12,.0f}")
         print(f"to_csv     (best/{runs}) {figures['csv_s'] * 1000:>10.1f} ms  (not in the ratio)")
+        print(
+            f"window               {days:>12,} days: {figures['daily_rows']:,} daily rows, "
+            f"trend {figures['trend']}, report JSON {figures['report_json_bytes'] / 1e3:,.0f} kB"
+        )
+        charts_ms = figures["charts_s"] * 1000
+        print(f"charts     (best/{runs}) {charts_ms:>10.1f} ms  (not in the ratio)")
     return figures
 
 
@@ -242,5 +271,6 @@ if __name__ == "__main__":
     parser.add_argument("--mentions", type=int, default=100_000)
     parser.add_argument("--own-posts", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--days", type=int, default=28, help="the window (1 to 3650)")
     args = parser.parse_args()
-    main(args.mentions, args.own_posts, args.runs)
+    main(args.mentions, args.own_posts, args.runs, days=args.days)

@@ -36,6 +36,12 @@ Definitions (see ``build``):
   row for each, oldest first, each mention counted on the local date of its
   ``created_at``. A row is *partial* when the window holds only part of its day: the first
   (unless the window starts at local midnight) and the last (the window ends at ``now``).
+* The *trend* cuts the same days into periods, by the window's length (``trend_period``):
+  days up to 90 days, weeks (Monday to Sunday) up to 730, calendar months beyond, each of
+  ``tz``. A period's row has the figures of a day's, computed from the period's mentions
+  (its median is that of their response times, never a median of days); it is *partial*
+  when the window holds only part of it, from its first local midnight to the one after
+  its last day. Every period the window touches has a row, those without mentions too.
 * The *previous period* is ``[start - days, start)``, with the same rules and settings; it
   is complete when the archive holds every mention since its start (``history_start``).
 * A reply is *signed* when its text, after trailing links and whitespace, ends in
@@ -90,6 +96,7 @@ __all__ = [
     "InvalidReportParameter",
     "MentionRow",
     "PeriodFigures",
+    "PeriodRow",
     "Report",
     "ReportSettings",
     "ResponseStats",
@@ -97,6 +104,7 @@ __all__ = [
     "signature",
     "slowest_json",
     "to_csv",
+    "trend_period",
     "waiting_json",
 ]
 
@@ -125,6 +133,14 @@ _BUCKET_EDGES = tuple(timedelta(seconds=s) for s in (300, 900, 3600, 14_400, 86_
 _UNANSWERED_BUCKET = len(HISTOGRAM_BUCKETS) - 1
 
 WEEKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+# The periods of the trend, and the longest window each is used for (a longer one takes the
+# next): 90 bars a day, 105 a week (two years), then a bar per calendar month (121 for ten
+# years), so no chart draws much more than a hundred bars.
+DAY, WEEK, MONTH = "day", "week", "month"
+DAY_TREND_MAX_DAYS = 90
+WEEK_TREND_MAX_DAYS = 730
+
 CSV_HEADER: tuple[str, ...] = (
     "id",
     "created_at",
@@ -240,6 +256,17 @@ class DailyRow(NamedTuple):
     answered: int  # mentions of that day that got answered
     median_seconds: Seconds | None
     partial: bool = False  # the window holds only part of the day (first and last rows)
+
+
+class PeriodRow(NamedTuple):
+    """A row of the trend: a day, a week or a calendar month of the report's zone."""
+
+    start: date  # its first local date: the day, a Monday, the 1st of a month
+    end: date  # its last local date, though the window may end before it
+    mentions: int
+    answered: int  # mentions of the period that got answered
+    median_seconds: Seconds | None  # of those mentions' response times
+    partial: bool = False  # the window holds only part of the period
 
 
 class CaseFigures(NamedTuple):
@@ -468,6 +495,8 @@ class Report:
     first_response_seconds: ResponseStats
     histogram: list[tuple[str, int]]  # (bucket label, count), in HISTOGRAM_BUCKETS order
     daily: list[DailyRow]  # one per local date (in ``tz``) the window touches, oldest first
+    trend_period: str  # DAY, WEEK or MONTH: what a row of ``trend`` is
+    trend: list[PeriodRow]  # one per period the window touches, oldest first
     heatmap: list[list[int]]  # 7 (Mon..Sun) x 24 (local hour) mention counts in ``tz``
     slowest: list[MentionRow]  # answered, largest response first (ties: older first)
     unanswered: list[MentionRow]  # newest first
@@ -537,6 +566,10 @@ class Report:
             "agents": [_agent_json(agent) for agent in self.agents],
             "histogram": [{"bucket": label, "count": count} for label, count in self.histogram],
             "daily": [_daily_json(d) for d in self.daily],
+            "trend": {
+                "period": self.trend_period,
+                "rows": [_period_json(row) for row in self.trend],
+            },
             "heatmap": {
                 "tz": self.tz,
                 "days": list(WEEKDAYS),
@@ -644,6 +677,17 @@ def _daily_json(day: DailyRow) -> body.Day:
         "answered": day.answered,
         "median_seconds": day.median_seconds,
         "partial": day.partial,
+    }
+
+
+def _period_json(row: PeriodRow) -> body.Period:
+    return {
+        "start": row.start.isoformat(),
+        "end": row.end.isoformat(),
+        "mentions": row.mentions,
+        "answered": row.answered,
+        "median_seconds": row.median_seconds,
+        "partial": row.partial,
     }
 
 
@@ -1121,6 +1165,7 @@ def _agents(cases: _Cases) -> list[AgentRow]:
 
 class _Calendar(NamedTuple):
     daily: list[DailyRow]
+    trend: list[PeriodRow]
     heatmap: list[list[int]]
     histogram: list[tuple[str, int]]
 
@@ -1167,6 +1212,53 @@ def _daily_rows(
     return rows
 
 
+def trend_period(days: int) -> str:
+    """What a row of the trend is for a window of ``days``: a day, a week or a month."""
+    if days <= DAY_TREND_MAX_DAYS:
+        return DAY
+    return WEEK if days <= WEEK_TREND_MAX_DAYS else MONTH
+
+
+def _period_of(day: date, period: str) -> tuple[date, date]:
+    """The first and the last date of the period that holds ``day``."""
+    if period == WEEK:
+        monday = day - timedelta(days=day.weekday())
+        return monday, monday + timedelta(days=6)
+    if period == MONTH:
+        first = day.replace(day=1)
+        following = (first + timedelta(days=31)).replace(day=1)
+        return first, following - timedelta(days=1)
+    return day, day
+
+
+def _trend_rows(
+    dates: list[date],
+    window: tuple[datetime, datetime],
+    mentions: list[int],
+    responses: list[list[int]],
+    period: str,
+    tz: ZoneInfo,
+) -> list[PeriodRow]:
+    """The days cut into periods (``dates`` are consecutive, oldest first). Each period's
+    median is that of its mentions' response times (milliseconds, per day in ``responses``);
+    a period is partial when the window does not hold it from its first midnight to the
+    one after its last day."""
+    start, now = window
+    rows: list[PeriodRow] = []
+    i = 0
+    while i < len(dates):
+        first, last = _period_of(dates[i], period)
+        j = i
+        while j < len(dates) and dates[j] <= last:
+            j += 1
+        answered = sorted(ms for day in responses[i:j] for ms in day)
+        partial = _midnight(first, tz) < start or now < _midnight(last + timedelta(days=1), tz)
+        median = _median(answered)
+        rows.append(PeriodRow(first, last, sum(mentions[i:j]), len(answered), median, partial))
+        i = j
+    return rows
+
+
 def _calendar(
     ids: list[str],
     created_of: Mapping[str, datetime],
@@ -1174,10 +1266,12 @@ def _calendar(
     start: datetime,
     now: datetime,
     tz: ZoneInfo,
+    period: str = DAY,
 ) -> _Calendar:
-    """Day rows (the zone's days), the heatmap and the histogram, in one walk in time order
-    that recomputes the heatmap slot only when it crosses a UTC quarter hour, and the day
-    only when it crosses a local midnight: one comparison per post in between."""
+    """Day rows (the zone's days) and the trend of ``period``s made of them, the heatmap
+    and the histogram, in one walk in time order that recomputes the heatmap slot only when
+    it crosses a UTC quarter hour, and the day only when it crosses a local midnight: one
+    comparison per post in between."""
     dates, begins = _local_days(start, now, tz)
     day_mentions = [0] * len(dates)
     day_responses: list[list[int]] = [[] for _ in dates]
@@ -1209,8 +1303,14 @@ def _calendar(
         else:
             day_responses[day].append(response // _MS)
             hist[bisect_right(edges, response)] += 1
+    daily = _daily_rows(dates, begins, (start, now), day_mentions, day_responses)
+    if period == DAY:  # the daily rows themselves
+        trend = [PeriodRow(d.date, d.date, *d[1:]) for d in daily]
+    else:
+        trend = _trend_rows(dates, (start, now), day_mentions, day_responses, period, tz)
     return _Calendar(
-        _daily_rows(dates, begins, (start, now), day_mentions, day_responses),
+        daily,
+        trend,
         [heat[d * 24 : d * 24 + 24] for d in range(7)],
         list(zip(HISTOGRAM_BUCKETS, hist, strict=True)),
     )
@@ -1362,7 +1462,8 @@ def build(
     cases = window.cases
     responses = window.responses
     data = _Mentions(seen, window, users)
-    calendar = _calendar(window.kept, created_of, responses, start, now, tz)
+    period = trend_period(settings.days)
+    calendar = _calendar(window.kept, created_of, responses, start, now, tz, period)
     answered_ids = list(responses)
     slowest = nlargest(TOP_N, range(len(answered_ids)), key=lambda i: responses[answered_ids[i]])
     unanswered = islice((p for p in reversed(window.kept) if p not in responses), TOP_N)
@@ -1383,6 +1484,8 @@ def build(
         first_response_seconds=current.first_response,
         histogram=calendar.histogram,
         daily=calendar.daily,
+        trend_period=period,
+        trend=calendar.trend,
         heatmap=calendar.heatmap,
         slowest=[data.row(answered_ids[i]) for i in slowest],
         unanswered=[data.row(pid) for pid in unanswered],

@@ -27,7 +27,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from markupsafe import Markup, escape
 
@@ -65,7 +65,26 @@ HEAT_LEVELS = ("#5b93d3", "#3367c4", "#1e3a8a", "#0f1d40")
 HEAT_TEXT = ("#14171a", "#ffffff", "#ffffff", "#ffffff")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-PARTIAL_NOTE = "part of the day: the window starts or ends inside it"
+MONTH_NAMES = (
+    *("January", "February", "March", "April", "May", "June", "July"),
+    *("August", "September", "October", "November", "December"),
+)
+
+
+@dataclass(frozen=True)
+class _Period:
+    """How the daily chart names its bars: a day, a week or a month (analytics' trend)."""
+
+    noun: str  # "day": per day, part of a day
+    axis: str  # the title of the axis under the bars
+    steps: tuple[int, ...]  # every how many bars a label may be written
+
+
+PERIODS = {
+    "day": _Period("day", "Date", (1, 2, 3, 7, 14, 28)),
+    "week": _Period("week", "Week from Monday", (1, 2, 4, 8, 13, 26, 52)),
+    "month": _Period("month", "Month", (1, 2, 3, 6, 12, 24, 60)),
+}
 
 
 @dataclass(frozen=True)
@@ -362,11 +381,38 @@ def histogram_table(report: Mapping[str, Any]) -> Markup:
 
 @dataclass(frozen=True)
 class _Day:
-    date: str
+    """A bar of the daily chart: a day, or a week or month of the trend."""
+
+    date: str  # its first date
     mentions: float
     answered: float
     median: float | None
     partial: bool
+    end: str = ""  # its last date (a week's Sunday, a month's last day); "" for a day
+    period: str = "day"  # "day", "week" or "month"
+
+
+def _trend(report: Mapping[str, Any]) -> tuple[str, list[_Day]]:
+    """The bars of the daily chart and what each is: the trend's weeks or months in a long
+    window, else the days (a trend by day has the daily rows' figures, and a report stored
+    before the trend existed has only those)."""
+    trend = report.get("trend")
+    if isinstance(trend, Mapping) and trend.get("period") in ("week", "month"):
+        rows = [r for r in _items(trend.get("rows")) if isinstance(r, Mapping)]
+        period = str(trend["period"])
+        return period, [
+            _Day(
+                str(r.get("start", "")),
+                _num(r.get("mentions")),
+                _num(r.get("answered")),
+                _maybe(r.get("median_seconds")),
+                r.get("partial") is True,
+                str(r.get("end", "")),
+                period,
+            )
+            for r in rows
+        ]
+    return "day", _days(report)
 
 
 def _days(report: Mapping[str, Any]) -> list[_Day]:
@@ -382,6 +428,16 @@ def _days(report: Mapping[str, Any]) -> list[_Day]:
         )
         for i, d in enumerate(rows)
     ]
+
+
+def _period_name(day: _Day) -> str:
+    """A bar's period in full: 2026-11-28, 2026-11-23 to 2026-11-29, November 2026."""
+    if day.period == "week":
+        return f"{day.date} to {day.end}"
+    month = _month_index(day.date) if day.period == "month" else None
+    if month is None:
+        return day.date
+    return f"{MONTH_NAMES[month % 12]} {month // 12}"
 
 
 def _short_date(value: str) -> str:
@@ -545,7 +601,7 @@ def _median_runs(days: list[_Day]) -> list[list[int]]:
 
 
 def _median_point(x: float, y: float, day: _Day, radius: float, lone: bool) -> str:
-    tip = f"{day.date}: median first reply {_compact(day.median or 0.0)}"
+    tip = f"{_period_name(day)}: median first reply {_compact(day.median or 0.0)}"
     kind = "median-point lone" if lone else "median-point"
     return (
         f'<circle class="{kind}" cx="{_n(x)}" cy="{_n(y)}" r="{_n(radius)}" '
@@ -573,96 +629,154 @@ def _median_marks(frame: _DailyFrame, days: list[_Day]) -> list[str]:
     return lines + points
 
 
-def _day_tip(day: _Day) -> str:
-    tip = f"{day.date}: {_plural(day.mentions, 'mention')}, {day.answered:.0f} answered"
+def _day_tip(day: _Day, noun: str) -> str:
+    tip = f"{_period_name(day)}: {_plural(day.mentions, 'mention')}, {day.answered:.0f} answered"
     if day.median is not None:
         tip += f", median first reply {_compact(day.median)}"
-    return tip + (f" ({PARTIAL_NOTE})" if day.partial else "")
+    if day.partial:
+        tip += f" (part of the {noun}: the window starts or ends inside it)"
+    return tip
 
 
-def _day_bar(x: float, y: float, width: float, height: float, day: _Day) -> str:
-    """One day's bar; a day the window covers only in part is a pale tint with a dashed
+def _day_bar(x: float, y: float, width: float, height: float, day: _Day, noun: str) -> str:
+    """One period's bar; one the window covers only in part is a pale tint with a dashed
     outline (no pattern: a chart references nothing, not even a fragment of itself)."""
     look = f'fill="{BAR}"'
     if day.partial:
         look = f'fill="{PARTIAL_FILL}" stroke="{BAR}" stroke-width="1.5" stroke-dasharray="3 2"'
     return (
         f'<rect class="bar" x="{_n(x)}" y="{_n(y)}" width="{_n(width)}" height="{_n(height)}" '
-        f"{look}><title>{_e(_day_tip(day))}</title></rect>"
+        f"{look}><title>{_e(_day_tip(day, noun))}</title></rect>"
     )
 
 
-def _date_step(frame: _DailyFrame) -> int:
-    """Every how many days a date is written: 1, 2, 3, a week or more, so none touch."""
-    room = _text_width("Nov 30", frame.layout.font) + 10
-    return next((s for s in (1, 2, 3, 7, 14, 28) if s * frame.slot >= room), 28)
+class _Tick(NamedTuple):
+    bar: int  # the index of the bar it is written under
+    label: str
+    year: str | None  # a second line, where the year changes (weeks and months)
 
 
-def _count_plot(frame: _DailyFrame, days: list[_Day]) -> list[str]:
-    """Bars of mentions per day, their axis, and the dates under them."""
+def _month_index(value: str) -> int | None:
+    try:
+        first = date.fromisoformat(value)
+    except ValueError:
+        return None
+    return first.year * 12 + first.month - 1
+
+
+def _tick_label(day: _Day, period: str, step: int) -> tuple[str, str]:
+    """A tick's text and its year: "Nov 30" (a day or a week), "Nov" (a month), or the
+    year alone when months are labelled a year or more apart."""
+    if period == "month":
+        month = _month_index(day.date)
+        if month is None:
+            return day.date, ""
+        year = str(month // 12)
+        return (year, "") if step >= 12 else (MONTHS[month % 12], year)
+    return _short_date(day.date), day.date[:4]
+
+
+def _ticks(frame: _DailyFrame, days: list[_Day], period: str) -> list[_Tick]:
+    """The labels under the bars: every `step` bars, the step the smallest at which no two
+    labels touch. Weeks and months write the year under the first label and wherever it
+    changes; months are labelled on calendar quarters, halves and years."""
     f = frame.layout.font
+    widest = max((max(map(len, _tick_label(d, period, 1))) for d in days), default=len("Nov 30"))
+    room = _text_width("x" * max(widest, 4), f) + 10
+    steps = PERIODS[period].steps
+    step = next((s for s in steps if s * frame.slot >= room), steps[-1])
+    if period == "month" and step >= 12:  # a year per label: "2026" is the widest
+        room = _text_width("2026", f) + 10
+        step = next((s for s in steps if s >= 12 and s * frame.slot >= room), steps[-1])
+    ticks: list[_Tick] = []
+    shown_year = ""
+    for i, day in enumerate(days):
+        month = _month_index(day.date) if period == "month" else None
+        if (month % step if month is not None else i % step) != 0:
+            continue
+        label, year = _tick_label(day, period, step)
+        written = year if period != "day" and year and year != shown_year else None
+        shown_year = year or shown_year
+        ticks.append(_Tick(i, label, written))
+    return ticks
+
+
+def _count_plot(frame: _DailyFrame, days: list[_Day], period: str, ticks: list[_Tick]) -> list[str]:
+    """Bars of mentions per period, their axis, and the dates under them."""
+    f = frame.layout.font
+    noun = PERIODS[period].noun
     y_max, step = _nice_max(max((d.mentions for d in days), default=0), ticks=3)
     parts = _y_ticks(frame.left, frame.count_top, frame.plot_w, frame.count_h, y_max, step, f)
     bar_w = max(frame.slot * 0.7, 1.0)
-    every = _date_step(frame)
-    half_label = _text_width("Nov 30", f) / 2
     for i, day in enumerate(days):
         h = frame.count_h * day.mentions / y_max
-        parts.append(_day_bar(frame.x(i) - bar_w / 2, frame.count_bottom - h, bar_w, h, day))
-        if i % every == 0:
-            x = min(frame.x(i), frame.layout.width - half_label)
-            parts.append(_text(x, frame.count_bottom + f + 6, _short_date(day.date)))
+        bar = _day_bar(frame.x(i) - bar_w / 2, frame.count_bottom - h, bar_w, h, day, noun)
+        parts.append(bar)
+    for tick in ticks:
+        half_label = _text_width(tick.label, f) / 2
+        x = min(max(frame.x(tick.bar), half_label), frame.layout.width - half_label)
+        parts.append(_text(x, frame.count_bottom + f + 6, tick.label))
+        if tick.year:
+            parts.append(_text(x, frame.count_bottom + 2 * f + 10, tick.year, fill=MUTED))
     parts.append(_axis_line(frame.left, frame.count_bottom, frame.left + frame.plot_w))
     return parts
 
 
-def _partial_key(x: float, y: float) -> list[str]:
-    """The legend of a partial day: its look, then its name."""
+def _partial_key(x: float, y: float, noun: str) -> list[str]:
+    """The legend of a partial period: its look, then its name."""
     return [
         f'<rect class="key" x="{_n(x)}" y="{_n(y - 10)}" width="16" height="11" '
         f'fill="{PARTIAL_FILL}" stroke="{BAR}" stroke-width="1.5" stroke-dasharray="3 2"/>',
-        _text(x + 22, y, "part of a day", anchor="start"),
+        _text(x + 22, y, f"part of a {noun}", anchor="start"),
     ]
 
 
-def _date_axis_title(frame: _DailyFrame, zone: str, partial: bool) -> tuple[float, list[str]]:
+def _date_axis_title(
+    frame: _DailyFrame, zone: str, partial: bool, period: str, years: bool
+) -> tuple[float, list[str]]:
     f, width = frame.layout.font, frame.layout.width
     y = frame.count_bottom + 2 * f + 16
-    parts = [_title(frame.left, y, "Date", f"({zone})")]
+    if years:  # a line of years under the labels
+        y += f + 4
+    parts = [_title(frame.left, y, PERIODS[period].axis, f"({zone})")]
     if partial:
-        key_w = 22 + _text_width("part of a day", f)
+        noun = PERIODS[period].noun
+        key_w = 22 + _text_width(f"part of a {noun}", f)
         if frame.layout.narrow:
             y += f + 10
-            parts += _partial_key(frame.left, y)
+            parts += _partial_key(frame.left, y, noun)
         else:
-            parts += _partial_key(width - f - key_w, y)
+            parts += _partial_key(width - f - key_w, y, noun)
     return y + 8, parts
 
 
 def daily_svg(report: Mapping[str, Any], layout: Layout = WIDE) -> Markup:
-    """Two plots over the days of the window: the median time to first reply per day on a
-    log axis with the target dashed across it (minutes and a three-day outlier both in
-    view), and the mentions per day as bars."""
-    label = "Median first reply and mentions per day"
+    """Two plots over the window: the median time to first reply per day (per week or per
+    month in a long window: the report's trend) on a log axis with the target dashed across
+    it (minutes and a three-day outlier both in view), and the mentions per period as bars."""
+    period, days = _trend(report)
+    noun = PERIODS[period].noun
+    label = f"Median first reply and mentions per {noun}"
     if _is_empty(report):
         return _empty(label, layout)
-    days = _days(report)
     target = _num(report.get("target_seconds"))
     zone = _days_zone(report)
     frame = _daily_frame(layout, days, target)
     f = layout.font
-    parts = [_title(0, f + 2, "Median first reply", "per day (log scale)")]
+    parts = [_title(0, f + 2, "Median first reply", f"per {noun} (log scale)")]
     parts.append(_group("time-plot", _time_plot(frame, days, target)))
-    parts.append(_title(0, frame.count_top - f - 4, "Mentions", "per day"))
-    parts.append(_group("count-plot", _count_plot(frame, days)))
-    height, axis = _date_axis_title(frame, zone, any(d.partial for d in days))
+    parts.append(_title(0, frame.count_top - f - 4, "Mentions", f"per {noun}"))
+    ticks = _ticks(frame, days, period)
+    parts.append(_group("count-plot", _count_plot(frame, days, period, ticks)))
+    partial, years = any(d.partial for d in days), any(t.year for t in ticks)
+    height, axis = _date_axis_title(frame, zone, partial, period, years)
     parts += axis
-    return _svg(layout, height, _daily_label(label, days, target, zone), parts)
+    return _svg(layout, height, _daily_label(label, days, target, zone, noun), parts)
 
 
-def _daily_label(label: str, days: list[_Day], target: float, zone: str) -> str:
+def _daily_label(label: str, days: list[_Day], target: float, zone: str, noun: str) -> str:
     first = days[0].date if days else ""
-    last = days[-1].date if days else ""
+    last = (days[-1].end or days[-1].date) if days else ""
     total = sum(d.mentions for d in days)
     aria = f"{label}, {first} to {last} ({zone}): {_plural(total, 'mention')}"
     medians = [d.median for d in days if d.median is not None]
@@ -670,26 +784,30 @@ def _daily_label(label: str, days: list[_Day], target: float, zone: str) -> str:
         within = sum(m <= target for m in medians)
         aria += (
             f"; the median first reply was within the target of {_compact(target)} "
-            f"on {within} of {len(medians)} days with answers"
+            f"{'on' if noun == 'day' else 'in'} {within} of {len(medians)} {noun}s with answers"
         )
     return aria
 
 
 def daily_table(report: Mapping[str, Any]) -> Markup:
-    """The daily chart's numbers: a row per day, a partial day marked as such."""
+    """The daily chart's numbers: a row per day (per week or month in a long window), a
+    partial one marked as such."""
+    period, days = _trend(report)
+    noun = PERIODS[period].noun
     rows = [
         (
-            _e(day.date) + (' <span class="partial">(partial)</span>' if day.partial else ""),
+            _e(_period_name(day))
+            + (' <span class="partial">(partial)</span>' if day.partial else ""),
             f"{day.mentions:.0f}",
             f"{day.answered:.0f}",
             _e(duration(day.median)),
         )
-        for day in _days(report)
+        for day in days
     ]
     return _table(
-        f"Mentions, answers and the median first reply per day ({_days_zone(report)}); "
-        "partial: a day the window covers only in part",
-        ("Date", "Mentions", "Answered", "Median first reply"),
+        f"Mentions, answers and the median first reply per {noun} ({_days_zone(report)}); "
+        f"partial: a {noun} the window covers only in part",
+        (noun.title() if period != "day" else "Date", "Mentions", "Answered", "Median first reply"),
         rows,
     )
 

@@ -108,6 +108,23 @@ class Day(TypedDict):
     partial: NotRequired[bool]
 
 
+class Period(TypedDict):
+    """A row of the trend: a day, a week (Monday first) or a calendar month of `window.tz`,
+    with a day row's figures computed from the period's mentions."""
+
+    start: str  # its first local date
+    end: str  # its last local date, though the window may end before it
+    mentions: int
+    answered: int
+    median_seconds: Seconds | None
+    partial: bool  # the window holds only part of it
+
+
+class Trend(TypedDict):
+    period: str  # "day" (windows up to 90 days), "week" (up to 730) or "month"
+    rows: list[Period]
+
+
 class Heatmap(TypedDict):
     tz: str
     days: list[str]
@@ -172,6 +189,7 @@ class ReportBody(TypedDict):
     agents: list[Agent]
     histogram: list[Bucket]
     daily: list[Day]
+    trend: NotRequired[Trend]  # absent from reports stored before it existed
     heatmap: Heatmap
     slowest: list[Slowest]
     unanswered: list[Unanswered]

@@ -29,7 +29,7 @@ from chalicelib.analytics import (
 )
 from chalicelib.report_body import Setting
 
-DAYS_MIN, DAYS_MAX = 1, 90
+DAYS_MIN, DAYS_MAX = 1, 3650  # ten years: the trend draws months past two years
 TARGET_MINUTES_MIN, TARGET_MINUTES_MAX = 1, 10080
 CROWD_MAX = 50
 HOLIDAYS_MAX = 400
@@ -70,7 +70,7 @@ def whole_number(value: str, name: str, low: int, high: int) -> int:
 
 
 def parse_days(value: str | None) -> int:
-    """The window in days: 1..90, default 28."""
+    """The window in days: 1..3650, default 28."""
     if value is None or not value.strip():
         return DAYS_DEFAULT
     return whole_number(value, "days", DAYS_MIN, DAYS_MAX)

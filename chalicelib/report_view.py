@@ -14,12 +14,18 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.analytics import Report, slowest_json, waiting_json
+from chalicelib.analytics import (
+    DAY_TREND_MAX_DAYS,
+    WEEK_TREND_MAX_DAYS,
+    Report,
+    slowest_json,
+    waiting_json,
+)
 from chalicelib.charts import chart_figures
 from chalicelib.formats import duration, local_time
 from chalicelib.report_body import StoredReport
 from chalicelib.report_lists import ListName, list_page
-from chalicelib.report_settings import NAMES, form_text
+from chalicelib.report_settings import DAYS_MAX, DAYS_MIN, NAMES, form_text
 from chalicelib.x_bill import XCost, dollars
 
 COMMON_ZONES = (
@@ -79,7 +85,7 @@ def _plural(count: int, word: str) -> str:
 
 
 def _period_name(days: int) -> str:
-    return "the day before" if days == 1 else f"the {days} days before"
+    return "the day before" if days == 1 else f"the {days:,} days before"
 
 
 def rate_change(now: float | None, before: float | None, period: str) -> dict[str, str]:
@@ -343,6 +349,8 @@ def settings_form(fields: dict[str, str], sources: dict[str, str] | None = None)
     return {
         "form": fields,
         "zones": COMMON_ZONES,
+        "days_range": (DAYS_MIN, DAYS_MAX),
+        "trend_limits": {"day": DAY_TREND_MAX_DAYS, "week": WEEK_TREND_MAX_DAYS},
         "sources": {
             "saved": [n for n, source in named.items() if source == "saved"],
             "query": [n for n, source in named.items() if source == "query"],

@@ -615,9 +615,10 @@ def test_parse_days() -> None:
     assert parse_days(None) == 28
     assert parse_days("") == 28
     assert parse_days(" 7 ") == 7
-    assert (parse_days("1"), parse_days("90")) == (1, 90)
-    for bad in ("0", "91", "-3", "+5", "1.5", "1e2", "abc", "٣", "7 days"):
-        with pytest.raises(InvalidReportParameter, match="1 to 90"):
+    assert (parse_days("1"), parse_days("90"), parse_days("3650")) == (1, 90, 3650)
+    assert parse_days("0365") == 365
+    for bad in ("0", "3651", "-3", "+5", "1.5", "1e2", "abc", "٣", "7 days", "10" * 3000):
+        with pytest.raises(InvalidReportParameter, match="1 to 3650"):
             parse_days(bad)
 
 

@@ -5,11 +5,13 @@ numbers."""
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any, cast
 
 import jinja2
@@ -667,3 +669,153 @@ def test_an_older_report_s_partial_days_are_those_the_window_cuts_at_utc_midnigh
     root = parse(charts.daily_svg(body))
     assert not any(bar.get("stroke-dasharray") for bar in by_class(root, "bar"))
     assert not by_class(root, "key"), "no key for a look the chart does not use"
+
+
+# --------------------------------------------------------------------------- long windows
+
+
+@functools.cache
+def long_report(days: int) -> dict[str, Any]:
+    return realistic_report(days=days)
+
+
+def tick_labels(root: ET.Element) -> list[tuple[float, float, str]]:
+    """(x, y, text) of the labels under the bars: the count plot's texts below its axis
+    (not the count axis' own labels, which end at its left)."""
+    (plot,) = by_class(root, "count-plot")
+    (axis,) = by_class(plot, "axis")
+    bottom = float(axis.get("y1", ""))
+    return [
+        (float(t.get("x", "")), float(t.get("y", "")), "".join(t.itertext()))
+        for t in plot.iter(f"{SVG}text")
+        if float(t.get("y", "")) > bottom and t.get("text-anchor") == "middle"
+    ]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=ids)
+@pytest.mark.parametrize(
+    ("days", "period"),
+    [(91, "week"), (400, "week"), (730, "week"), (731, "month"), (3650, "month")],
+)
+def test_a_long_window_is_drawn_by_week_or_month(
+    days: int, period: str, layout: charts.Layout
+) -> None:
+    # GIVEN a report of a long window / WHEN drawn
+    body = long_report(days)
+    root = parse(charts.daily_svg(body, layout))
+    rows = body["trend"]["rows"]
+    # THEN a bar per period of the trend, the first and the last partial (dashed)
+    assert body["trend"]["period"] == period
+    bars = by_class(root, "bar")
+    assert len(bars) == len(rows) < 130
+    assert [bool(b.get("stroke-dasharray")) for b in bars] == [r["partial"] for r in rows]
+    assert rows[0]["partial"] and rows[-1]["partial"]
+    # AND the titles say per what, the label too
+    titles = ["".join(t.itertext()) for t in by_class(root, "axis-title")]
+    axis = "Week from Monday" if period == "week" else "Month"
+    assert titles == [
+        f"Median first reply per {period} (log scale)",
+        f"Mentions per {period}",
+        f"{axis} (Europe/Berlin)",
+    ]
+    assert f"per {period}, {rows[0]['start']} to {rows[-1]['end']}" in root.get("aria-label", "")
+    assert f"part of a {period}" in texts(root)
+    # AND the median above is drawn from the periods' medians
+    assert len(by_class(root, "median-point")) == sum(r["median_seconds"] is not None for r in rows)
+    # AND the labels under the bars stay inside the chart and apart, with the year written
+    #     under the first and wherever it changes (or alone, a label a year)
+    labels = tick_labels(root)
+    for line in {y for _, y, _ in labels}:
+        spans = sorted(
+            (x - len(text) * layout.font * 0.3, x + len(text) * layout.font * 0.3)
+            for x, y, text in labels
+            if y == line
+        )
+        assert spans and spans[0][0] >= 0 and spans[-1][1] <= layout.width
+        assert all(left[1] + 4 <= right[0] for left, right in pairwise(spans))
+    years = [text for _, _, text in labels if re.fullmatch(r"\d{4}", text)]
+    assert years and years == sorted(set(years))
+    assert 0 <= int(years[0]) - int(rows[0]["start"][:4]) <= 2  # labels a year or two apart
+
+
+def test_a_ten_year_chart_labels_the_years_and_its_tips_name_the_months() -> None:
+    body = long_report(3650)
+    for layout in LAYOUTS:
+        root = parse(charts.daily_svg(body, layout))
+        labels = [text for _, _, text in tick_labels(root)]
+        # a label a year (every other on a phone), each on its January
+        assert labels == (
+            [str(y) for y in range(2017, 2027)]
+            if layout == charts.WIDE
+            else [str(y) for y in range(2018, 2027, 2)]
+        )
+        tips = [b.findtext(f"{SVG}title") or "" for b in by_class(root, "bar")]
+        assert tips[0].startswith("November 2016: ")
+        assert tips[0].endswith("(part of the month: the window starts or ends inside it)")
+        assert tips[1].startswith("December 2016: ")
+
+
+def test_the_daily_table_follows_the_weeks_of_a_long_window() -> None:
+    # GIVEN a 400-day report / WHEN its chart's numbers are shown
+    body = long_report(400)
+    head, rows = table_rows(charts.chart_figures(body)["daily"])
+    # THEN a row per week, named by its dates, the partial ones marked
+    assert head == ["Week", "Mentions", "Answered", "Median first reply"]
+    expected = [
+        [
+            f"{r['start']} to {r['end']}" + (" (partial)" if r["partial"] else ""),
+            str(r["mentions"]),
+            str(r["answered"]),
+            duration(r["median_seconds"]),
+        ]
+        for r in body["trend"]["rows"]
+    ]
+    assert rows == expected
+    caption = next(figure(charts.chart_figures(body)["daily"]).iter("caption")).text or ""
+    assert "per week (Europe/Berlin)" in caption
+
+
+def test_the_daily_table_of_ten_years_is_a_row_a_month() -> None:
+    body = long_report(3650)
+    head, rows = table_rows(charts.chart_figures(body)["daily"])
+    assert head[0] == "Month" and len(rows) == 121
+    assert rows[0][0] == "November 2016 (partial)" and rows[1][0] == "December 2016"
+    assert rows[-1][0] == "November 2026 (partial)"
+    assert [int(r[1]) for r in rows] == [r["mentions"] for r in body["trend"]["rows"]]
+
+
+def test_the_page_names_the_period_of_a_long_window() -> None:
+    for days, heading, words in (
+        (28, "Day by day", "touches 29 dates: a pale, dashed bar is a day"),
+        (400, "Week by week", "Weeks run Monday to Sunday on Europe/Berlin dates"),
+        (3650, "Month by month", "touches 121 months: a pale, dashed bar is a month"),
+    ):
+        body = long_report(days)
+        html = render_charts({"report": body, "charts": charts.chart_figures(body)})
+        assert f"<h2>{heading}</h2>" in html and words in html
+
+
+def test_a_long_window_s_text_is_at_least_11_px_where_shown() -> None:
+    for layout in LAYOUTS:
+        root = parse(charts.daily_svg(long_report(3650), layout))
+        scale = NARROWEST_PANEL[layout.name] / layout.width
+        assert min(font_sizes(root)) * scale >= SMALLEST_TEXT_PX
+
+
+def test_a_report_stored_before_the_trend_is_drawn_from_its_days() -> None:
+    body = copy.deepcopy(long_report(400))
+    del body["trend"]
+    root = parse(charts.daily_svg(body, charts.WIDE))
+    assert len(by_class(root, "bar")) == len(body["daily"])
+    assert "Mentions per day" in ["".join(t.itertext()) for t in by_class(root, "axis-title")]
+
+
+def test_hostile_strings_in_the_trend_stay_text() -> None:
+    body = copy.deepcopy(long_report(400))
+    body["trend"]["rows"][0].update(start=HOSTILE, end=HOSTILE, mentions="many")
+    body["trend"]["rows"][1]["median_seconds"] = float("inf")
+    for layout in LAYOUTS:
+        root = parse(charts.daily_svg(body, layout))
+        assert_safe(root)
+    table = str(charts.daily_table(body))
+    assert "<script>" not in table and "&lt;script&gt;" in table

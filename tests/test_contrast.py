@@ -61,6 +61,8 @@ def reports() -> dict[str, dict[str, Any]]:
         "28 days": realistic_report(),
         "90 days": realistic_report(days=90, tz="America/Los_Angeles"),
         "1 day": realistic_report(days=1, tz="UTC"),
+        "400 days, by week": realistic_report(days=400, tz="Asia/Tokyo"),
+        "3650 days, by month": realistic_report(days=3650),
         "empty": empty,
     }
 

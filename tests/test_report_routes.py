@@ -262,7 +262,7 @@ def test_without_s3_the_report_is_still_made(
 
 
 @pytest.mark.parametrize(
-    "query", ["?days=0", "?days=91", "?days=abc", "?target=0", "?target=10081", "?tz=Mars/Base"]
+    "query", ["?days=0", "?days=3651", "?days=abc", "?target=0", "?target=10081", "?tz=Mars/Base"]
 )
 def test_bad_report_parameters_are_a_400(
     browser: Browser, brand: Callable[..., str], query: str
@@ -270,6 +270,49 @@ def test_bad_report_parameters_are_a_400(
     brand("acme", mentions=1)
     browser.sign_in("acme")
     assert browser.get("/report" + query).status_code == 400
+
+
+def test_a_ten_year_window_is_a_report_and_one_day_more_a_clear_400(
+    browser: Browser, brand: Callable[..., str]
+) -> None:
+    # GIVEN a signed-in account with mentions over the last 20 days
+    brand("acme", mentions=6)
+    browser.sign_in("acme")
+
+    # WHEN she asks for 3,650 days as a page, JSON and CSV, then for 3,651 and for 0
+    page = browser.get("/report?days=3650")
+    body = report_json(browser, "?days=3650")
+    rows = browser.get("/report.csv?days=3650").body.decode("utf-8-sig").splitlines()
+    answers = {
+        (days, path): browser.get(f"{path}?days={days}")
+        for days in ("3651", "0")
+        for path in ("/report", "/report.json", "/report.csv")
+    }
+
+    # THEN ten years are drawn month by month, and every day is still a daily row
+    text = page.body.decode()
+    assert page.status_code == 200
+    assert "Month by month" in text and "Last 3,650 days" in text
+    assert "the 3,650 days before" in text
+    # AND the settings form takes as many days, and says how each length is drawn
+    assert '<input type="number" name="days" min="1" max="3650" value="3650"' in text
+    assert "Days: 1 to 3,650; a window of more than 90 days is drawn week by week" in text
+    assert body["window"]["days"] == 3650 and body["mentions"] == 6
+    assert body["trend"]["period"] == "month" and len(body["trend"]["rows"]) == 121
+    assert len(body["daily"]) == 3651
+    assert sum(r["mentions"] for r in body["trend"]["rows"]) == 6
+    assert len(rows) == 7  # the header and the six mentions
+    # AND a day more, or none, is a 400 in the shape asked for, naming days and its range
+    for (_, path), answer in answers.items():
+        assert answer.status_code == 400
+        if path == "/report.json":
+            assert answer.json_body == {
+                "error": "days must be a whole number from 1 to 3650.",
+                "parameter": "days",
+            }
+        else:
+            assert "days must be a whole number from 1 to 3650." in answer.body.decode()
+            assert "That report cannot be made" in answer.body.decode()
 
 
 def test_csv_has_one_row_per_mention_and_opens_cleanly(
@@ -347,7 +390,7 @@ def test_report_json_answers_errors_in_json(
     # THEN both answers are JSON a script can read
     assert (bad.status_code, down.status_code) == (400, 503)
     assert bad.headers["content-type"] == "application/json"
-    assert "1 to 90" in bad.json_body["error"]
+    assert "1 to 3650" in bad.json_body["error"]
     assert down.json_body == {"error": "X is not answering"}
 
 
