@@ -302,6 +302,8 @@ def _data_begins(body: StoredReport, when: Callable[[str], str]) -> str | None:
     since = body["source"].get("complete_since")
     if not since or since <= body["window"]["start"]:
         return None
+    if body["source"].get("history", {}).get("state") == "done":
+        return None  # every mention X has is read: before the oldest there were none
     return when(since)
 
 

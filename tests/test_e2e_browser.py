@@ -530,7 +530,8 @@ def test_reading_older_history_shows_its_cost_then_its_progress_then_the_longer_
     # AND the longest window shows the whole history, by month
     page.get_by_role("link", name="The last 10 years").click()
     page.wait_for_load_state()
-    assert "Last 3650 days" in page.locator("main").inner_text()
+    assert "Last 3,650 days" in page.locator("main").inner_text()
+    assert "Month by month" in page.locator("main").inner_text()
     screenshot(page, "history-done-1280")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "history-done-390")
