@@ -224,10 +224,13 @@ class ReportService:
         settings: ResolvedSettings | None = None,
         *,
         need_rows: bool = False,
+        shown: Callable[[Report], list[str]] | None = None,
     ) -> ReportView:
         """The report as a person should see it now, with ``settings`` (default: what the
-        account saved). Raises XRejected when X no longer accepts the account's token, and
-        X's error when there is nothing to show at all."""
+        account saved). ``shown``: the authors of the rows the page shows (default: the
+        report's own lists, analytics.shown_authors), whose handles are looked up. Raises
+        XRejected when X no longer accepts the account's token, and X's error when there is
+        nothing to show at all."""
         saved = resolve({}, account.saved_settings)
         settings = settings or saved
         now = self._clock()
@@ -256,6 +259,7 @@ class ReportService:
             self._view_x_seconds,
             refresh=not fresh,
             restore=not stored_ok,
+            shown=shown,
         )
         self._hand_over(account.account_id, view)
         return view
@@ -392,17 +396,17 @@ class ReportService:
         self,
         account: AccountTokens,
         state: ArchiveState,
-        report: Report,
+        authors: list[str],
         now: float,
         archive_ok: bool,
         written: list[Written],
     ) -> UsersRead:
-        """Look up at X the handles of the authors `report` shows that the archive lacks,
+        """Look up at X the handles of the `authors` shown that the archive lacks,
         and keep what X said in the archive (the handles, and the ids it has no user for,
         so those are not asked again). Nothing is asked while the fleet's reads are paused,
         or when the archive could not be read (what was learned could not be kept). A
         failure is logged and never fails the view: its rows show "user <id>"."""
-        unknown = state.unknown_authors(shown_authors(report)) if archive_ok else []
+        unknown = state.unknown_authors(authors) if archive_ok else []
         if not unknown:
             return UsersRead()
         try:
@@ -489,6 +493,7 @@ class ReportService:
         *,
         refresh: bool = True,
         restore: bool = False,
+        shown: Callable[[Report], list[str]] | None = None,
     ) -> ReportView:
         """The report made now from the archive, topped up from X first when ``refresh``
         (for at most ``x_seconds``). A good refresh stores the report made with the saved
@@ -504,7 +509,8 @@ class ReportService:
         since = state.mentions_complete_since()
         moment = datetime.fromtimestamp(now, UTC)
         report = self._build(account, state, moment, settings.report, since)
-        users_read = self._name_authors(account, state, report, now, archive_ok, written)
+        authors = (shown or shown_authors)(report)
+        users_read = self._name_authors(account, state, authors, now, archive_ok, written)
         if users_read.handles or users_read.missing:  # made again, from the archive
             report = self._build(account, state, moment, settings.report, since)
         pulled.x_users_read = users_read.billed

@@ -239,3 +239,30 @@ def test_an_oauth2_account_looks_up_with_its_own_bearer_token(
     # THEN the lookup, sent with her access token as the Bearer token, names the fan
     assert oauth2.calls[USERS] == 1
     assert body["waiting"][0]["author"] == "ann_fan"
+
+
+def test_a_list_page_looks_up_the_authors_of_its_own_rows(browser: Browser, app_env: Any) -> None:
+    # GIVEN 60 people waiting for @acme, each with one unanswered mention, and her report
+    #       seen once (its short lists showed the newest 10)
+    account_id = app_env.add_account("acme")
+    start = datetime.now(UTC) - timedelta(days=5)
+    for i in range(60):
+        fan = app_env.add_account(f"waiting{i}")
+        app_env.add_post(
+            fan, f"@acme hello {i}?", start + timedelta(hours=i), mentions=[account_id]
+        )
+    browser.sign_in("acme")
+    browser.get("/report")
+    assert app_env.users_served == 10
+    app_env.reset_counters()
+
+    # WHEN she opens the list of everyone waiting, then its second page
+    first = browser.get("/report/waiting").body.decode()
+    asked_for_first = app_env.users_served
+    second = browser.get("/report/waiting?page=2").body.decode()
+
+    # THEN each page asks X, in one request, for only the authors of its rows it lacks:
+    #      the 40 of the first 50 not shown before, then the last 10
+    assert (asked_for_first, app_env.users_served, app_env.calls[USERS]) == (40, 50, 2)
+    assert "@waiting59" in first and "@waiting10" in first and "x.com/i/user/" not in first
+    assert "@waiting0" in second and "x.com/i/user/" not in second
