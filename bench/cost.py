@@ -7,7 +7,15 @@ logs and EMF metrics, which CloudWatch ingests). The operations: a sign-in, a re
 within the max age, the note a view makes of itself (at most once a day), one past the max
 age with new posts, and a scheduled round refreshing ROUND_ACCOUNTS accounts through the
 queue and the worker. The usage below turns them into a month; the prices are AWS's
-pay-per-use ones in us-east-1 and X's pay-per-use price.
+pay-per-use ones in us-east-1 and X's pay-per-use price. A second price column says what
+the fleet would pay if every account were an owned read (X_OWNED_ACCOUNT_IDS: each person
+runs the app for her own account): posts at $0.001; a users lookup reads other people's
+accounts, never an owned read.
+
+X users read are the users lookups the run made (GET /2/users, counted by the emulator):
+the handles of the authors a report shows for the first time. The accounts of the measured
+round have a history already (HISTORY_MENTIONS), as an account a month in has: a round
+then looks up only who is new in the rows shown, not every new mention's author.
 
 A second table weighs retention: a fleet where half the accounts stop visiting after their
 first month, in a month once they are idle (past REFRESH_IDLE_DAYS). Without retention
@@ -52,6 +60,9 @@ MENTIONS_PER_DAY = 20  # new mentions an account gets
 OWN_POSTS_PER_DAY = 20  # posts of its own (replies among them)
 DAYS = 30
 ROUND_ACCOUNTS = 20  # accounts in the measured round
+# Answered mentions each round account holds before the measured round: more than a report
+# lists (analytics.TOP_N, 10), answered as fast as the round's new ones (5 minutes).
+HISTORY_MENTIONS = 12
 IDLE_SHARE = 0.5  # the retention table: accounts that stop visiting after their first month
 
 # --- Durations, average per invocation (assumptions) -----------------------------------
@@ -74,7 +85,8 @@ SECRETS_PER_CALL = 0.05 / 10_000
 LOGS_PER_GB = 0.50  # CloudWatch Logs ingestion, EMF lines included
 METRIC_PER_MONTH = 0.30  # each custom metric (name and dimensions)
 X_PER_POST = 0.005  # pay-per-use, "Posts: Read", per post returned
-X_PER_USER = 0.010  # "User: Read", per user returned
+X_PER_OWNED_READ = 0.001  # the same read of an account the operator owns (X_OWNED_ACCOUNT_IDS)
+X_PER_USER = 0.010  # "User: Read", per user returned (a lookup of others: never owned)
 # X's monthly cap of post reads (since 2026-08-13): per app, not per token, so unlike the
 # rate limits it does not grow with the fleet. Past it X reads nothing more that month.
 X_MONTHLY_POST_CAP = 3_000_000
@@ -138,19 +150,17 @@ class Meter:
 
     def __init__(self, aws_calls: Counter[str], emulator: Any, printed: io.StringIO) -> None:
         self._aws, self._emulator, self._printed = aws_calls, emulator, printed
-        self.users_returned = 0
 
     @contextlib.contextmanager
     def measure(self, into: Operation) -> Iterator[Operation]:
         self._aws.clear()
         self._emulator.reset_counters()
-        self.users_returned = 0
         start = len(self._printed.getvalue().encode())
         yield into
         into.aws.update(self._aws)
         into.x_requests += sum(self._emulator.calls[t] for t in X_READS)
         into.x_posts += sum(self._emulator.posts_served[t] for t in X_READS)
-        into.x_users += self.users_returned
+        into.x_users += self._emulator.users_served  # what GET /2/users returned
         into.printed_bytes += len(self._printed.getvalue().encode()) - start
 
 
@@ -183,7 +193,6 @@ def measure() -> tuple[dict[str, Operation], int]:
         from app import app
         from chalicelib import services
         from chalicelib.observability import logger
-        from chalicelib.x_timeline import XTimeline
         from local.stack import SqsEventSource
         from tests.browser import Browser
 
@@ -194,24 +203,15 @@ def measure() -> tuple[dict[str, Operation], int]:
         services.reset()
         max_age = services.settings().report_max_age_seconds
         meter = Meter(aws_calls, world.emulator, printed)
-        fetch = XTimeline.fetch
-
-        def counting_fetch(timeline: XTimeline, *args: Any, **kwargs: Any) -> Any:
-            fetched = fetch(timeline, *args, **kwargs)
-            meter.users_returned += len(fetched.users)  # authors X expanded in the answer
-            return fetched
-
         handler: Any = logger.registered_handler
         saved_stream, handler.stream = handler.stream, printed
         saved_level = logger.log_level
         logger.setLevel("INFO")  # every stage's LOG_LEVEL in .chalice/config.json
-        XTimeline.fetch = counting_fetch  # type: ignore[method-assign,assignment]
         try:
             with Client(app, stage_name="local") as client, contextlib.redirect_stdout(printed):
                 client.http.get("/static/app.css")  # the cold start, whoever ran before
                 _run_operations(client, world, meter, ops, Browser, SqsEventSource)
         finally:
-            XTimeline.fetch = fetch  # type: ignore[method-assign]
             handler.stream = saved_stream
             logger.setLevel(saved_level)
             services.reset()
@@ -254,7 +254,7 @@ def _run_operations(
         op.invocations["api"] += 2
 
     names = [f"costbrand{i}" for i in range(ROUND_ACCOUNTS)]
-    sign_in_accounts(client, emulator, names)
+    sign_in_accounts(client, emulator, names, mentions=HISTORY_MENTIONS, answered=HISTORY_MENTIONS)
     event = client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
     )
@@ -323,6 +323,11 @@ class Row:
     service: str
     usage: str
     cost: float
+    owned: float | None = None  # the cost were every account an owned read (None: the same)
+
+    @property
+    def owned_cost(self) -> float:
+        return self.cost if self.owned is None else self.owned
 
 
 def _memory_gb(function: str) -> float:
@@ -373,9 +378,8 @@ def month(
     posts_per_new_post = worker.x_posts / worker.new_posts
     posts_a_day = MENTIONS_PER_DAY + OWN_POSTS_PER_DAY
     total["x_posts"] = fleet.refreshed * posts_a_day * DAYS * posts_per_new_post
-    total["x_users"] = (
-        fleet.refreshed * MENTIONS_PER_DAY * DAYS * worker.x_users / worker.new_mentions
-    )
+    # Users are read by whatever makes a report showing someone new (a view past the max
+    # age, the round): the lookups each operation made, as measured, summed above.
 
     def calls(service: str, names: tuple[str, ...] | None = None) -> float:
         return sum(
@@ -420,8 +424,9 @@ def month(
             s3_gb * S3_PER_GB_MONTH),
         Row("SQS", f"{sqs_requests:,.0f} requests", sqs_requests * SQS_PER_REQUEST),
         Row("CloudWatch Logs", f"{log_gb:,.2f} GB of JSON logs and EMF", log_gb * LOGS_PER_GB),
-        Row("X posts read", f"{total['x_posts']:,.0f} posts", total["x_posts"] * X_PER_POST),
-        Row("X users read", f"{total['x_users']:,.0f} mention authors, at most",
+        Row("X posts read", f"{total['x_posts']:,.0f} posts", total["x_posts"] * X_PER_POST,
+            owned=total["x_posts"] * X_PER_OWNED_READ),
+        Row("X users read", f"{total['x_users']:,.0f} authors shown for the first time",
             total["x_users"] * X_PER_USER),
     ]  # fmt: skip
     figures = {
@@ -434,6 +439,8 @@ def month(
         "archive_bytes_per_post": worker.archive_bytes_per_post,
         "refreshes": rounds * fleet.refreshed,
         "x_posts": total["x_posts"],
+        "x_users": total["x_users"],
+        "x_users_usd": total["x_users"] * X_PER_USER,
         "s3_gb": s3_gb,
     }
     return rows, figures
@@ -521,11 +528,15 @@ FIXED = [
 
 def table(rows: list[Row], figures: dict[str, Any]) -> str:
     total = sum(row.cost for row in rows)
+    owned = sum(row.owned_cost for row in rows)
     lines = [
-        f"| per {ACCOUNTS:,} accounts a month | usage | USD |",
-        "|---|---|---:|",
-        *(f"| {row.service} | {row.usage} | {row.cost:,.2f} |" for row in rows),
-        f"| **total** | | **{total:,.2f}** |",
+        f"| per {ACCOUNTS:,} accounts a month | usage | USD | USD, owned reads |",
+        "|---|---|---:|---:|",
+        *(
+            f"| {row.service} | {row.usage} | {row.cost:,.2f} | {row.owned_cost:,.2f} |"
+            for row in rows
+        ),
+        f"| **total** | | **{total:,.2f}** | **{owned:,.2f}** |",
         "",
         "| per deployment a month | usage | USD |",
         "|---|---|---:|",
@@ -561,12 +572,18 @@ def main(quiet: bool = False) -> dict[str, Any]:
             "s3_gb": round(saved.s3_gb, 1),
         },
         "total_usd": round(sum(row.cost for row in rows), 2),
+        "total_owned_usd": round(sum(row.owned_cost for row in rows), 2),
         "x_share": round(
             sum(r.cost for r in rows if r.service.startswith("X")) / sum(r.cost for r in rows), 3
         ),
         **{k: round(v, 3) for k, v in figures.items()},
         "per_operation": {
-            name: {"aws": dict(op.aws), "x_requests": op.x_requests, "x_posts": op.x_posts}
+            name: {
+                "aws": dict(op.aws),
+                "x_requests": op.x_requests,
+                "x_posts": op.x_posts,
+                "x_users": op.x_users,
+            }
             for name, op in ops.items()
         },
     }
@@ -576,7 +593,13 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [
         ("per 1,000 accounts a month (USD)", f"{figures['total_usd']:,.2f}", ""),
         ("share of it paid to X", f"{figures['x_share']:.1%}", ""),
+        ("... were every account an owned read", f"{figures['total_owned_usd']:,.2f}", ""),
         ("X posts read per account a month", f"{figures['x_posts_per_account']:,.0f}", ""),
+        (
+            "X users read per 1,000 accounts a month (USD)",
+            f"{figures['x_users']:,.0f} ({figures['x_users_usd']:,.2f})",
+            "",
+        ),
         (
             f"accounts at which X's monthly cap ({X_MONTHLY_POST_CAP:,} posts) binds",
             f"{figures['x_cap_accounts']:,}",

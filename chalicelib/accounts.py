@@ -140,7 +140,15 @@ def account_key(account_id: str) -> dict[str, Any]:
 
 
 def no_cost(month: str) -> XCost:
-    return {"posts": 0, "usd": 0.0, "month": month, "month_posts": 0, "month_usd": 0.0}
+    return {
+        "posts": 0,
+        "usd": 0.0,
+        "month": month,
+        "month_posts": 0,
+        "month_usd": 0.0,
+        "users": 0,
+        "month_users": 0,
+    }
 
 
 def _billed(item: Mapping[str, Any]) -> XCost:
@@ -153,6 +161,8 @@ def _billed(item: Mapping[str, Any]) -> XCost:
         "month": item.get("x_month", {}).get("S", ""),
         "month_posts": int(number("x_month_posts")),
         "month_usd": number("x_month_usd"),
+        "users": int(number("x_users_billed")),
+        "month_users": int(number("x_month_users")),
     }
 
 
@@ -587,20 +597,24 @@ class AccountStore:
             ExpressionAttributeValues={":value": {"N": str(value)}},
         )
 
-    def add_x_cost(self, account_id: str, month: str, posts: int, usd: Decimal) -> bool:
-        """Count what X billed for a read of the account: in all, and in `month` (a new month
-        starts its count afresh). One UpdateItem; two when the month has just turned. False
-        when the account is gone (nothing is written for it)."""
+    def add_x_cost(
+        self, account_id: str, month: str, posts: int, usd: Decimal, users: int = 0
+    ) -> bool:
+        """Count what X billed for a read of the account (`posts` read, `users` looked up,
+        `usd` for both): in all, and in `month` (a new month starts its count afresh). One
+        UpdateItem; two when the month has just turned. False when the account is gone
+        (nothing is written for it)."""
         values = {
             ":m": {"S": month},
             ":p": {"N": str(posts)},
+            ":n": {"N": str(users)},
             ":u": {"N": str(usd)},
         }
         if self._update_account(
             account_id,
             UpdateExpression=(
-                "SET x_month = :m ADD x_posts_billed :p, x_usd_billed :u, "
-                "x_month_posts :p, x_month_usd :u"
+                "SET x_month = :m ADD x_posts_billed :p, x_users_billed :n, x_usd_billed :u, "
+                "x_month_posts :p, x_month_users :n, x_month_usd :u"
             ),
             ConditionExpression="attribute_exists(pk) AND "
             "(attribute_not_exists(x_month) OR x_month = :m)",
@@ -610,8 +624,8 @@ class AccountStore:
         return self._update_account(
             account_id,
             UpdateExpression=(
-                "SET x_month = :m, x_month_posts = :p, x_month_usd = :u "
-                "ADD x_posts_billed :p, x_usd_billed :u"
+                "SET x_month = :m, x_month_posts = :p, x_month_users = :n, x_month_usd = :u "
+                "ADD x_posts_billed :p, x_users_billed :n, x_usd_billed :u"
             ),
             ExpressionAttributeValues=values,
         )

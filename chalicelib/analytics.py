@@ -227,7 +227,7 @@ class MentionRow(NamedTuple):
 
     id: str
     created_at: datetime  # UTC, aware
-    author: str  # username, else the author id, else "" when the post has no author_id
+    author: str  # her handle, else "user <author id>" (unknown_author), else "" with no author
     author_id: str | None
     text: str
     answered: bool
@@ -304,11 +304,12 @@ class WaitingRow(NamedTuple):
     """An unanswered case: a person still waiting."""
 
     case_id: str
-    author: str
+    author: str  # as MentionRow's
     text: str  # of the newest mention
     started_at: datetime
     mentions: int
     link: str  # to the newest mention
+    author_id: str | None = None
 
 
 class _Cases:
@@ -404,10 +405,15 @@ class _Mentions:
         return self.seen.created_of
 
     def author(self, post: Mapping[str, Any]) -> tuple[str, str | None]:
+        """What a row shows of the post's author (her handle, or "user <id>" until it is
+        known), and her id."""
         author_id = post.get("author_id")
         if author_id is None:
             return "", None
-        return self.users.get(author_id) or author_id, author_id
+        return self.users.get(author_id) or unknown_author(author_id), author_id
+
+    def link(self, post: Mapping[str, Any], pid: str) -> str:
+        return _link(self.users.get(post.get("author_id") or "", ""), pid)
 
     def _times(self, pid: str) -> tuple[timedelta | None, int | None]:
         """First response and business milliseconds; a left-out mention's on demand (its
@@ -437,7 +443,7 @@ class _Mentions:
             response is not None,
             None if reply is None else str(reply.get("id", "")),
             None if response is None else _seconds(response),
-            _link(author, pid),
+            self.link(post, pid),
             None if excluded else self.cases.case_id(pid, post),
             excluded,
             None if business is None else _seconds(business),
@@ -695,6 +701,8 @@ def _post_json(row: MentionRow) -> body.PostHead:
     return {
         "id": row.id,
         "author": row.author,
+        "author_id": row.author_id,
+        "author_url": author_url(row.author, row.author_id),
         "text": row.text,
         "created_at": iso(row.created_at),
     }
@@ -723,6 +731,8 @@ def waiting_json(row: WaitingRow, now: datetime) -> body.Waiting:
     return {
         "case_id": row.case_id,
         "author": row.author,
+        "author_id": row.author_id,
+        "author_url": author_url(row.author, row.author_id),
         "text": row.text,
         "started_at": iso(row.started_at),
         "mentions": row.mentions,
@@ -749,9 +759,38 @@ def _from_ms(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
 
 
-def _link(author: str, pid: str) -> str:
-    """The post on X; ``/i/`` works when the author is not known."""
-    return f"https://x.com/{author or 'i'}/status/{pid}"
+def _link(handle: str, pid: str) -> str:
+    """The post on X; ``/i/`` works when the author's handle is not known."""
+    return f"https://x.com/{handle or 'i'}/status/{pid}"
+
+
+def unknown_author(author_id: str) -> str:
+    """How a row names an author whose handle is not known (yet): "user 1234567". Never a
+    handle: X's have no space."""
+    return f"user {author_id}"
+
+
+def author_url(author: str, author_id: str | None) -> str | None:
+    """The author's profile on X: by her handle, or by her id until it is known; None for
+    a post without an author."""
+    if not author_id:
+        return None
+    if author == unknown_author(author_id):
+        return f"https://x.com/i/user/{author_id}"
+    return f"https://x.com/{author}"
+
+
+def shown_authors(report: Report) -> list[str]:
+    """The author ids of the rows a person sees of the report, each once: the slowest
+    answers, the mentions still unanswered, the people waiting and the mentions left out
+    (the page's lists and the JSON's; not the CSV's every row)."""
+    rows: list[MentionRow | WaitingRow] = [
+        *report.slowest,
+        *report.unanswered,
+        *report.waiting,
+        *report.left_out,
+    ]
+    return list(dict.fromkeys(row.author_id for row in rows if row.author_id))
 
 
 def _seconds(value: timedelta | float) -> Seconds:
@@ -1324,7 +1363,7 @@ def _waiting(cases: _Cases, data: _Mentions) -> list[WaitingRow]:
             continue
         newest_id = cases.last.get(case, case)
         newest = data.posts[newest_id]
-        author, _ = data.author(newest)
+        author, author_id = data.author(newest)
         rows.append(
             WaitingRow(
                 case,
@@ -1332,7 +1371,8 @@ def _waiting(cases: _Cases, data: _Mentions) -> list[WaitingRow]:
                 post_text(newest),
                 data.created[case],
                 cases.size.get(case, 1),
-                _link(author, newest_id),
+                data.link(newest, newest_id),
+                author_id,
             )
         )
     return rows
@@ -1428,12 +1468,13 @@ def build(
     """Analyse the mentions of ``account_id`` in the window ``[now - days, now]`` and the
     period of the same length before it.
 
-    ``users`` maps author id -> username (X's ``includes.users``); an unknown author shows
-    as its id. ``now`` should be aware (a naive value is read as UTC). ``history_start``:
-    the archive holds every mention since then (None: not known), which makes the previous
-    period complete when it is at or before its start. Posts that are not usable (no id, a
-    created_at that does not parse...) count for nothing. Raises ``InvalidReportParameter``
-    for unusable ``settings`` (days < 1, target < 0, bad tz or hours).
+    ``users`` maps author id -> handle (what GET /2/users said of the authors shown); an
+    author without one shows as "user <id>" (``unknown_author``). ``now`` should be aware
+    (a naive value is read as UTC). ``history_start``: the archive holds every mention since
+    then (None: not known), which makes the previous period complete when it is at or
+    before its start. Posts that are not usable (no id, a created_at that does not parse...)
+    count for nothing. Raises ``InvalidReportParameter`` for unusable ``settings`` (days < 1,
+    target < 0, bad tz or hours).
 
     Written for speed: no object per post (only dict entries of existing objects and
     untracked ints/datetimes, so the garbage collector stays quiet), timestamps parsed once

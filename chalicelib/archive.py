@@ -1,7 +1,8 @@
 """Per-account store in S3: every post seen so far (gzip JSON) and the last report.
 
-Objects: `accounts/<id>/archive.json.gz` (posts, authors' handles, and per timeline the
-newest id read plus any gaps left by an interrupted read) and `accounts/<id>/report.json`
+Objects: `accounts/<id>/archive.json.gz` (posts, the handles of the authors a report has
+shown and the ids X said have no user, and per timeline the newest id read plus any gaps
+left by an interrupted read) and `accounts/<id>/report.json`
 (the report made with the settings the account saved, with its `settings` and `source`).
 
 Two writers may hold the same account at once (a page view and the schedule's worker).
@@ -26,7 +27,7 @@ from botocore.exceptions import ClientError
 from chalicelib.errors import NotFound, StoreUnavailable, aws_call
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
 ARCHIVE_VERSION = 1
 ARCHIVE, REPORT = "archive.json.gz", "report.json"
@@ -182,7 +183,11 @@ class History:
 class ArchiveState:
     mentions: dict[str, dict[str, Any]] = field(default_factory=dict)
     own_posts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Author id -> handle, for the authors a report showed (GET /2/users, once each, ever).
     users: dict[str, str] = field(default_factory=dict)
+    # Author ids X answered with no user (deleted, suspended): shown as "user <id>", never
+    # asked again while a post of theirs is kept.
+    missing_users: set[str] = field(default_factory=set)
     cursors: dict[str, Cursor] = field(default_factory=dict)
     refreshed_at: float | None = None
     # Ids of the posts X's compliance said must go (compliance.py): never stored again, not
@@ -224,7 +229,8 @@ class ArchiveState:
         writer saved meanwhile: every post of either (this one's copy when both hold it: it
         was read later), every handle, each timeline read as far as either read it, and
         the later refresh. A post either writer withdrew stays out, and so does the handle of
-        an author with no post left. The result writes over `stored`'s version."""
+        an author with no post left (and X's word that she has none). The result writes
+        over `stored`'s version."""
         cursors = {
             name: self.cursors.get(name, Cursor()).merge(stored.cursors.get(name, Cursor()))
             for name in {*self.cursors, *stored.cursors}
@@ -241,16 +247,29 @@ class ArchiveState:
         # (with her posts) does not come back from a writer that loaded it before.
         authors = {str(p.get("author_id")) for p in (*mentions.values(), *own_posts.values())}
         users = {k: v for k, v in {**stored.users, **self.users}.items() if k in authors}
+        missing = (self.missing_users | stored.missing_users) & authors
         return ArchiveState(
             mentions=mentions,
             own_posts=own_posts,
             users=users,
+            missing_users=missing - set(users),
             cursors=cursors,
             refreshed_at=max(refreshed, default=None),
             withdrawn=withdrawn,
             history=self.history.later(stored.history) if self.history else stored.history,
             etag=stored.etag,
         )
+
+    def unknown_authors(self, author_ids: Iterable[str | None]) -> list[str]:
+        """Of `author_ids`, each once and in order, those whose handle the archive lacks and
+        X has not said are gone: the ones worth asking X about."""
+        known = self.users.keys() | self.missing_users
+        return [a for a in dict.fromkeys(author_ids) if a is not None and a not in known]
+
+    def learn_users(self, handles: dict[str, str], missing: set[str]) -> None:
+        """Keep what X said of some author ids: their handles, or that it has no user."""
+        self.users.update(handles)
+        self.missing_users = (self.missing_users | missing) - self.users.keys()
 
     def keep(self, timeline: dict[str, dict[str, Any]], post: dict[str, Any]) -> bool:
         """Store a post read from X in `timeline` (mentions or own_posts), unless it was
@@ -266,6 +285,7 @@ class ArchiveState:
             "mentions": list(self.mentions.values()),
             "own_posts": list(self.own_posts.values()),
             "users": self.users,
+            "missing_users": sorted(self.missing_users),
             "cursors": {name: cursor.to_json() for name, cursor in self.cursors.items()},
             "refreshed_at": self.refreshed_at,
             "withdrawn": sorted(self.withdrawn, key=int),
@@ -278,6 +298,7 @@ class ArchiveState:
             mentions={post["id"]: post for post in value.get("mentions", [])},
             own_posts={post["id"]: post for post in value.get("own_posts", [])},
             users=dict(value.get("users", {})),
+            missing_users=set(value.get("missing_users", [])),
             cursors={k: Cursor.from_json(v) for k, v in value.get("cursors", {}).items()},
             refreshed_at=value.get("refreshed_at"),
             withdrawn=set(value.get("withdrawn", [])),

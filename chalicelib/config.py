@@ -68,9 +68,11 @@ class Settings:
     # SendMessageBatch calls a round keeps in flight: 100,000 accounts are 10,000 calls.
     refresh_send_concurrency: int = 8
     # Each account token's reads per window (X's per-user limits, user context): mentions
-    # (GET /2/users/:id/mentions) and own posts (GET /2/users/:id/tweets).
+    # (GET /2/users/:id/mentions) and own posts (GET /2/users/:id/tweets), and the users
+    # lookup of the authors a report shows (GET /2/users).
     x_user_budget_mentions: int = 300
     x_user_budget_tweets: int = 900
+    x_user_budget_users: int = 900
     # The app's, for app-only (bearer) requests, per window: full-archive search (and one a
     # second), its counts, batch compliance jobs, users lookup.
     x_app_budget_search: int = 300
@@ -248,6 +250,7 @@ def settings() -> Settings:
         refresh_send_concurrency=max(1, _int("REFRESH_SEND_CONCURRENCY", 8)),
         x_user_budget_mentions=_int("X_USER_BUDGET_MENTIONS", 300),
         x_user_budget_tweets=_int("X_USER_BUDGET_TWEETS", 900),
+        x_user_budget_users=_int("X_USER_BUDGET_USERS", 900),
         x_app_budget_search=_int("X_APP_BUDGET_SEARCH", 300),
         x_app_budget_counts=_int("X_APP_BUDGET_COUNTS", 300),
         x_app_budget_compliance_jobs=_int("X_APP_BUDGET_COMPLIANCE_JOBS", 150),

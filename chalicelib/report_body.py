@@ -135,7 +135,9 @@ class PostHead(TypedDict):
     """A mention as every list of the body starts it (then its own fields, then `link`)."""
 
     id: str
-    author: str
+    author: str  # her handle, or "user <id>" until it is known (analytics.unknown_author)
+    author_id: NotRequired[str | None]  # absent in reports stored before it was added
+    author_url: NotRequired[str | None]  # her profile: by handle, or x.com/i/user/<id>
     text: str
     created_at: str
 
@@ -157,7 +159,9 @@ class Unanswered(PostRef):
 
 class Waiting(TypedDict):
     case_id: str
-    author: str
+    author: str  # as PostHead's
+    author_id: NotRequired[str | None]
+    author_url: NotRequired[str | None]
     text: str
     started_at: str
     mentions: int
@@ -217,8 +221,9 @@ class HistorySource(TypedDict):
 class Source(TypedDict):
     """What a view cost at X and how fresh the archive is."""
 
-    x_requests: int
+    x_requests: int  # timeline requests (the users lookup's are not among them)
     x_posts_read: int
+    x_users_read: NotRequired[int]  # authors' handles looked up at X (older reports: none)
     archive_posts: int
     refreshed_at: str
     stale: bool  # X failed: the report shows what was read before

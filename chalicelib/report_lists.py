@@ -72,6 +72,12 @@ class ListPage:
     next_href: str | None
 
 
+def page_authors(report: Report, name: ListName, query: dict[str, str]) -> list[str]:
+    """The author ids of the rows the list's page shows (their handles are looked up)."""
+    rows = list_page(report, name, query).rows
+    return list(dict.fromkeys(row.author_id for row in rows if row.author_id))
+
+
 def list_page(report: Report, name: ListName, query: dict[str, str]) -> ListPage:
     """One page of the list, sorted as the query says (`sort`, `page`); the other values of
     the query (the report's settings) are kept in every link. InvalidReportParameter names

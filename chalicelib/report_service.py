@@ -1,5 +1,11 @@
 """A report for a signed-in account: from the S3 archive, topped up from X only with what
-is new, rebuilt when older than the max age, and the last one shown when X fails."""
+is new, rebuilt when older than the max age, and the last one shown when X fails.
+
+Posts are read without their authors' handles. Once a report is made, the authors of the
+rows it shows (the slowest answers, the unanswered, the people waiting, the left-out) whose
+handle the archive lacks are looked up at X (GET /2/users, 100 a request), kept in the
+archive, and the report is made again from it: a user is read once, ever, and only if a
+person may see her. Until then, and whenever the lookup fails, a row shows "user <id>"."""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from typing import Any, cast
 
 from chalicelib import observability
 from chalicelib.accounts import AccountTokens
-from chalicelib.analytics import Report, ReportSettings, build
+from chalicelib.analytics import Report, ReportSettings, build, shown_authors
 from chalicelib.archive import Archive, ArchiveState, Written, snowflake_time, utc_time
 from chalicelib.errors import (
     ResponsetimeError,
@@ -28,7 +34,7 @@ from chalicelib.report_body import HistorySource, Source, StoredReport
 from chalicelib.report_settings import ResolvedSettings, resolve
 from chalicelib.x_bill import Prices, XCost, month_of
 from chalicelib.x_pause import XPause
-from chalicelib.x_timeline import MENTIONS, OWN_POSTS, XTimeline
+from chalicelib.x_timeline import MENTIONS, OWN_POSTS, UsersRead, XTimeline
 
 
 def _epoch(iso: str) -> float:
@@ -41,6 +47,7 @@ class Pulled:
 
     x_requests: int = 0
     x_posts_read: int = 0
+    x_users_read: int = 0  # handles looked up for the rows shown (never an `error`)
     error: ResponsetimeError | None = None
     x_counts_requests: int = 0  # of x_requests: counts, which X bills per request
 
@@ -141,7 +148,6 @@ def _read_range(
     pulled.x_posts_read += len(fetched.posts)
     for post in fetched.posts:
         state.keep(store, post)
-    state.users.update(fetched.users)
     if index == 0 and fetched.newest_id is not None:
         cursor.newest_id = max(fetched.newest_id, cursor.newest_id or "0", key=int)
     if fetched.error is None:
@@ -180,7 +186,7 @@ class ReportService:
         on_viewed: Callable[[AccountTokens, int], object] | None = None,
         overlap_seconds: int = 0,
         prices: Prices | None = None,
-        on_billed: Callable[[str, str, int, Decimal], object] | None = None,
+        on_billed: Callable[[str, str, int, Decimal, int], object] | None = None,
         pause: XPause | None = None,
     ) -> None:
         self._archive = archive
@@ -207,7 +213,7 @@ class ReportService:
         # SECONDS): what X indexed late is found by the next refresh.
         self._overlap = overlap_seconds
         # What X bills for a read (x_bill.Prices), and who keeps count of it per account
-        # and month (account id, month, posts, dollars): AccountStore.add_x_cost.
+        # and month (account id, month, posts, dollars, users): AccountStore.add_x_cost.
         self._prices = prices or Prices()
         self._on_billed = on_billed
         # The fleet's pause of X reads (x_pause), checked before any read.
@@ -219,10 +225,13 @@ class ReportService:
         settings: ResolvedSettings | None = None,
         *,
         need_rows: bool = False,
+        shown: Callable[[Report], list[str]] | None = None,
     ) -> ReportView:
         """The report as a person should see it now, with ``settings`` (default: what the
-        account saved). Raises XRejected when X no longer accepts the account's token, and
-        X's error when there is nothing to show at all."""
+        account saved). ``shown``: the authors of the rows the page shows (default: the
+        report's own lists, analytics.shown_authors), whose handles are looked up. Raises
+        XRejected when X no longer accepts the account's token, and X's error when there is
+        nothing to show at all."""
         saved = resolve({}, account.saved_settings)
         settings = settings or saved
         now = self._clock()
@@ -239,6 +248,7 @@ class ReportService:
         as_stored = fresh and stored_ok and settings.report == saved.report and not need_rows
         if cached is not None and as_stored:
             cached["source"]["x_requests"] = cached["source"]["x_posts_read"] = 0
+            cached["source"]["x_users_read"] = 0
             cached["source"]["x_cost"] = self._cost(account, 0, now)
             cached["settings"] = settings.to_json()  # the same values; where each came from
             return ReportView(cached, None)
@@ -250,6 +260,7 @@ class ReportService:
             self._view_x_seconds,
             refresh=not fresh,
             restore=not stored_ok,
+            shown=shown,
         )
         self._hand_over(account.account_id, view)
         return view
@@ -321,7 +332,9 @@ class ReportService:
         if pulled is None:
             return False
         now = self._clock()
-        self._bill(account.account_id, pulled, now)
+        self._bill(
+            account.account_id, now, posts=pulled.x_posts_read, counts=pulled.x_counts_requests
+        )
         replaced = self._archive.replace(account.account_id, state)
         if replaced is None:
             return False
@@ -354,29 +367,31 @@ class ReportService:
             self._pause.after_read(pulled.error, probe, pulled.x_posts_read)
         return pulled
 
-    def _bill(self, account_id: str, pulled: Pulled, now: float) -> None:
-        """Count what X bills for what was just read (its posts, and its counts requests):
-        the fleet's metric (XCostUSD) and the account's count for the month. A count
-        storage fails to keep is logged: the view is not failed for it, and the metric
+    def _bill(
+        self, account_id: str, now: float, *, posts: int = 0, users: int = 0, counts: int = 0
+    ) -> None:
+        """Count what X bills for what was just read (posts, users looked up, counts
+        requests): the fleet's metric (XCostUSD) and the account's count for the month. A
+        count storage fails to keep is logged: the view is not failed for it, and the metric
         still has it."""
-        posts = pulled.x_posts_read
-        usd = self._prices.posts(account_id, posts)
-        usd += self._prices.counts_request * pulled.x_counts_requests
-        if not posts and not pulled.x_counts_requests:
+        if not posts and not users and not counts:
             return
+        usd = self._prices.posts(account_id, posts) + self._prices.users(users)
+        usd += self._prices.counts_request * counts
         observability.count(observability.X_COST_USD, float(usd))
         if self._on_billed is None:
             return
         try:
-            self._on_billed(account_id, month_of(now), posts, usd)
+            self._on_billed(account_id, month_of(now), posts, usd, users)
         except StoreUnavailable:
             logger.exception("could not count what X billed for the account's read")
 
-    def _cost(self, account: AccountTokens, posts: int, now: float) -> XCost:
+    def _cost(self, account: AccountTokens, posts: int, now: float, users: int = 0) -> XCost:
         """What X billed for the account's report: what its item counted when it was read,
-        and the posts just read (at the configured price), in all and this month."""
+        and the posts just read and users just looked up (at the configured prices), in
+        all and this month."""
         billed, month = account.billed, month_of(now)
-        usd = float(self._prices.posts(account.account_id, posts))
+        usd = float(self._prices.posts(account.account_id, posts) + self._prices.users(users))
         same = billed["month"] == month
         return {
             "posts": billed["posts"] + posts,
@@ -384,7 +399,44 @@ class ReportService:
             "month": month,
             "month_posts": (billed["month_posts"] if same else 0) + posts,
             "month_usd": round((billed["month_usd"] if same else 0.0) + usd, 6),
+            "users": billed.get("users", 0) + users,
+            "month_users": (billed.get("month_users", 0) if same else 0) + users,
         }
+
+    def _name_authors(
+        self,
+        account: AccountTokens,
+        state: ArchiveState,
+        authors: list[str],
+        now: float,
+        archive_ok: bool,
+        written: list[Written],
+    ) -> UsersRead:
+        """Look up at X the handles of the `authors` shown that the archive lacks,
+        and keep what X said in the archive (the handles, and the ids it has no user for,
+        so those are not asked again). Nothing is asked while the fleet's reads are paused,
+        or when the archive could not be read (what was learned could not be kept). A
+        failure is logged and never fails the view: its rows show "user <id>"."""
+        unknown = state.unknown_authors(authors) if archive_ok else []
+        if not unknown:
+            return UsersRead()
+        try:
+            probe = self._pause.check() if self._pause is not None else False
+        except ResponsetimeError:  # paused, or storage failing: the rows wait
+            return UsersRead()
+        read = self._timeline_for(account).users(unknown)
+        if self._pause is not None:
+            self._pause.after_read(read.error, probe, 0)
+        if read.error is not None:
+            logger.warning(
+                "could not look up the handles of the authors shown",
+                extra={"authors": len(unknown), "error": type(read.error).__name__},
+            )
+        self._bill(account.account_id, now, users=read.billed)
+        if read.handles or read.missing:
+            state.learn_users(read.handles, read.missing)
+            self._save(self._archive.save, account.account_id, state, written)
+        return read
 
     def _cached_report(self, account_id: str) -> StoredReport | None:
         try:
@@ -416,7 +468,7 @@ class ReportService:
         deadline = None if x_seconds is None else self._clock() + x_seconds
         pulled = self._read_x(account, state, deadline)
         observability.count(observability.X_POSTS_READ, pulled.x_posts_read)
-        self._bill(account.account_id, pulled, now)
+        self._bill(account.account_id, now, posts=pulled.x_posts_read)
         if isinstance(pulled.error, XRejected):
             if self._on_rejected is not None:
                 self._on_rejected(account.account_id, int(self._clock()))
@@ -439,6 +491,7 @@ class ReportService:
         *,
         refresh: bool = True,
         restore: bool = False,
+        shown: Callable[[Report], list[str]] | None = None,
     ) -> ReportView:
         """The report made now from the archive, topped up from X first when ``refresh``
         (for at most ``x_seconds``). A good refresh stores the report made with the saved
@@ -452,10 +505,15 @@ class ReportService:
             else Pulled()
         )
         since = state.mentions_complete_since()
-        cost = self._cost(account, pulled.x_posts_read, now)
-        source = _source(pulled, state, now, archive_ok, since, cost)
         moment = datetime.fromtimestamp(now, UTC)
         report = self._build(account, state, moment, settings.report, since)
+        authors = (shown or shown_authors)(report)
+        users_read = self._name_authors(account, state, authors, now, archive_ok, written)
+        if users_read.handles or users_read.missing:  # made again, from the archive
+            report = self._build(account, state, moment, settings.report, since)
+        pulled.x_users_read = users_read.billed
+        cost = self._cost(account, pulled.x_posts_read, now, users_read.billed)
+        source = _source(pulled, state, now, archive_ok, since, cost)
         body: StoredReport = {**report.to_dict(), "settings": settings.to_json(), "source": source}
         made_with_saved = settings.report == saved.report
         # A good refresh keeps the report made with the saved settings; so does a view made
@@ -556,6 +614,7 @@ def _source(
     return {
         "x_requests": pulled.x_requests,
         "x_posts_read": pulled.x_posts_read,
+        "x_users_read": pulled.x_users_read,
         "archive_posts": state.post_count,
         "refreshed_at": iso(datetime.fromtimestamp(state.refreshed_at or now, UTC)),
         "stale": pulled.error is not None and not cut_short,

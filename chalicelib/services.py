@@ -218,13 +218,14 @@ def x_budget() -> TokenBucket:
     draw 429s. No share is held back for views: the schedule keeps reports fresh, so a view
     rarely needs X, and one refresh an hour leaves a token's window nearly whole."""
     from chalicelib.budget import Limit, TokenBucket
-    from chalicelib.x_timeline import MENTIONS, OWN_POSTS
+    from chalicelib.x_timeline import MENTIONS, OWN_POSTS, USERS
 
     config = settings()
     window, margin = config.x_budget_window_seconds, config.x_budget_margin_seconds
     limits = {
         MENTIONS: Limit(config.x_user_budget_mentions, window, margin),
         OWN_POSTS: Limit(config.x_user_budget_tweets, window, margin),
+        USERS: Limit(config.x_user_budget_users, window, margin),
     }
     return TokenBucket(dynamodb(), config.table_name, limits, time.time)
 
@@ -316,8 +317,8 @@ def x_pause() -> XPause:
     )
 
 
-def _billed(account_id: str, month: str, posts: int, usd: Decimal) -> bool:
-    return account_store().add_x_cost(account_id, month, posts, usd)
+def _billed(account_id: str, month: str, posts: int, usd: Decimal, users: int) -> bool:
+    return account_store().add_x_cost(account_id, month, posts, usd, users)
 
 
 def _viewed(account: AccountTokens, now: int) -> bool:

@@ -37,7 +37,7 @@ from chalicelib.signin import CALLBACK_VALUE
 
 if TYPE_CHECKING:
     from chalicelib.accounts import AccountTokens
-    from chalicelib.analytics import InvalidReportParameter
+    from chalicelib.analytics import InvalidReportParameter, Report
     from chalicelib.report_service import ReportView
     from chalicelib.sessions import SignedIn
 
@@ -544,6 +544,7 @@ def report(request: Request, fmt: Format) -> Response:
             found.account,
             resolve(query, found.account.saved_settings),
             need_rows=fmt in NEEDS_ROWS,
+            shown=_list_authors(fmt, query),
         )
         observability.report_served(view.cache_state)
         return RENDERERS[fmt](view, found, query)
@@ -553,6 +554,17 @@ def report(request: Request, fmt: Format) -> Response:
         return _token_rejected(fmt)
     except ResponsetimeError as error:
         return failure(fmt, error, signed_in=found.signed_in)
+
+
+def _list_authors(fmt: Format, query: dict[str, str]) -> Callable[[Report], list[str]] | None:
+    """On /report/waiting and /report/slowest, the rows shown are the page's 50, not the
+    report's short lists: theirs are the authors whose handles are looked up."""
+    if fmt not in ("waiting", "slowest"):
+        return None
+    from chalicelib.report_lists import page_authors
+
+    name: Literal["waiting", "slowest"] = fmt
+    return lambda report: page_authors(report, name, query)
 
 
 def _render_json(view: ReportView, visitor: Visitor, query: dict[str, str]) -> Response:

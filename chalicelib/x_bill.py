@@ -2,7 +2,8 @@
 
 X's pay-per-use plan bills every post returned ($0.005), or $0.001 for an owned read (the
 account's own mentions and posts read through an app the same person owns: the accounts in
-X_OWNED_ACCOUNT_IDS), every user returned ($0.010) and every counts request ($0.010). Money
+X_OWNED_ACCOUNT_IDS), every user returned ($0.010) and every counts request ($0.010). A users
+lookup reads other people's accounts (the authors of mentions), never an owned read. Money
 is Decimal here, never float: a month of a fleet's reads is millions of half-cents.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 CENT = Decimal("0.01")
 
@@ -29,6 +30,10 @@ class Prices:
         each = self.owned_read if account_id in self.owned_accounts else self.post_read
         return each * count
 
+    def users(self, count: int) -> Decimal:
+        """What `count` users returned by a users lookup cost (never owned reads)."""
+        return self.user_read * count
+
 
 class XCost(TypedDict):
     """What X billed for an account's report: in all, and in the calendar month (UTC)."""
@@ -38,6 +43,9 @@ class XCost(TypedDict):
     month: str  # "2026-12"
     month_posts: int
     month_usd: float
+    # Users read (GET /2/users): absent in reports stored before they were counted.
+    users: NotRequired[int]
+    month_users: NotRequired[int]
 
 
 def month_of(epoch_seconds: float) -> str:

@@ -238,6 +238,7 @@ def apply_changes(
     }
     for author in touched - left:
         state.users.pop(author, None)
+        state.missing_users.discard(author)
     return sorted(doomed, key=int)
 
 

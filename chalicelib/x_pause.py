@@ -175,6 +175,7 @@ class XPause:
             elif probe and error is None:
                 logger.info("X answered the probe: the fleet's X reads go on")
                 self.clear()
-            self.count(posts)
+            if posts:
+                self.count(posts)
         except StoreUnavailable:
             logger.exception("could not note the read on the fleet's pause")

@@ -1,9 +1,15 @@
-"""Reads of an account's timelines from X API v2, through tweepy.Client and its Paginator."""
+"""Reads of an account's timelines from X API v2, through tweepy.Client and its Paginator,
+and the handles of the authors a report shows (GET /2/users, up to 100 ids a request).
+
+The timelines are read without `expansions=author_id`: X bills every user an answer
+includes ($0.010 each, twice a post), and most authors are never shown. A report asks for
+the few handles it shows instead (report_service), once each, ever (the archive keeps them).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -27,6 +33,8 @@ PAGE_SIZE = 100
 
 MENTIONS = "mentions"
 OWN_POSTS = "tweets"
+USERS = "users"  # GET /2/users?ids=: the budget's name for the users lookup
+USERS_PER_REQUEST = 100  # X takes up to 100 ids a request
 
 
 @dataclass
@@ -38,7 +46,6 @@ class Fetched:
     """
 
     posts: list[dict[str, Any]] = field(default_factory=list)
-    users: dict[str, str] = field(default_factory=dict)
     requests: int = 0
     error: ResponsetimeError | None = None
 
@@ -53,6 +60,23 @@ class Fetched:
     @property
     def oldest_id(self) -> str | None:
         return min((p["id"] for p in self.posts), key=int, default=None)
+
+
+@dataclass
+class UsersRead:
+    """What X said of some user ids: the handles of those it showed, and the ids it said it
+    has no user for (deleted, suspended: its `errors`). An id in neither was not asked (X
+    failed first, `error`), and may be asked again."""
+
+    handles: dict[str, str] = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)
+    requests: int = 0
+    error: ResponsetimeError | None = None
+
+    @property
+    def billed(self) -> int:
+        """The users X bills: every user it returned."""
+        return len(self.handles)
 
 
 class XTimeline:
@@ -92,8 +116,6 @@ class XTimeline:
             "tweet_fields": TWEET_FIELDS,
             "user_auth": self._user_auth,
         }
-        if timeline == MENTIONS:
-            params.update(expansions=["author_id"], user_fields=["username"])
         if since_id:
             params["since_id"] = since_id
         if until_id:
@@ -143,12 +165,40 @@ class XTimeline:
             self._learn(timeline, grant)
             fetched.requests += 1
             fetched.posts.extend(page.get("data") or [])
-            for user in (page.get("includes") or {}).get("users") or []:
-                fetched.users[user["id"]] = user["username"]
             # The Paginator asks X for another page only after a next_token; checking here
             # keeps a token from being taken for a request that is never sent.
             more = bool((page.get("meta") or {}).get("next_token"))
         return fetched
+
+    def users(self, user_ids: Sequence[str]) -> UsersRead:
+        """The handles of `user_ids`, USERS_PER_REQUEST a request, each request taking a
+        token of the budget first. Stops at X's first failure (or a refused token): what
+        was read before is kept."""
+        read = UsersRead()
+        for start in range(0, len(user_ids), USERS_PER_REQUEST):
+            asked = list(user_ids[start : start + USERS_PER_REQUEST])
+            grant = None
+            try:
+                if self._budget is not None:
+                    grant = self._budget.take(USERS)
+                with x_errors("GET users"):
+                    answer = self._client.get_users(
+                        ids=asked, user_fields=["username"], user_auth=self._user_auth
+                    )
+            except ResponsetimeError as error:
+                if isinstance(error, XRateLimited) and grant is not None:
+                    self._learn(USERS, grant, error)
+                read.error = error
+                return read
+            self._learn(USERS, grant)
+            read.requests += 1
+            for user in answer.get("data") or []:
+                read.handles[str(user["id"])] = str(user["username"])
+            for problem in answer.get("errors") or []:
+                user_id = str(problem.get("resource_id") or problem.get("value") or "")
+                if problem.get("resource_type") == "user" and user_id in asked:
+                    read.missing.add(user_id)
+        return read
 
     def _learn(
         self, timeline: str, grant: Grant | None, limited: XRateLimited | None = None

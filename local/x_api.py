@@ -171,18 +171,21 @@ _COUNTS_PARAMS = [
     "granularity",
     "search_count.fields",
 ]
+_USERS_PARAMS = ["ids", "user.fields", "expansions", "tweet.fields"]
 _ALLOWED_PARAMS = {
     "mentions": _TIMELINE_PARAMS,
     "tweets": _TWEETS_PARAMS,
     "me": _ME_PARAMS,
     "search": _SEARCH_PARAMS,
     "counts": _COUNTS_PARAMS,
+    "users": _USERS_PARAMS,
 }
 GRANULARITIES = ["minute", "hour", "day"]
 SEARCH_COUNT_FIELDS = ["end", "start", "tweet_count"]
 SORT_ORDERS = ["recency", "relevancy"]
 # What X's search answers without a start_time: the last 30 days only.
 SEARCH_DEFAULT_DAYS = 30
+USERS_MAX_IDS = 100  # GET /2/users takes 1 to 100 ids
 _ID_RE = re.compile(r"^[0-9]{1,19}$")
 _RFC3339_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE
@@ -246,7 +249,7 @@ def _base36(number: int) -> str:
 
 @dataclass
 class Query:
-    """A validated v2 query (timeline or users/me)."""
+    """A validated v2 query (a timeline, users/me or the users lookup)."""
 
     max_results: int = 10
     since_id: int | None = None
@@ -260,6 +263,7 @@ class Query:
     exclude: set[str] = field(default_factory=set)
     text: str = ""  # a search's `query`
     granularity: str = "hour"  # a count's buckets
+    ids: list[str] = field(default_factory=list)  # GET /2/users, in the order asked
 
 
 # query validation -----------------------------------------------------------------------
@@ -295,8 +299,8 @@ def _one_of(name: str, choices: list[str], attr: str | None = None) -> _Validato
 
 
 def _expansions(raw: str, query: Query, endpoint: str) -> _Error | None:
-    """Tweet expansions on the timelines, user expansions on ``users/me``."""
-    choices = USER_EXPANSIONS if endpoint == "me" else TWEET_EXPANSIONS
+    """Tweet expansions on the timelines, user expansions on the users endpoints."""
+    choices = USER_EXPANSIONS if endpoint in ("me", "users") else TWEET_EXPANSIONS
     items = raw.split(",")
     query.expansions = set(items)
     return _not_one_of("expansions", items, choices)
@@ -316,6 +320,23 @@ def _max_results(raw: str, query: Query, endpoint: str) -> _Error | None:
     return _param_error(
         "max_results", raw, f"The `max_results` query parameter value [{raw}] {problem}"
     )
+
+
+def _user_ids(raw: str, query: Query, endpoint: str) -> _Error | None:
+    """``ids`` of GET /2/users: 1 to 100 user ids, comma-separated."""
+    items = raw.split(",")
+    bad = next((item for item in items if not _ID_RE.match(item)), None)
+    if bad is not None:
+        message = f"The `ids` query parameter value [{bad}] does not match ^[0-9]{{1,19}}$"
+        return _param_error("ids", bad, message)
+    if len(items) > USERS_MAX_IDS:
+        message = (
+            f"The number of values in the `ids` query parameter list [{len(items)}] "
+            f"is not between 1 and {USERS_MAX_IDS}"
+        )
+        return _param_error("ids", raw, message)
+    query.ids = items
+    return None
 
 
 def _post_id(name: str) -> _Validator:
@@ -397,6 +418,7 @@ def _granularity(raw: str, query: Query, endpoint: str) -> _Error | None:
 # (parameter, validator), run in this order for each parameter the request has.
 _CHECKS: tuple[tuple[str, _Validator], ...] = (
     ("query", _search_text),
+    ("ids", _user_ids),
     ("tweet.fields", _one_of("tweet.fields", TWEET_FIELDS, "tweet_fields")),
     ("user.fields", _one_of("user.fields", USER_FIELDS, "user_fields")),
     ("media.fields", _one_of("media.fields", MEDIA_FIELDS)),
@@ -445,10 +467,13 @@ def parse_query(
 ) -> Query:
     """Validate query parameters like X does; raise :class:`InvalidRequest` listing every error.
 
-    ``endpoint`` is ``"mentions"``, ``"tweets"`` or ``"me"``; ``args`` maps a name to all its
-    values (werkzeug's ``MultiDict.to_dict(flat=False)``).
+    ``endpoint`` is ``"mentions"``, ``"tweets"``, ``"me"`` or ``"users"``; ``args`` maps a name
+    to all its values (werkzeug's ``MultiDict.to_dict(flat=False)``).
     """
     values, errors = _single_values(args, _ALLOWED_PARAMS[endpoint])
+    if endpoint == "users" and "ids" not in values and "ids" not in args:
+        message = "The `ids` query parameter can not be empty"
+        errors.append({"parameters": {"ids": []}, "message": message})
     if path_id is not None and not _ID_RE.match(path_id):
         message = f"The `id` query parameter value [{path_id}] is not valid"
         errors.append(_param_error("id", path_id, message))
@@ -713,21 +738,47 @@ def me_body(account: Account, query: Query, store: XStore) -> dict[str, Any]:
     return body
 
 
+def _user_missing(user_id: str, parameter: str, suspended: bool = False) -> dict[str, Any]:
+    """X's problem for a user it does not show: unknown (deleted), or suspended."""
+    return {
+        "value": user_id,
+        "detail": f"User has been suspended: [{user_id}]."
+        if suspended
+        else f"Could not find user with id: [{user_id}].",
+        "title": "Forbidden" if suspended else "Not Found Error",
+        "resource_type": "user",
+        "parameter": parameter,
+        "resource_id": user_id,
+        "type": "https://api.twitter.com/2/problems/resource-not-found",
+    }
+
+
 def user_not_found(user_id: str) -> dict[str, Any]:
     """X answers 200 with only ``errors`` when the path user does not exist."""
-    return {
-        "errors": [
-            {
-                "value": user_id,
-                "detail": f"Could not find user with id: [{user_id}].",
-                "title": "Not Found Error",
-                "resource_type": "user",
-                "parameter": "id",
-                "resource_id": user_id,
-                "type": "https://api.twitter.com/2/problems/resource-not-found",
-            }
-        ]
-    }
+    return {"errors": [_user_missing(user_id, "id")]}
+
+
+def users_body(query: Query, store: XStore) -> dict[str, Any]:
+    """The 200 body of ``GET /2/users?ids=``: the users X shows in ``data`` (in the order
+    asked, each once), and one problem in ``errors`` for each it does not: an id it never
+    had or deleted, or a suspended account's (X's batch compliance reports those)."""
+    data: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for user_id in dict.fromkeys(query.ids):
+        account = store.accounts.get(user_id)
+        event = store.account_events.get(user_id, ("", None))[0]
+        if account is None or event == "deleted":
+            errors.append(_user_missing(user_id, "ids"))
+        elif event == "suspended":
+            errors.append(_user_missing(user_id, "ids", suspended=True))
+        else:
+            data.append(render_user(account, query.user_fields, store))
+    body: dict[str, Any] = {}
+    if data:
+        body["data"] = data
+    if errors:
+        body["errors"] = errors
+    return body
 
 
 # batch compliance ---------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """X (Twitter) emulator: a real HTTP server on loopback that stands in for api.x.com.
 
 It speaks OAuth 1.0a like X (request token, authorize page, access token, invalidate token),
-serves ``GET /2/users/me``, ``GET /2/users/:id/mentions`` and ``GET /2/users/:id/tweets`` with
-X's parameters, paging, reach and rate limits, and answers errors in X's shapes. Tests drive it
-in-process (``XEmulator``) or, when it runs separately (``python -m local.x_emulator``), through
-the small admin API under ``/_emulator/``.
+serves ``GET /2/users/me``, ``GET /2/users/:id/mentions``, ``GET /2/users/:id/tweets`` and the
+users lookup ``GET /2/users?ids=`` with X's parameters, paging, reach and rate limits, and
+answers errors in X's shapes. Tests drive it in-process (``XEmulator``) or, when it runs
+separately (``python -m local.x_emulator``), through the small admin API under ``/_emulator/``.
 
 OAuth 2.0 Authorization Code with PKCE as well (local/x_oauth2.py, through oauthlib's server
 classes): the authorize page ``GET /i/oauth2/authorize``, ``POST /2/oauth2/token`` and
@@ -68,6 +68,7 @@ from local.x_api import (
     timeline_body,
     timeline_page,
     user_not_found,
+    users_body,
 )
 from local.x_oauth import AccessToken, OAuthProvider, TokenStore
 from local.x_oauth2 import OAuth2Client, OAuth2Provider, OAuth2Tokens
@@ -83,6 +84,7 @@ TEMPLATES = (
     "POST /oauth/access_token",
     "POST /1.1/oauth/invalidate_token",
     "GET /2/users/me",
+    "GET /2/users",
     "GET /2/users/:id/mentions",
     "GET /2/users/:id/tweets",
     "POST /oauth2/token",
@@ -111,6 +113,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int | None, int | None]] = {
     "GET /2/users/:id/mentions": (300, 450),
     "GET /2/users/:id/tweets": (900, 10_000),
     "GET /2/users/me": (75, None),
+    "GET /2/users": (900, 300),
     # App-only: per app, no user.
     "POST /2/compliance/jobs": (None, 150),
     "GET /2/compliance/jobs": (None, 150),
@@ -327,7 +330,8 @@ class XEmulator:
 
     ``calls`` counts every request answered (errors included), keyed by endpoint template
     (``"GET /2/users/:id/mentions"``); unknown paths are keyed by their literal
-    ``"METHOD /path"``. ``posts_served`` counts posts returned in ``data`` (what X bills).
+    ``"METHOD /path"``. ``posts_served`` counts posts returned in ``data`` (what X bills),
+    ``users_served`` the users ``GET /2/users`` returned (X bills those too).
     ``response_hook``, when set, is called from the server thread with ``(template, status,
     content_type, body)`` for every answer except the admin API's. ``demo_accounts`` maps
     each demo username to its id. ``store`` is the emulator's internal data: tests may read
@@ -360,6 +364,7 @@ class XEmulator:
         self.rate_limits = _RateLimiter()
         self.calls: Counter[str] = Counter()
         self.posts_served: Counter[str] = Counter()
+        self.users_served = 0  # users returned in GET /2/users's `data` (what X bills)
         self.response_hook: ResponseHook | None = None
         self.base_url = ""
         self.demo_accounts: dict[str, str] = {}
@@ -431,6 +436,7 @@ class XEmulator:
         with self._lock:
             self.calls.clear()
             self.posts_served.clear()
+            self.users_served = 0
 
     def timeline_reads(self) -> int:
         """Requests to the two timelines a report reads (what X's read limits count)."""
@@ -783,7 +789,9 @@ class XEmulator:
             decision = self.rate_limits.hit(template, access.user_id, access.consumer_key, now)
         if not decision.allowed:
             return _json_response(429, _problem(429), problem=True, headers=decision.headers)
-        endpoint = "me" if template == "GET /2/users/me" else template.rsplit("/", 1)[1]
+        endpoint = {"GET /2/users/me": "me", "GET /2/users": "users"}.get(
+            template, template.rsplit("/", 1)[1]
+        )
         try:
             query = parse_query(request.args.to_dict(flat=False), endpoint, path_id)
         except InvalidRequest as invalid:
@@ -794,6 +802,9 @@ class XEmulator:
                 if account is None:
                     return _json_response(401, _problem(401), problem=True)
                 body = me_body(account, query, self.store)
+            elif endpoint == "users":
+                body = users_body(query, self.store)
+                self.users_served += len(body.get("data", []))
             else:
                 assert path_id is not None
                 body = self._timeline(endpoint, path_id, query)
@@ -1034,7 +1045,11 @@ class XEmulator:
                 with self._lock:
                     return _json_response(
                         200,
-                        {"calls": dict(self.calls), "posts_served": dict(self.posts_served)},
+                        {
+                            "calls": dict(self.calls),
+                            "posts_served": dict(self.posts_served),
+                            "users_served": self.users_served,
+                        },
                     )
             payload = request.get_json(force=True, silent=True)
             if not isinstance(payload, dict):

@@ -117,6 +117,8 @@ def test_one_answered_mention() -> None:
         {
             "id": "10",
             "author": "alice",
+            "author_id": "200",
+            "author_url": "https://x.com/alice",
             "text": "hi",
             "created_at": "2026-11-27T10:00:00.000Z",
             "response_seconds": 600,
@@ -126,9 +128,12 @@ def test_one_answered_mention() -> None:
             "link": "https://x.com/alice/status/10",
         }
     ]
-    # an author missing from `users` shows as its id
-    assert body["unanswered"][0]["author"] == "201"
-    assert body["unanswered"][0]["link"] == "https://x.com/201/status/11"
+    # an author missing from `users` shows as "user <id>", linked to her profile by id, and
+    # her post by X's /i/ path, which needs no handle
+    assert body["unanswered"][0]["author"] == "user 201"
+    assert body["unanswered"][0]["author_id"] == "201"
+    assert body["unanswered"][0]["author_url"] == "https://x.com/i/user/201"
+    assert body["unanswered"][0]["link"] == "https://x.com/i/status/11"
 
 
 # --------------------------------------------------------------------------- what counts
@@ -493,7 +498,9 @@ def test_rows_oldest_first_ties_by_id() -> None:
     assert (row.author, row.author_id, row.answered, row.reply_id) == ("alice", "200", True, "500")
     assert row.response_seconds == 1.5
     assert row.link == "https://x.com/alice/status/99"
-    assert rows[0].author == "201" and not rows[0].answered and rows[0].response_seconds is None
+    assert (
+        rows[0].author == "user 201" and not rows[0].answered and rows[0].response_seconds is None
+    )
 
 
 def test_mention_without_author_links_through_i() -> None:
@@ -592,11 +599,11 @@ def test_csv_columns_and_quoting() -> None:
         [
             "11",
             "2026-11-27T10:00:00.000Z",
-            "201",
+            "user 201",
             "false",
             "",
             "",
-            "https://x.com/201/status/11",
+            "https://x.com/i/status/11",
             "'@acme =1+1",
             "11",
             "",

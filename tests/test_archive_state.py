@@ -92,3 +92,31 @@ def test_a_merge_keeps_every_post_of_both_and_the_later_refresh() -> None:
     assert merged.users == {"u1": "ann", "u3": "cy"}  # the handles of the posts' authors
     assert merged.cursors == {"mentions": Cursor("3"), "tweets": Cursor("8")}
     assert merged.refreshed_at == 200.0 and merged.etag == '"stored"'
+
+
+def test_a_merge_keeps_what_either_writer_learned_of_authors_while_they_have_posts() -> None:
+    # GIVEN a stored archive that knows @ann's handle and that X has no user "u4", and a
+    # writer that learned since that X has no user "u3" (and "u9", whose posts are gone)
+    stored = ArchiveState(
+        mentions={p: {"id": p, "author_id": f"u{p}"} for p in ("1", "3", "4")},
+        users={"u1": "ann"},
+        missing_users={"u4"},
+    )
+    mine = ArchiveState(
+        mentions={"3": {"id": "3", "author_id": "u3"}},
+        missing_users={"u3", "u9"},
+    )
+    # WHEN they are merged
+    merged = mine.merge(stored)
+    # THEN both writers' knowledge is kept for authors with a post, so none is asked again
+    assert merged.users == {"u1": "ann"}
+    assert merged.missing_users == {"u3", "u4"}
+    assert merged.unknown_authors(["u1", "u3", "u4", "u5", "u5", None]) == ["u5"]
+    # AND it survives the round trip through the stored JSON
+    assert ArchiveState.from_json(merged.to_json()).missing_users == {"u3", "u4"}
+
+
+def test_a_handle_learned_later_replaces_the_word_that_x_had_none() -> None:
+    state = ArchiveState(missing_users={"u1"})
+    state.learn_users({"u1": "ann"}, {"u1", "u2"})
+    assert state.users == {"u1": "ann"} and state.missing_users == {"u2"}

@@ -58,9 +58,9 @@ def test_retention_saves_the_idle_half_s_refreshes_and_x_reads(made: dict[str, A
     # 500 idle accounts, no longer refreshed: 24 rounds a day for 30 days each
     assert saved["refreshes"] == 500 * 24 * 30 == 360_000
     # ... nor read from X: 20 mentions and 20 posts of their own a day, for 30 days,
-    # at $0.005 a post; and 20 mention authors a day at $0.010 a user
+    # at $0.005 a post (their authors are looked up only when a report shows someone new)
     assert saved["x_posts"] == 500 * (20 + 20) * 30 == 600_000
-    assert saved["x_usd"] == pytest.approx(600_000 * 0.005 + 500 * 20 * 30 * 0.010) == 6_000
+    assert saved["x_usd"] == pytest.approx(600_000 * 0.005) == 3_000
     # AWS: the rounds' messages, the workers, their S3 and DynamoDB calls, and archives that
     # stopped growing; a few dollars against X's thousands
     assert 0 < saved["aws_usd"] < saved["x_usd"] / 100
@@ -68,6 +68,17 @@ def test_retention_saves_the_idle_half_s_refreshes_and_x_reads(made: dict[str, A
     without, with_retention, _ = made["retention_table"].splitlines()[2:]
     assert "without retention" in without and "with retention" in with_retention
     assert cost.IDLE_SHARE == 0.5
+
+
+def test_users_are_read_for_the_rows_shown_not_for_every_mention(made: dict[str, Any]) -> None:
+    # Timelines are read without `expansions=author_id`, which would bill each of the
+    # 1,000 accounts' 20 new mentions a day's authors at $0.010: $6,000 a month. Handles
+    # are looked up only for authors a report shows for the first time: cents at most.
+    assert 1_000 * 20 * 30 * 0.010 == 6_000
+    assert made["x_users_usd"] < 1
+    # ... and the owned-reads column prices the posts at $0.001: 1,200,000 posts, $1,200
+    owned_posts = next(line for line in made["table"].splitlines() if "X posts read" in line)
+    assert owned_posts.endswith("| 6,000.00 | 1,200.00 |")
 
 
 def test_the_readme_shows_the_retention_table_bench_cost_makes(made: dict[str, Any]) -> None:

@@ -116,8 +116,10 @@ def test_the_export_holds_the_whole_archive_settings_and_report_and_no_token(
     account = json.loads(files["account.json"])
     assert account["account_id"] == account_id and account["username"] == "exportbrand"
     assert account["archive_posts"] == 5 and account["report_refreshed_at"]
-    # ... with what X billed for reading the 5 posts, at $0.005 each
-    assert (account["x_billed"]["posts"], account["x_billed"]["usd"]) == (5, 0.025)
+    # ... with what X billed for reading the 5 posts, at $0.005 each, and the handles of the
+    #     4 people the report shows, at $0.010 each
+    billed = account["x_billed"]
+    assert (billed["posts"], billed["users"], billed["usd"]) == (5, 4, 0.025 + 0.040)
     # ... and a README saying what each file is, and how to delete it all
     text = files["README.txt"].decode()
     for name in EVERY_FILE[1:]:
@@ -171,7 +173,15 @@ def test_an_account_that_never_opened_its_report_gets_a_zip_saying_so(
         "archive_refreshed_at": None,
         "archive_posts": 0,
         # nothing read from X yet: nothing billed
-        "x_billed": {"posts": 0, "usd": 0.0, "month": "", "month_posts": 0, "month_usd": 0.0},
+        "x_billed": {
+            "posts": 0,
+            "usd": 0.0,
+            "month": "",
+            "month_posts": 0,
+            "month_usd": 0.0,
+            "users": 0,
+            "month_users": 0,
+        },
     }
     text = files["README.txt"].decode()
     assert "archive.json   Not included: we hold no archive of your posts yet" in text

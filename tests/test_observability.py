@@ -91,8 +91,10 @@ def test_reports_are_counted_by_cache_state_with_the_posts_read(
     assert total(metrics, "ReportsServed", cache_state="hit") == 1
     assert total(metrics, "ReportsServed", cache_state="rebuilt") == 1
     assert total(metrics, "XPostsRead") == sum(app_env.posts_served.values()) > 0
-    # ... and what X bills for them, at $0.005 a post
-    assert total(metrics, "XCostUSD") == pytest.approx(0.005 * total(metrics, "XPostsRead"))
+    # ... and what X bills for them, at $0.005 a post and $0.010 a user looked up
+    x_cost = 0.005 * total(metrics, "XPostsRead") + 0.010 * app_env.users_served
+    assert app_env.users_served > 0
+    assert total(metrics, "XCostUSD") == pytest.approx(x_cost)
     served = next(m for m in metrics if m.name == "ReportsServed")
     assert served.dimensions == {"service": "responsetime", "cache_state": "refreshed"}
 

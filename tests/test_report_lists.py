@@ -33,18 +33,18 @@ def test_everyone_waiting_is_listed_newest_first_fifty_a_page() -> None:
     first = list_page(built, "waiting", {})
     # THEN 60 people, 2 pages; the newest (1 hour ago) first; the JSON keeps its 10
     assert (first.total, first.pages, len(first.rows)) == (PEOPLE, 2, PER_PAGE)
-    assert first.rows[0].author == "1000" and first.rows[-1].author == "1049"
+    assert first.rows[0].author == "user 1000" and first.rows[-1].author == "user 1049"
     assert len(built.to_dict()["waiting"]) == 10 and built.to_dict()["waiting_count"] == PEOPLE
     assert first.previous_href is None and first.next_href == "/report/waiting?page=2&sort=newest"
     # AND page 2 holds the last 10, numbered from 51
     second = list_page(built, "waiting", {"page": "2"})
-    assert [row.author for row in second.rows] == [str(1000 + i) for i in range(50, 60)]
+    assert [row.author for row in second.rows] == [f"user {1000 + i}" for i in range(50, 60)]
     assert second.first == 51 and second.next_href is None
 
 
 def test_sorted_by_age_the_one_waiting_longest_comes_first_and_settings_stay_in_links() -> None:
     page = list_page(report(), "waiting", {"sort": "oldest", "days": "28", "tz": "Asia/Tokyo"})
-    assert page.rows[0].author == "1059"  # 60 hours ago
+    assert page.rows[0].author == "user 1059"  # 60 hours ago
     assert page.next_href == "/report/waiting?sort=oldest&days=28&tz=Asia%2FTokyo&page=2"
     assert [way["current"] for way in page.sorts] == [False, True]
 

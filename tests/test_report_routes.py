@@ -826,29 +826,41 @@ def test_what_x_bills_is_counted_per_account_and_month_and_shown(
     account_id = brand("acme", mentions=250, extra_posts=10)  # 125 replies + 10 posts
     browser.sign_in("acme")
 
-    # WHEN the first report reads 250 mentions and 135 own posts, at $0.005 a post
+    # WHEN the first report reads 250 mentions and 135 own posts, at $0.005 a post, and
+    #      looks up the one fan it shows, at $0.010 a user
     first = report_json(browser)["source"]["x_cost"]
-    # ... and a refresh reads one post again (the newest mention, in the overlap)
+    # ... and a refresh reads one post again (the newest mention, in the overlap), and no
+    #     user: the archive holds the fan's handle
     again = report_json(browser)["source"]["x_cost"]
 
-    # THEN 385 posts are $1.925, then 386 are $1.93; all of them this month
+    # THEN 385 posts and a user are $1.935, then 386 posts and the user $1.94; all of them
+    #      this month
     month = month_of(time.time())
     assert first == {
         "posts": 385,
-        "usd": 1.925,
+        "usd": 1.935,
         "month": month,
         "month_posts": 385,
-        "month_usd": 1.925,
+        "month_usd": 1.935,
+        "users": 1,
+        "month_users": 1,
     }
-    assert (again["posts"], again["usd"], again["month_posts"]) == (386, 1.93, 386)
+    assert (again["posts"], again["usd"], again["month_posts"], again["users"]) == (
+        386,
+        1.94,
+        386,
+        1,
+    )
     item = boto3.client("dynamodb").get_item(
         TableName=aws["TABLE_NAME"], Key={"pk": {"S": f"account#{account_id}"}}
     )["Item"]
-    assert (item["x_posts_billed"], item["x_usd_billed"]) == ({"N": "386"}, {"N": "1.930"})
+    assert (item["x_posts_billed"], item["x_usd_billed"]) == ({"N": "386"}, {"N": "1.940"})
     assert (item["x_month"], item["x_month_posts"]) == ({"S": month}, {"N": "386"})
+    assert (item["x_users_billed"], item["x_month_users"]) == ({"N": "1"}, {"N": "1"})
     # AND the page says so, rounded to the cent (a half cent up)
     configure(REPORT_MAX_AGE_SECONDS=900)
-    assert "X cost of this report: 386 posts, $1.93" in browser.get("/report").body.decode()
+    page = browser.get("/report").body.decode()
+    assert "X cost of this report: 386 posts and 1 user, $1.94" in page
 
 
 def test_an_owned_account_is_billed_at_the_owned_price(
@@ -860,5 +872,7 @@ def test_an_owned_account_is_billed_at_the_owned_price(
 
     cost = report_json(browser)["source"]["x_cost"]
 
-    assert (cost["posts"], cost["usd"]) == (385, 0.385)  # $0.001 a post
-    assert "X cost of this report: 385 posts, $0.39" in browser.get("/report").body.decode()
+    # $0.001 a post; the fan's handle is no owned read (she is not the account): $0.010
+    assert (cost["posts"], cost["users"], cost["usd"]) == (385, 1, 0.395)
+    page = browser.get("/report").body.decode()
+    assert "X cost of this report: 385 posts and 1 user, $0.40" in page

@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MENTIONS = "GET /2/users/:id/mentions"
 TWEETS = "GET /2/users/:id/tweets"
 ME = "GET /2/users/me"
+USERS = "GET /2/users"
 APP_FIELDS = [
     "created_at",
     "author_id",
@@ -107,6 +108,7 @@ class Answer:
 
 V2_SCHEMAS = {
     ME: "Get2UsersMeResponse",
+    USERS: "Get2UsersResponse",
     MENTIONS: "Get2UsersIdMentionsResponse",
     TWEETS: "Get2UsersIdTweetsResponse",
     "GET /2/tweets/search/all": "Get2TweetsSearchAllResponse",
@@ -170,14 +172,20 @@ def openapi_problems(answer: Answer) -> list[str]:
     if answer.template in V2_SCHEMAS and answer.status == 200:
         errors += schema_errors(V2_SCHEMAS[answer.template], body)
         data = body.get("data")
-        kind = "SearchCount" if answer.template == "GET /2/tweets/counts/all" else "Tweet"
-        tweets = (data if isinstance(data, list) and kind == "Tweet" else []) + body.get(
-            "includes", {}
-        ).get("tweets", [])
-        if kind == "SearchCount":
-            errors += _undocumented_keys(kind, data if isinstance(data, list) else [])
-        users = ([data] if isinstance(data, dict) else []) + body.get("includes", {}).get(
-            "users", []
+        listed = data if isinstance(data, list) else []
+        # A list of users from the users lookup, of day counts from counts, of posts from a
+        # timeline or a search; one user from me.
+        listed_users = answer.template == USERS
+        counts = answer.template == "GET /2/tweets/counts/all"
+        if counts:
+            errors += _undocumented_keys("SearchCount", listed)
+        tweets = ([] if listed_users or counts else listed) + body.get("includes", {}).get(
+            "tweets", []
+        )
+        users = (
+            ([data] if isinstance(data, dict) else [])
+            + (listed if listed_users else [])
+            + body.get("includes", {}).get("users", [])
         )
         errors += _undocumented_keys("Tweet", tweets) + _undocumented_keys("User", users)
         for problem in body.get("errors", []):
@@ -914,6 +922,59 @@ def test_users_me_honours_user_fields(emulator: XEmulator, fast: SignedIn) -> No
     assert set(detailed["data"]) == {"id", "name", "username", "created_at", "most_recent_tweet_id"}
 
 
+def test_users_lookup_answers_the_ids_asked_with_unmodified_tweepy(
+    emulator: XEmulator, fast: SignedIn
+) -> None:
+    quiet = emulator.account_id("quietbrand")
+    gone = emulator.add_account("gonefan")
+    emulator.suspend("gonefan")
+
+    found = fast.client.get_users(
+        ids=[quiet, "99", gone, fast.user_id], user_fields=["username"], user_auth=True
+    )
+
+    assert [user.username for user in found.data] == ["quietbrand", "fastbrand"]
+    assert [(e["resource_id"], e["title"]) for e in found.errors] == [
+        ("99", "Not Found Error"),
+        (gone, "Forbidden"),
+    ]
+    assert emulator.users_served == 2  # what X bills: the users returned
+    assert emulator.calls[USERS] == 1
+
+
+def test_users_lookup_takes_1_to_100_ids(emulator: XEmulator, fast: SignedIn) -> None:
+    hundred = ",".join(str(n) for n in range(1, 101))
+
+    most = signed_get(emulator, fast, "/2/users", ids=hundred)
+    too_many = signed_get(emulator, fast, "/2/users", ids=hundred + ",101")
+    none = signed_get(emulator, fast, "/2/users")
+    bad = signed_get(emulator, fast, "/2/users", ids="12,x")
+    unsigned = requests.get(emulator.base_url + "/2/users", params={"ids": "12"}, timeout=5)
+
+    assert most.status_code == 200 and len(most.json()["errors"]) == 100
+    assert [a.status_code for a in (too_many, none, bad)] == [400, 400, 400]
+    assert "[101] is not between 1 and 100" in too_many.json()["errors"][0]["message"]
+    assert unsigned.status_code == 401
+    assert emulator.users_served == 0
+
+
+def test_users_lookup_is_limited_per_token_in_15_minute_windows(
+    emulator: XEmulator, fast: SignedIn, clock: Clock
+) -> None:
+    emulator.set_rate_limit(USERS, per_user=2)
+
+    started = clock.now.timestamp()
+    answers = [signed_get(emulator, fast, "/2/users", ids=fast.user_id) for _ in range(3)]
+    clock.advance(minutes=15)
+    later = signed_get(emulator, fast, "/2/users", ids=fast.user_id)
+
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[1].headers["x-rate-limit-remaining"] == "0"
+    assert int(answers[2].headers["x-rate-limit-reset"]) == started + 15 * 60
+    assert later.status_code == 200
+    assert emulator.users_served == 3
+
+
 # --- every JSON answer against X's OpenAPI -------------------------------------------------
 def test_every_kind_of_json_answer_matches_xs_openapi(
     emulator: XEmulator, fast: SignedIn, answers: list[Answer]
@@ -926,6 +987,9 @@ def test_every_kind_of_json_answer_matches_xs_openapi(
     signed_get(emulator, fast, "/2/users/me", **{"user.fields": "created_at,public_metrics"})
     signed_get(emulator, fast, "/2/users/me")
     signed_get(emulator, fast, "/2/users/me")  # 429
+    signed_get(emulator, fast, "/2/users", ids=f"{quiet},99", **{"user.fields": "created_at"})
+    signed_get(emulator, fast, "/2/users", ids="99")  # only errors
+    signed_get(emulator, fast, "/2/users", ids="x")  # 400
     signed_get(emulator, fast, mentions, max_results=100)
     signed_get(
         emulator,
@@ -965,6 +1029,8 @@ def test_every_kind_of_json_answer_matches_xs_openapi(
         (ME, 200),
         (ME, 401),
         (ME, 429),
+        (USERS, 200),
+        (USERS, 400),
         (MENTIONS, 200),
         (MENTIONS, 400),
         (TWEETS, 200),
@@ -1076,10 +1142,11 @@ def test_default_limits_are_xs(emulator: XEmulator, fast: SignedIn) -> None:
             "/2/users/me",
             f"/2/users/{fast.user_id}/mentions",
             f"/2/users/{fast.user_id}/tweets",
+            f"/2/users?ids={fast.user_id}",
         )
     }
 
-    assert list(limits.values()) == ["75", "300", "900"]
+    assert list(limits.values()) == ["75", "300", "900", "900"]
 
 
 # --- failure injection ---------------------------------------------------------------------
@@ -1179,7 +1246,11 @@ def test_admin_api_drives_a_separately_running_emulator(
     assert [t["id"] for t in mentions["data"]] == [created.json()["id"]]
     assert failing.status_code == revoked.status_code == 200
     assert (failed.status_code, after.status_code) == (503, 401)
-    assert calls == {"calls": dict(emulator.calls), "posts_served": dict(emulator.posts_served)}
+    assert calls == {
+        "calls": dict(emulator.calls),
+        "posts_served": dict(emulator.posts_served),
+        "users_served": 0,
+    }
     assert calls["calls"][ME] == 2 and calls["posts_served"][MENTIONS] == 1
     assert bad.status_code == 400 and "template" in bad.json()["error"]
 
@@ -1211,7 +1282,7 @@ def test_command_line_serves_and_stops_on_signals() -> None:
             url = process.stdout.readline().strip()
             assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), url
             answer = requests.get(url + "/_emulator/calls", timeout=5)
-            assert answer.json() == {"calls": {}, "posts_served": {}}
+            assert answer.json() == {"calls": {}, "posts_served": {}, "users_served": 0}
             process.send_signal(stop_signal)
             assert process.wait(timeout=10) == 0
         finally:

@@ -21,6 +21,7 @@ SUBSET = ROOT / "tests" / "data" / "x-openapi-subset.json"
 # What the emulator's JSON answers are checked against; their references come along.
 ROOTS = (
     "Get2UsersMeResponse",
+    "Get2UsersResponse",
     "Get2UsersIdMentionsResponse",
     "Get2UsersIdTweetsResponse",
     "CreateComplianceJobResponse",

@@ -26,7 +26,14 @@ from chalicelib.accounts import (
 from chalicelib.archive import Archive, ArchiveState, Written
 from chalicelib.errors import ResponsetimeError, StoreUnavailable
 from chalicelib.refresh_queue import BATCH_LIMIT, RefreshQueue, Sent
-from chalicelib.x_timeline import MENTIONS, OWN_POSTS, Fetched, XTimeline
+from chalicelib.x_timeline import (
+    MENTIONS,
+    OWN_POSTS,
+    USERS_PER_REQUEST,
+    Fetched,
+    UsersRead,
+    XTimeline,
+)
 
 Post = dict[str, Any]
 Asked = tuple[str, str | None, str | None]  # (timeline, since_id, until_id)
@@ -46,7 +53,9 @@ class ScriptedTimeline(XTimeline):
     """One account's two timelines at X, read as XTimeline.fetch reads them: the posts in
     (since_id, until_id), newest first, `page_size` to a request (an empty answer is one
     request too). A failure scripted with `fail` ends the next read of that timeline part
-    way, as X's 429 or 503 does: the pages before it are returned with the error."""
+    way, as X's 429 or 503 does: the pages before it are returned with the error. `users`
+    are the handles X knows, which `users()` looks up as GET /2/users does (100 a request;
+    an id it does not know comes back as missing); `fail_users` fails the next lookup."""
 
     def __init__(
         self,
@@ -57,8 +66,10 @@ class ScriptedTimeline(XTimeline):
         page_size: int = 2,
     ) -> None:
         self.posts: dict[str, list[Post]] = {MENTIONS: list(mentions), OWN_POSTS: list(own_posts)}
-        self.users = dict(users or {})  # author id -> username, as X's includes.users
+        self.handles = dict(users or {})  # author id -> username, as GET /2/users has them
         self.page_size = page_size
+        self.looked_up: list[list[str]] = []  # the ids of each users request
+        self.users_failure: ResponsetimeError | None = None
         self.asked: list[Asked] = []
         self.deadlines: list[float | None] = []  # each read's deadline (its time for X)
         self.start_times: list[datetime | None] = []  # each read's start_time (an overlap)
@@ -103,10 +114,23 @@ class ScriptedTimeline(XTimeline):
                 return fetched
             fetched.requests += 1
             fetched.posts.extend(page)
-            if timeline == MENTIONS:
-                authors = {post.get("author_id") for post in page}
-                fetched.users.update({k: v for k, v in self.users.items() if k in authors})
         return fetched
+
+    def fail_users(self, error: ResponsetimeError) -> None:
+        self.users_failure = error
+
+    def users(self, user_ids: Sequence[str]) -> UsersRead:
+        read = UsersRead()
+        if self.users_failure is not None:
+            read.error, self.users_failure = self.users_failure, None
+            return read
+        for start in range(0, len(user_ids), USERS_PER_REQUEST):
+            asked = list(user_ids[start : start + USERS_PER_REQUEST])
+            self.looked_up.append(asked)
+            read.requests += 1
+            read.handles.update({i: self.handles[i] for i in asked if i in self.handles})
+            read.missing.update(i for i in asked if i not in self.handles)
+        return read
 
 
 def _created(post: Post) -> datetime:

@@ -89,7 +89,7 @@ def setup(
         900,
         clock,
         on_written=lambda account, at: True,
-        on_billed=lambda account_id, month, posts, usd: billed.append((month, usd)),
+        on_billed=lambda account_id, month, posts, usd, users: billed.append((month, usd)),
         prices=Prices(),
     )
     service = HistoryService(

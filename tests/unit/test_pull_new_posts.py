@@ -39,7 +39,8 @@ def test_an_empty_archive_reads_both_timelines_whole_and_keeps_every_post() -> N
     assert (pulled.x_requests, pulled.x_posts_read, pulled.error) == (3, 4, None)
     assert sorted(state.mentions) == ["11", "12", "13"]
     assert sorted(state.own_posts) == ["21"]
-    assert state.users == {"200": "fan"}
+    # AND no handle is read with the posts: X would bill each author returned, shown or not
+    assert state.users == {} and timeline.looked_up == []
     # AND the next top-up starts after the newest ids, with no gap to fill
     assert state.cursor(MENTIONS) == Cursor("13", [])
     assert state.cursor(OWN_POSTS) == Cursor("21", [])

@@ -5,6 +5,7 @@ GIVEN / WHEN / THEN; every expected figure is worked out in a comment."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -314,12 +315,13 @@ def test_what_a_refresh_wrote_for_an_account_forgotten_meanwhile_is_deleted_agai
     reports, hooks = service(archive, ScriptedTimeline(mentions_at(3, 2, 1)))
     hooks.forgotten = True
 
-    # WHEN the schedule's refresh writes the archive and the report
+    # WHEN the schedule's refresh writes the archive, the archive again with what X said of
+    #      the authors shown (it knows none of them), and the report
     reports.refresh(ACME)
 
-    # THEN exactly those two versions are deleted again, and nothing is left of the account
+    # THEN exactly those three versions are deleted again, and nothing is left of the account
     deleted = [(entry.key.rsplit("/", 1)[1], entry.version_id) for entry in archive.deleted_written]
-    assert deleted == [("archive.json.gz", "1"), ("report.json", "1")]
+    assert deleted == [("archive.json.gz", "1"), ("archive.json.gz", "2"), ("report.json", "1")]
     assert ACCOUNT not in archive.states and ACCOUNT not in archive.reports
     assert hooks.refreshed == []
 
@@ -416,3 +418,50 @@ def test_a_read_is_kept_when_the_pauses_count_cannot_be_stored() -> None:
     assert pause.counted == [1]
     assert view.body["mentions"] == 3 and view.body["source"]["stale"] is False
     assert sorted(archive.stored(ACCOUNT).mentions) == ["11", "12", "13"]
+
+
+# --- Authors' handles ---------------------------------------------------------------------
+
+
+def test_only_the_authors_of_the_rows_shown_are_looked_up_and_kept() -> None:
+    # GIVEN 12 answered mentions, each by someone else: the 10 slowest are shown, the 2
+    #       answered fastest (mentions 11 and 12, answered within a minute) are not
+    posts = [mention(str(11 + n), NOW - timedelta(hours=30 - n), str(300 + n)) for n in range(12)]
+    own = [
+        reply(str(100 + n), str(11 + n), NOW - timedelta(hours=30 - n, minutes=-1 - 10 * n))
+        for n in range(12)
+    ]
+    handles = {str(300 + n): f"fan{n}" for n in range(12)}
+    archive = FakeArchive().holding(ACCOUNT, state=archive_of(posts, own))
+    timeline = ScriptedTimeline(users=handles)
+    reports, _ = service(archive, timeline)
+
+    # WHEN the schedule refreshes her report, and a view rebuilds it later
+    first = reports.refresh(ACME)
+    second = reports.view(ACME, resolve({"days": "7"}, ACME.saved_settings))
+
+    # THEN one request asked X for the 10 authors shown, and only for them
+    assert timeline.looked_up == [[str(300 + n) for n in range(11, 1, -1)]]
+    assert {row["author"] for row in first.body["slowest"]} == {f"fan{n}" for n in range(2, 12)}
+    # AND the archive keeps their handles: the rebuilt view asks for nobody
+    assert second.body["slowest"][0]["author"] == "fan11"
+    assert first.body["source"]["x_users_read"] == 10
+    assert second.body["source"]["x_users_read"] == 0
+    kept = ArchiveState.from_json(json.loads(archive.states[ACCOUNT]))
+    assert kept.users == {str(300 + n): f"fan{n}" for n in range(2, 12)}
+
+
+def test_a_failed_lookup_leaves_the_rows_as_user_n_and_the_view_fresh() -> None:
+    # GIVEN a fan's unanswered mention, and X failing the users lookup
+    archive = FakeArchive().holding(ACCOUNT, state=archive_of(mentions_at(2)))
+    timeline = ScriptedTimeline(users={"200": "fan"})
+    timeline.fail_users(XUnavailable("GET users: 503"))
+    reports, _ = service(archive, timeline)
+
+    # WHEN the schedule refreshes her report
+    view = reports.refresh(ACME)
+
+    # THEN the report is made, fresh, and names her by id, linked to her profile by id
+    assert view.error is None and not view.stale
+    assert view.body["waiting"][0]["author"] == "user 200"
+    assert view.body["waiting"][0]["author_url"] == "https://x.com/i/user/200"
