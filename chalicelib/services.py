@@ -264,7 +264,8 @@ def timeline_for(account: AccountTokens) -> XTimeline:
         from chalicelib.token_refresh import AccountBearer
 
         bearer = AccountBearer(token_refresher(), account)
-        return XTimeline(x_oauth2().client(bearer), x_budget(), user_auth=False)
+        budget = x_budget().for_account(account.account_id)
+        return XTimeline(x_oauth2().client(bearer), budget, user_auth=False)
     client = x_auth().client(account.access_token, account.access_token_secret)
     return XTimeline(client, x_budget().for_account(account.account_id))
 

@@ -335,3 +335,25 @@ def test_a_claim_left_by_a_caller_that_died_is_taken_over_after_the_lease(
     assert fleet.calls[TOKEN] == 1
     assert fresh.refresh_token != stale.refresh_token
     assert services.x_oauth2().me(fresh.access_token).username == "slowbrand"
+
+
+def test_each_oauth2_account_reads_from_its_own_token_s_budget(
+    client: Any, oauth2: Any, aws: dict[str, str], configure: Any
+) -> None:
+    # GIVEN a budget of one mention read a window per token
+    configure(X_USER_BUDGET_MENTIONS=1)
+    brands = ("fastbrand", "slowbrand")
+
+    # WHEN two people sign in over OAuth 2.0 and open their first reports
+    for username in brands:
+        person = Browser(client)
+        assert person.sign_in(username).status_code == 302
+        assert person.get("/report.json").status_code == 200
+
+    # THEN each read from her own token's bucket: both reports were read from X (one
+    #      bucket for every OAuth 2.0 account would have refused the second)
+    assert oauth2.calls["GET /2/users/:id/mentions"] == 2
+    for username in brands:
+        key = {"pk": {"S": f"budget#mentions#{oauth2.account_id(username)}"}}
+        item = boto3.client("dynamodb").get_item(TableName=aws["TABLE_NAME"], Key=key)
+        assert "Item" in item, username
