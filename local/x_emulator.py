@@ -931,8 +931,12 @@ class XEmulator:
             return _json_response(403, OAUTH2_USER_FORBIDDEN, problem=True)
         return _json_response(401, _problem(401), problem=True)
 
-    def _full_archive(self, request: Request, template: str) -> Response:
-        """``GET /2/tweets/search/all`` and ``/counts/all``: the app's bearer token only."""
+    def _app_call(
+        self, request: Request, template: str, answer: Callable[[datetime], dict[str, Any]]
+    ) -> Response:
+        """An app-only request: the app's bearer token (X's 401 or 403 otherwise), a request
+        of the app's window (429 when spent), then `answer`'s body at the emulator's time,
+        or X's 400 when it raises InvalidRequest."""
         refused = self._app_only(request)
         if refused is not None:
             return refused
@@ -941,35 +945,34 @@ class XEmulator:
             decision = self.rate_limits.hit(template, "", self.consumer_key, int(now.timestamp()))
         if not decision.allowed:
             return _json_response(429, _problem(429), problem=True, headers=decision.headers)
-        endpoint = "search" if template.endswith("/search/all") else "counts"
         try:
-            query = parse_query(request.args.to_dict(flat=False), endpoint)
-            with self._lock:
-                index = search_index(query.text, self.store)
-                if endpoint == "counts":
-                    body = counts_body(index, query, now)
-                else:
-                    body = search_body(index, query, self.store, now)
-                    self.posts_served[template] += len(body.get("data", []))
+            body = answer(now)
         except InvalidRequest as invalid:
             return _json_response(400, invalid.body(), problem=True, headers=decision.headers)
         return _json_response(200, body, headers=decision.headers)
 
-    def _compliance(self, request: Request, template: str, job_id: str | None) -> Response:
-        refused = self._app_only(request)
-        if refused is not None:
-            return refused
-        now = self.now()
-        with self._lock:
-            decision = self.rate_limits.hit(template, "", self.consumer_key, int(now.timestamp()))
-        if not decision.allowed:
-            return _json_response(429, _problem(429), problem=True, headers=decision.headers)
-        try:
+    def _full_archive(self, request: Request, template: str) -> Response:
+        """``GET /2/tweets/search/all`` and ``/counts/all``: the app's bearer token only."""
+        endpoint = "search" if template.endswith("/search/all") else "counts"
+
+        def answer(now: datetime) -> dict[str, Any]:
+            query = parse_query(request.args.to_dict(flat=False), endpoint)
             with self._lock:
-                body = self._compliance_body(request, template, job_id, now)
-        except InvalidRequest as invalid:
-            return _json_response(400, invalid.body(), problem=True, headers=decision.headers)
-        return _json_response(200, body, headers=decision.headers)
+                index = search_index(query.text, self.store)
+                if endpoint == "counts":
+                    return counts_body(index, query, now)
+                body = search_body(index, query, self.store, now)
+                self.posts_served[template] += len(body.get("data", []))
+                return body
+
+        return self._app_call(request, template, answer)
+
+    def _compliance(self, request: Request, template: str, job_id: str | None) -> Response:
+        def answer(now: datetime) -> dict[str, Any]:
+            with self._lock:
+                return self._compliance_body(request, template, job_id, now)
+
+        return self._app_call(request, template, answer)
 
     def _compliance_body(
         self, request: Request, template: str, job_id: str | None, now: datetime

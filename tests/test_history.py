@@ -112,6 +112,13 @@ def work_through(workers: Workers, aws: dict[str, str], *, pages: int | None = N
     return handled
 
 
+def confirmed(client: Any, person: Browser, aws: dict[str, str]) -> Workers:
+    """She saw the cost and said yes; the refresh worker, one message at a time."""
+    assert person.get("/history").status_code == 200
+    assert person.post("/history", body="confirm=yes").status_code == 303
+    return Workers(client, aws["REFRESH_QUEUE_URL"], batch_size=1)
+
+
 def test_the_cost_is_shown_first_from_x_s_counts(
     signed_in: Browser, app_env: Any, aws: dict[str, str]
 ) -> None:
@@ -204,9 +211,7 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(
 ) -> None:
     import boto3
 
-    shorter.get("/history")
-    shorter.post("/history", body="confirm=yes")
-    workers = Workers(client, aws["REFRESH_QUEUE_URL"], batch_size=1)
+    workers = confirmed(client, shorter, aws)
     work_through(workers, aws, pages=1)
     # A failed message comes back at once (the queue's visibility timeout made 0 here)
     boto3.client("sqs").set_queue_attributes(
@@ -229,9 +234,7 @@ def test_full_archive_reads_take_the_app_s_buckets(
 ) -> None:
     # GIVEN an app budget of 1 search a window
     configure(X_APP_BUDGET_SEARCH=1)
-    shorter.get("/history")
-    shorter.post("/history", body="confirm=yes")
-    workers = Workers(client, aws["REFRESH_QUEUE_URL"], batch_size=1)
+    workers = confirmed(client, shorter, aws)
 
     # WHEN the worker takes the messages it can
     work_through(workers, aws, pages=2)
@@ -251,11 +254,10 @@ def test_x_s_402_during_a_backfill_pauses_the_fleet(
 ) -> None:
     import boto3
 
-    shorter.get("/history")
-    shorter.post("/history", body="confirm=yes")
+    workers = confirmed(client, shorter, aws)
     app_env.fail(SEARCH, "402")
 
-    Workers(client, aws["REFRESH_QUEUE_URL"], batch_size=1).source.poll_once()
+    workers.source.poll_once()
 
     pause = boto3.client("dynamodb").get_item(
         TableName=aws["TABLE_NAME"], Key={"pk": {"S": "x-pause"}}
@@ -268,9 +270,7 @@ def test_x_s_402_during_a_backfill_pauses_the_fleet(
 def test_a_forgotten_account_s_backfill_reads_nothing_more(
     client: Any, shorter: Browser, app_env: Any, aws: dict[str, str]
 ) -> None:
-    shorter.get("/history")
-    shorter.post("/history", body="confirm=yes")
-    workers = Workers(client, aws["REFRESH_QUEUE_URL"], batch_size=1)
+    workers = confirmed(client, shorter, aws)
     work_through(workers, aws, pages=1)
 
     shorter.post("/forget", body="confirm=yes")
@@ -301,9 +301,7 @@ def test_the_app_s_search_bucket_learns_what_x_says_is_left(
     # GIVEN X allows the app one more search this window (another of the operator's
     #       tools used the rest), while our bucket thinks it has 300
     app_env.set_rate_limit(SEARCH, per_app=1)
-    shorter.get("/history")
-    shorter.post("/history", body="confirm=yes")
-    workers = Workers(client, aws["REFRESH_QUEUE_URL"], batch_size=1)
+    workers = confirmed(client, shorter, aws)
 
     # WHEN the worker reads the first page, and takes the next page's message
     work_through(workers, aws, pages=2)
