@@ -535,3 +535,6 @@ def test_reading_older_history_shows_its_cost_then_its_progress_then_the_longer_
     screenshot(page, "history-done-1280")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "history-done-390")
+    screenshot(page, "history-done-390-top", full_page=False)
+    page.locator("#chart-daily").scroll_into_view_if_needed()
+    screenshot(page, "history-done-390-chart", full_page=False)
