@@ -14,6 +14,9 @@ Same ``seed`` and same ``now`` give identical accounts, texts, times and post id
 * ``@slowbrand`` answers about half of its mentions, hours to days later, mostly unsigned
   (a few ``-Dana``).
 * ``@quietbrand`` posts a few announcements and is never mentioned.
+* ``@heritagebrand`` (:func:`seed_long_history`, only where the whole app runs: the stack)
+  is mentioned 1,500 times over three years, beyond X's 800-mention reach, so "Read older
+  history" has 700 older posts to read.
 * ~30 customers write the mentions; a few other brands (:data:`OTHER_BRANDS`) only appear in
   crowd posts: giveaways, "tag your friends", "which brand is best" posts naming the brand
   among 6-12 other accounts (8 for @fastbrand, 4 for @slowbrand, mostly unanswered; one
