@@ -142,6 +142,7 @@ class History:
     reads: dict[str, HistoryRead] = field(default_factory=dict)
     confirmed_at: float | None = None
     stepped_at: float | None = None  # when the last page was read (or the read confirmed)
+    count_requests: int = 0  # what counting took at X (a request a query, or more pages)
 
     @property
     def pages(self) -> int:
@@ -166,6 +167,7 @@ class History:
             "counted_at": self.counted_at,
             "confirmed_at": self.confirmed_at,
             "stepped_at": self.stepped_at,
+            "count_requests": self.count_requests,
             "reads": {name: read.to_json() for name, read in self.reads.items()},
         }
 
@@ -175,6 +177,7 @@ class History:
             counted_at=float(value["counted_at"]),
             confirmed_at=value.get("confirmed_at"),
             stepped_at=value.get("stepped_at"),
+            count_requests=int(value.get("count_requests", 0)),
             reads={k: HistoryRead.from_json(v) for k, v in value.get("reads", {}).items()},
         )
 

@@ -71,7 +71,7 @@ class Priced:
 
 def price(history: History, account_id: str, prices: Prices) -> Priced:
     posts = sum(read.estimate for read in history.reads.values())
-    requests = len(history.reads)
+    requests = history.count_requests
     return Priced(
         posts=posts,
         usd=prices.posts(account_id, posts),
@@ -194,7 +194,7 @@ class HistoryService:
                 until_id=until_id,
                 done=found.posts == 0,
             )
-        return History(counted_at=now, reads=reads), requests
+        return History(counted_at=now, reads=reads, count_requests=requests), requests
 
     def confirm(self, account: AccountTokens) -> History | None:
         """The person said yes: note it in the archive and queue the first page. A second

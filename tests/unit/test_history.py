@@ -286,3 +286,22 @@ def test_a_history_message_names_its_page() -> None:
     ):
         with pytest.raises(ValueError):
             message_of(bad)
+
+
+def test_counts_that_x_pages_are_priced_per_request_made() -> None:
+    # GIVEN X answers the mentions' count in three pages (a long range), the replies' in one
+    class PagedCounts(ScriptedSearch):
+        def count(self, text: str, *, end: datetime, until_id: str | None = None) -> Counted:
+            counted = super().count(text, end=end, until_id=until_id)
+            return Counted(counted.posts, requests=3 if text == MENTIONS_QUERY else 1)
+
+    search = PagedCounts({MENTIONS_QUERY: 40, REPLIES_QUERY: 2}, {})
+    service, _, _, billed = setup(search, archived())
+
+    counted = service.count(ACME)
+
+    # THEN 4 requests at $0.010: $0.04 shown as spent, and on her bill
+    assert counted is not None
+    priced = service.price(counted, ACCOUNT)
+    assert (priced.counts_requests, priced.counts_usd) == (4, Decimal("0.040"))
+    assert billed == [("2026-12", Decimal("0.040"))]
