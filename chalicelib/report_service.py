@@ -249,7 +249,7 @@ class ReportService:
         if cached is not None and as_stored:
             cached["source"]["x_requests"] = cached["source"]["x_posts_read"] = 0
             cached["source"]["x_users_read"] = 0
-            cached["source"]["x_cost"] = self._cost(account, 0, now)
+            cached["source"]["x_cost"] = self._cost(account, now)
             cached["settings"] = settings.to_json()  # the same values; where each came from
             return ReportView(cached, None)
         view = self._rebuild(
@@ -341,7 +341,7 @@ class ReportService:
         written: list[Written] = [replaced]
         saved = resolve({}, account.saved_settings)
         since = state.mentions_complete_since()
-        cost = self._cost(account, pulled.x_posts_read, now)
+        cost = self._cost(account, now, posts=pulled.x_posts_read, counts=pulled.x_counts_requests)
         source = _source(pulled, state, now, True, since, cost)
         moment = datetime.fromtimestamp(now, UTC)
         if not self._store(account, state, moment, None, saved, source, since, written):
@@ -376,8 +376,7 @@ class ReportService:
         still has it."""
         if not posts and not users and not counts:
             return
-        usd = self._prices.posts(account_id, posts) + self._prices.users(users)
-        usd += self._prices.counts_request * counts
+        usd = self._prices.reads(account_id, posts=posts, users=users, counts=counts)
         observability.count(observability.X_COST_USD, float(usd))
         if self._on_billed is None:
             return
@@ -386,12 +385,14 @@ class ReportService:
         except StoreUnavailable:
             logger.exception("could not count what X billed for the account's read")
 
-    def _cost(self, account: AccountTokens, posts: int, now: float, users: int = 0) -> XCost:
+    def _cost(
+        self, account: AccountTokens, now: float, *, posts: int = 0, users: int = 0, counts: int = 0
+    ) -> XCost:
         """What X billed for the account's report: what its item counted when it was read,
-        and the posts just read and users just looked up (at the configured prices), in
-        all and this month."""
+        and what was just read (posts, users looked up, counts requests, at the configured
+        prices: what _bill counts), in all and this month."""
         billed, month = account.billed, month_of(now)
-        usd = float(self._prices.posts(account.account_id, posts) + self._prices.users(users))
+        usd = float(self._prices.reads(account.account_id, posts=posts, users=users, counts=counts))
         same = billed["month"] == month
         return {
             "posts": billed["posts"] + posts,
@@ -512,7 +513,7 @@ class ReportService:
         if users_read.handles or users_read.missing:  # made again, from the archive
             report = self._build(account, state, moment, settings.report, since)
         pulled.x_users_read = users_read.billed
-        cost = self._cost(account, pulled.x_posts_read, now, users_read.billed)
+        cost = self._cost(account, now, posts=pulled.x_posts_read, users=users_read.billed)
         source = _source(pulled, state, now, archive_ok, since, cost)
         body: StoredReport = {**report.to_dict(), "settings": settings.to_json(), "source": source}
         made_with_saved = settings.report == saved.report

@@ -34,6 +34,11 @@ class Prices:
         """What `count` users returned by a users lookup cost (never owned reads)."""
         return self.user_read * count
 
+    def reads(self, account_id: str, *, posts: int = 0, users: int = 0, counts: int = 0) -> Decimal:
+        """What one read for the account costs: its posts, its users and its counts
+        requests."""
+        return self.posts(account_id, posts) + self.users(users) + self.counts_request * counts
+
 
 class XCost(TypedDict):
     """What X billed for an account's report: in all, and in the calendar month (UTC)."""

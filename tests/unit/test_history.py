@@ -130,6 +130,8 @@ def test_counts_ask_x_for_what_is_older_than_each_timeline_s_oldest_post() -> No
     priced = service.price(counted, ACCOUNT)
     assert (priced.posts, priced.usd, priced.counts_usd) == (603, Decimal("3.015"), Decimal("0.02"))
     assert billed == [("2026-12", Decimal("0.020"))]
+    # AND the report made again says so too, as the bill counted it
+    assert archive.stored_report(ACCOUNT)["source"]["x_cost"]["usd"] == 0.02
     # AND kept in the archive: a second look asks X nothing, and nothing is queued
     assert archive.stored(ACCOUNT).history == counted
     service.count(ACME)
