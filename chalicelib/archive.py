@@ -153,6 +153,24 @@ class History:
         """Every query read to its start (or found to have nothing older when counted)."""
         return all(read.done for read in self.reads.values())
 
+    @property
+    def phase(self) -> str:
+        """What the page says of it: "counted" (its price shown, no yes yet), "reading" or
+        "done"."""
+        if self.done:
+            return "done"
+        return "counted" if self.confirmed_at is None else "reading"
+
+    @property
+    def read(self) -> int:
+        """Older posts read so far, every query's."""
+        return sum(read.posts for read in self.reads.values())
+
+    @property
+    def estimate(self) -> int:
+        """Older posts X counted, every query's."""
+        return sum(read.estimate for read in self.reads.values())
+
     def later(self, other: History | None) -> History:
         """Of two writers' copies, the one further on: confirmed over only counted, then
         more pages read (each page moves one read on; nothing moves one back)."""

@@ -70,7 +70,7 @@ class Priced:
 
 
 def price(history: History, account_id: str, prices: Prices) -> Priced:
-    posts = sum(read.estimate for read in history.reads.values())
+    posts = history.estimate
     requests = history.count_requests
     return Priced(
         posts=posts,
@@ -85,18 +85,15 @@ def page_context(history: History, priced: Priced, username: str, zone: str) -> 
     """What the history page says: the counts and their price before the yes, the progress
     while reading, how far back the archive reaches when done."""
     mentions, replies = (history.reads[kind] for kind in QUERIES)
-    phase = "counted"
-    if history.confirmed_at is not None:
-        phase = "done" if history.done else "reading"
     replies_text = f" and {replies.estimate:,} of its replies" if replies.estimate else ""
     return {
-        "phase": phase,
+        "phase": history.phase,
         "username": username,
         "mentions": f"{mentions.estimate:,}",
         "replies": replies_text,
         "posts": priced.posts,
         "posts_text": f"{priced.posts:,}",
-        "read": f"{mentions.posts + replies.posts:,}",
+        "read": f"{history.read:,}",
         "usd": dollars(priced.usd),
         "per_post": f"${priced.per_post}",
         "counts_usd": dollars(priced.counts_usd),

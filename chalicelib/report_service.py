@@ -633,17 +633,10 @@ def _history(state: ArchiveState) -> HistorySource:
     """The reading of older history, as the page tells it."""
     oldest = state.oldest_mention()
     history = state.history
-    if history is None:
-        phase = "none"
-    elif history.done:  # read to its start, or nothing older was counted
-        phase = "done"
-    else:
-        phase = "counted" if history.confirmed_at is None else "reading"
-    reads = [] if history is None else list(history.reads.values())
     return {
-        "state": phase,
-        "read": sum(read.posts for read in reads),
-        "estimate": sum(read.estimate for read in reads),
+        "state": "none" if history is None else history.phase,
+        "read": 0 if history is None else history.read,
+        "estimate": 0 if history is None else history.estimate,
         "reaches_back_to": None if oldest is None else iso(oldest),
     }
 

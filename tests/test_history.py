@@ -37,7 +37,7 @@ def long_history(emulator: Any, mentions: int = MENTIONS, replies: int = REPLIES
         emulator.add_post(fan, f"@oldbrand question {i}?", start - timedelta(hours=i))
         for i in range(mentions)
     ]
-    for i in range(replies):  # to the oldest mentions, ten minutes after each
+    for i in range(min(replies, mentions)):  # to the oldest mentions, ten minutes after each
         asked = mentions - 1 - i
         emulator.add_post(
             account_id,
@@ -343,3 +343,19 @@ def test_while_x_reads_are_paused_nothing_is_counted(
     assert page.status_code == 503
     assert "X reads are paused by the operator's plan" in html.unescape(page.body.decode())
     assert app_env.calls[COUNTS] == 0
+
+
+def test_an_archive_that_holds_everything_has_nothing_older_to_read(
+    client: Any, app_env: Any
+) -> None:
+    # GIVEN @oldbrand with 10 mentions: her first report read them all
+    person = first_report(client, app_env, 10)
+
+    # WHEN she opens "Read older history"
+    page = html.unescape(person.get("/history").body.decode())
+
+    # THEN X counted nothing older: no button, and the report says it holds all her history
+    assert "Nothing older to read" in page and "older posts for about" not in page
+    assert app_env.calls[COUNTS] == 2 and app_env.calls[SEARCH] == 0
+    assert "It holds all your history." in person.get("/report").body.decode()
+    assert person.get("/report.json").json_body["source"]["history"]["state"] == "done"
