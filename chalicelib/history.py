@@ -69,18 +69,6 @@ class Priced:
     counts_requests: int
 
 
-def price(history: History, account_id: str, prices: Prices) -> Priced:
-    posts = history.estimate
-    requests = history.count_requests
-    return Priced(
-        posts=posts,
-        usd=prices.posts(account_id, posts),
-        per_post=prices.posts(account_id, 1),
-        counts_usd=prices.counts_request * requests,
-        counts_requests=requests,
-    )
-
-
 def page_context(history: History, priced: Priced, username: str, zone: str) -> dict[str, Any]:
     """What the history page says: the counts and their price before the yes, the progress
     while reading, how far back the archive reaches when done."""
@@ -146,7 +134,15 @@ class HistoryService:
         self._on_bearer_refused = on_bearer_refused  # forget the bearer token: ask X anew
 
     def price(self, history: History, account_id: str) -> Priced:
-        return price(history, account_id, self._prices)
+        """What reading the counted history costs the account, at the configured rates."""
+        prices = self._prices
+        return Priced(
+            posts=history.estimate,
+            usd=prices.posts(account_id, history.estimate),
+            per_post=prices.posts(account_id, 1),
+            counts_usd=prices.reads(account_id, counts=history.count_requests),
+            counts_requests=history.count_requests,
+        )
 
     def count(self, account: AccountTokens) -> History | None:
         """The account's older history as X counted it: counted now (one counts request
