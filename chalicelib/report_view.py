@@ -378,10 +378,6 @@ def _presets(body: StoredReport, query: dict[str, str]) -> list[dict[str, Any]]:
     ]
 
 
-def _many(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'s' if count != 1 else ''}"
-
-
 def x_cost_line(cost: XCost | None) -> str | None:
     """ "X cost of this report: 312 posts, $1.56" ("312 posts and 4 users, $1.60" once
     authors' handles were looked up), and this month's share when it is not all of it;
@@ -390,13 +386,13 @@ def x_cost_line(cost: XCost | None) -> str | None:
         return None
     posts, users = cost["posts"], cost.get("users", 0)
     month_posts, month_users = cost["month_posts"], cost.get("month_users", 0)
-    line = f"X cost of this report: {_many(posts, 'post')}"
-    line += f" and {_many(users, 'user')}, " if users else ", "
+    line = f"X cost of this report: {_plural(posts, 'post')}"
+    line += f" and {_plural(users, 'user')}, " if users else ", "
     line += dollars(cost["usd"])
     if month_posts != posts or month_users != users:
         month = f"{month_posts:,}"
         if users:
-            month = f"{_many(month_posts, 'post')} and {_many(month_users, 'user')}"
+            month = f"{_plural(month_posts, 'post')} and {_plural(month_users, 'user')}"
         line += f" ({month} of them this month, {dollars(cost['month_usd'])})"
     return line
 
