@@ -202,12 +202,17 @@ def test_pages_are_read_query_by_query_each_from_where_the_last_stopped() -> Non
     assert report["source"]["archive_posts"] == 3 + 600 + 1 + 3
 
 
-def test_a_message_for_another_page_reads_nothing() -> None:
+def two_pages() -> ScriptedSearch:
+    """20 older mentions in two pages of 10, no older replies."""
     pages: dict[str, list[list[Post]]] = {
         MENTIONS_QUERY: [older(899, 10, 3), older(889, 10, 4)],
         REPLIES_QUERY: [[]],
     }
-    search = ScriptedSearch({MENTIONS_QUERY: 20, REPLIES_QUERY: 0}, pages)
+    return ScriptedSearch({MENTIONS_QUERY: 20, REPLIES_QUERY: 0}, pages)
+
+
+def test_a_message_for_another_page_reads_nothing() -> None:
+    search = two_pages()
     service, _, queue, _ = setup(search, archived())
     service.count(ACME)
     service.confirm(ACME)
@@ -238,11 +243,7 @@ def test_a_refused_page_is_queued_again_for_x_s_reset() -> None:
 
 
 def test_a_confirm_twice_queues_one_chain_unless_it_stalled() -> None:
-    pages: dict[str, list[list[Post]]] = {
-        MENTIONS_QUERY: [older(899, 10, 3), older(889, 10, 4)],
-        REPLIES_QUERY: [[]],
-    }
-    search = ScriptedSearch({MENTIONS_QUERY: 20, REPLIES_QUERY: 0}, pages)
+    search = two_pages()
     service, _, queue, _ = setup(search, archived())
     service.count(ACME)
 
