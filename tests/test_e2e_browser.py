@@ -511,6 +511,9 @@ def test_reading_older_history_shows_its_cost_then_its_progress_then_the_longer_
     # THEN the report says the read goes on, and, opened again in a while, that it is done
     assert "Reading history:" in page.locator("#history-progress").inner_text()
     screenshot(page, "history-reading-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "history-reading-390", full_page=False)
+    page.set_viewport_size(VIEWPORT)
     deadline = time.monotonic() + 90
     while not page.locator("#history-done").count():
         assert time.monotonic() < deadline, "the history was not read in 90 s"
